@@ -1,0 +1,45 @@
+import path from 'node:path';
+import type { RapportConfig, RapportConfigInput } from './rapport-config';
+
+/** Values that never link identities: placeholders SDKs and forms send when they know nothing. */
+export const DEFAULT_BLOCKED_VALUES = [
+  'null', 'undefined', 'nil', 'none', 'n/a', 'anonymous', 'unknown', '-1', '[object object]',
+];
+
+/** The defaults, read from the environment where it says so. */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConfig {
+  return {
+    database: {
+      url: env.DATABASE_URL || undefined,
+      embedded: {
+        dataDir: path.resolve(env.RAPPORT_DATA_DIR ?? '.rapport/pgdata'),
+        port: Number(env.RAPPORT_PG_PORT ?? 54329),
+      },
+      poolSize: Number(env.RAPPORT_PG_POOL ?? 10),
+    },
+    identity: {
+      limits: { user_id: 1 },
+      defaultLimit: 5,
+      priority: ['user_id', 'email'],
+      blockedValues: DEFAULT_BLOCKED_VALUES,
+    },
+    ingestion: { maxMessageBytes: 32 * 1024, maxBatchBytes: 500 * 1024, maxBatchMessages: 2500 },
+    api: { maxDepth: 10, maxComplexity: 5000, rateLimitPerMinute: Number(env.RAPPORT_RATE_LIMIT ?? 6000) },
+    plugins: [],
+    roles: {},
+  };
+}
+
+/** Fills a partial configuration with the defaults. */
+export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.ProcessEnv = process.env): RapportConfig {
+  const d = defaultConfig(env);
+  return {
+    database: { ...d.database, ...input.database, embedded: { ...d.database.embedded, ...input.database?.embedded } },
+    identity: { ...d.identity, ...input.identity },
+    ingestion: { ...d.ingestion, ...input.ingestion },
+    api: { ...d.api, ...input.api },
+    plugins: input.plugins ?? [],
+    roles: { ...input.roles },
+    logger: input.logger,
+  };
+}

@@ -1,0 +1,78 @@
+import type { Logger } from '../logger/logger';
+import type { RapportPlugin } from '../plugin/plugin.types';
+
+/** Merge protection, as Segment Unify does it. */
+export interface IdentityConfig {
+  /**
+   * Most values of one identity type a single profile may hold. A link that would push a profile
+   * over a limit is refused (the identity stays where it is, or is not attached).
+   * Types not listed use `defaultLimit`.
+   */
+  limits: Record<string, number>;
+  /** Limit for identity types not listed in `limits`. */
+  defaultLimit: number;
+  /**
+   * Identity types from most to least trusted. When a message carries identities of several
+   * profiles, the profile of the highest-priority identity anchors the message, and lower-priority
+   * identities that would break a limit are dropped first. Types not listed come after, alphabetically.
+   */
+  priority: string[];
+  /** Values (compared after normalisation, case-insensitive) that never link anything. */
+  blockedValues: string[];
+  /** Default region for phone numbers written without a country code (ISO 3166 alpha-2), or none. */
+  defaultPhoneRegion?: string;
+}
+
+/** Limits of the Segment-compatible HTTP API. */
+export interface IngestionConfig {
+  /** Largest single message, in bytes of JSON (Segment: 32 KB). */
+  maxMessageBytes: number;
+  /** Largest batch request body, in bytes (Segment: 500 KB). */
+  maxBatchBytes: number;
+  /** Largest number of messages in one batch. */
+  maxBatchMessages: number;
+}
+
+/** Where the data lives. */
+export interface DatabaseConfig {
+  /** A PostgreSQL (>= 14) connection string. When absent, an embedded PostgreSQL is started. */
+  url?: string;
+  /** Embedded PostgreSQL settings, used when `url` is absent. */
+  embedded: { dataDir: string; port: number };
+  /** Most connections in the pool. */
+  poolSize: number;
+}
+
+/** Limits that protect the GraphQL endpoint. */
+export interface ApiLimitsConfig {
+  /** Deepest selection allowed. */
+  maxDepth: number;
+  /** Highest estimated cost (each field 1, list fields times their `first`). */
+  maxComplexity: number;
+  /** Requests per minute per API key (or per IP without a key). */
+  rateLimitPerMinute: number;
+}
+
+/** Everything Rapport can be configured with. */
+export interface RapportConfig {
+  database: DatabaseConfig;
+  identity: IdentityConfig;
+  ingestion: IngestionConfig;
+  api: ApiLimitsConfig;
+  /** Plugins, in any order: they run in `dependsOn` order. */
+  plugins: RapportPlugin[];
+  /** Extra roles and the permissions they grant, added to the built-in `admin`, `app` and `ingest`. */
+  roles: Record<string, string[]>;
+  logger?: Logger;
+}
+
+/** A partial configuration; missing parts take their defaults. */
+export type RapportConfigInput = {
+  database?: Partial<DatabaseConfig>;
+  identity?: Partial<IdentityConfig>;
+  ingestion?: Partial<IngestionConfig>;
+  api?: Partial<ApiLimitsConfig>;
+  plugins?: RapportPlugin[];
+  roles?: Record<string, string[]>;
+  logger?: Logger;
+};

@@ -1,0 +1,23 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** Where a trait value came from: the message that set it, and when. */
+export interface TraitSource {
+  /** Event timestamp of the message that set the value. */
+  at: string;
+  messageId?: string;
+  /** The profile the value was first written to (differs from the owner after a merge). */
+  profileId: string;
+}
+
+/** One person. A merged-away profile keeps its row as a tombstone pointing at its survivor. */
+@Entity({ name: 'rapport_profile' })
+export class ProfileEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column({ name: 'merged_into', type: 'uuid', nullable: true }) mergedInto: string | null;
+  @Column({ type: 'jsonb' }) traits: Record<string, unknown>;
+  @Column({ name: 'trait_sources', type: 'jsonb' }) traitSources: Record<string, TraitSource>;
+  @Column({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @Column({ name: 'first_seen_at', type: 'timestamptz', nullable: true }) firstSeenAt: Date | null;
+  @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true }) lastSeenAt: Date | null;
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { TraitSource } from '../entity/profile.entity';
+import type { IdentityRef, NormalizedMessage } from '../ingestion/segment-message.types';
+import type { MergeProtection } from './merge-protection';
+
+/** A profile as the resolver sees it while a batch is being applied. */
+export interface ProfileState {
+  id: string;
+  createdAt: Date;
+  mergedInto: string | null;
+  traits: Record<string, unknown>;
+  traitSources: Record<string, TraitSource>;
+  identities: IdentityRef[];
+  firstSeenAt: Date | null;
+  lastSeenAt: Date | null;
+  /** Created by this batch (inserted, not updated). */
+  isNew: boolean;
+  /** Traits or seen-times changed by this batch. */
+  dirty: boolean;
+}
+
+/** A merge decided while resolving. */
+export interface PlannedMerge {
+  survivorId: string;
+  mergedId: string;
+  rule: 'alias' | 'shared_identity';
+  reason: { identities: IdentityRef[]; messageType: string };
+  messageId: string;
+}
+
+/** A new identity to attach. */
+export interface PlannedIdentity extends IdentityRef {
+  profileId: string;
+  firstSeenAt: Date;
+}
+
+const key = (id: IdentityRef) => `${id.type}\u0000${id.value}`;
+
+/** Profiles are equal-aged only in tests; the id breaks the tie so every writer picks the same survivor. */
+function older(a: ProfileState, b: ProfileState): [ProfileState, ProfileState] {
+  const d = a.createdAt.getTime() - b.createdAt.getTime();
+  return d < 0 || (d === 0 && a.id < b.id) ? [a, b] : [b, a];
+}
+
+/**
+ * The identity graph of the profiles a batch touches, held in memory while the batch is resolved
+ * (the rows are locked in PostgreSQL meanwhile). Resolution follows Segment Unify: a message's
+ * identities are taken in priority order, and an identity that would push the resulting profile
+ * over a per-type limit is dropped (reported as a warning) instead of linked.
+ */
+export class IdentityGraph {
+  private readonly profiles = new Map<string, ProfileState>();
+  private readonly owners = new Map<string, string>();
+  readonly merges: PlannedMerge[] = [];
+  readonly newIdentities: PlannedIdentity[] = [];
+
+  constructor(private readonly protection: MergeProtection) {}
+
+  /** Loads a profile (and its identities) read from the database. */
+  addProfile(p: ProfileState): void {
+    this.profiles.set(p.id, p);
+    for (const id of p.identities) this.owners.set(key(id), p.id);
+  }
+
+  /** The live profile an id resolves to (following merges). */
+  find(id: string): ProfileState {
+    let p = this.profiles.get(id)!;
+    while (p.mergedInto) p = this.profiles.get(p.mergedInto)!;
+    return p;
+  }
+
+  /** Profiles changed by the batch. */
+  all(): ProfileState[] {
+    return [...this.profiles.values()];
+  }
+
+  /** The owner of an identity, if any. */
+  ownerOf(id: IdentityRef): ProfileState | undefined {
+    const o = this.owners.get(key(id));
+    return o ? this.find(o) : undefined;
+  }
+
+  /**
+   * Applies one message: picks or creates its profile, merges profiles it proves are one person
+   * (within the limits), attaches new identities and applies `identify` traits.
+   * Returns the profile the message lands on and the identities that were dropped.
+   */
+  resolve(msg: NormalizedMessage): { profile: ProfileState; warnings: string[] } {
+    const warnings: string[] = [];
+    const accepted: IdentityRef[] = [];
+    for (const id of this.protection.byPriority(this.identitiesOf(msg))) {
+      const trial = [...accepted, id];
+      const v = this.protection.violation(this.combined(trial));
+      if (v) {
+        const owner = this.ownerOf(id);
+        warnings.push(
+          `${id.type} "${id.value}" was not linked: ${owner ? 'merging its profile' : 'adding it'} would give one profile ${v.count} ${v.type} values (limit ${v.limit})`,
+        );
+        continue;
+      }
+      accepted.push(id);
+    }
+
+    const owners = [...new Set(accepted.map((id) => this.ownerOf(id)).filter((p): p is ProfileState => !!p))];
+    let profile: ProfileState;
+    if (owners.length === 0) {
+      profile = this.create(msg.receivedAt);
+    } else {
+      profile = owners.reduce((a, b) => older(a, b)[0]);
+      for (const other of owners) {
+        if (other.id === profile.id) continue;
+        this.merge(profile, other, msg, accepted);
+      }
+    }
+    for (const id of accepted) {
+      if (this.owners.has(key(id))) continue;
+      this.owners.set(key(id), profile.id);
+      profile.identities.push(id);
+      this.newIdentities.push({ ...id, profileId: profile.id, firstSeenAt: msg.timestamp });
+    }
+    this.touch(profile, msg);
+    return { profile, warnings };
+  }
+
+  /** Identities a message asserts. For alias, `previousId` is the id already known (user or anonymous). */
+  private identitiesOf(msg: NormalizedMessage): IdentityRef[] {
+    if (msg.type !== 'alias' || !msg.previousId) return msg.identities;
+    const asUser = { type: 'user_id', value: msg.previousId };
+    const asAnon = { type: 'anonymous_id', value: msg.previousId };
+    const previous = this.ownerOf(asUser) ? asUser : asAnon;
+    return [...msg.identities, previous];
+  }
+
+  /** Every identity the profile would hold if `ids` were linked: theirs, plus those of the profiles they own. */
+  private combined(ids: IdentityRef[]): IdentityRef[] {
+    const seen = new Set<string>();
+    const all: IdentityRef[] = [];
+    const push = (id: IdentityRef) => {
+      if (!seen.has(key(id))) {
+        seen.add(key(id));
+        all.push(id);
+      }
+    };
+    for (const id of ids) {
+      const owner = this.ownerOf(id);
+      if (owner) owner.identities.forEach(push);
+      push(id);
+    }
+    return all;
+  }
+
+  private create(at: Date): ProfileState {
+    const p: ProfileState = {
+      id: randomUUID(), createdAt: at, mergedInto: null, traits: {}, traitSources: {}, identities: [],
+      firstSeenAt: null, lastSeenAt: null, isNew: true, dirty: true,
+    };
+    this.profiles.set(p.id, p);
+    return p;
+  }
+
+  private merge(survivor: ProfileState, merged: ProfileState, msg: NormalizedMessage, ids: IdentityRef[]): void {
+    merged.mergedInto = survivor.id;
+    for (const id of merged.identities) this.owners.set(key(id), survivor.id);
+    survivor.identities.push(...merged.identities);
+    // Per trait, the most recently set value wins; provenance travels with it.
+    for (const [k, src] of Object.entries(merged.traitSources)) {
+      const mine = survivor.traitSources[k];
+      if (!mine || mine.at < src.at) {
+        survivor.traits[k] = merged.traits[k];
+        survivor.traitSources[k] = src;
+      }
+    }
+    survivor.firstSeenAt = minDate(survivor.firstSeenAt, merged.firstSeenAt);
+    survivor.lastSeenAt = maxDate(survivor.lastSeenAt, merged.lastSeenAt);
+    survivor.dirty = true;
+    merged.dirty = true;
+    this.merges.push({
+      survivorId: survivor.id, mergedId: merged.id, rule: msg.type === 'alias' ? 'alias' : 'shared_identity',
+      reason: { identities: ids, messageType: msg.type }, messageId: msg.messageId,
+    });
+  }
+
+  private touch(p: ProfileState, msg: NormalizedMessage): void {
+    p.firstSeenAt = minDate(p.firstSeenAt, msg.timestamp);
+    p.lastSeenAt = maxDate(p.lastSeenAt, msg.timestamp);
+    p.dirty = true;
+    if (msg.type !== 'identify') return;
+    const traits = { ...(msg.context.traits as Record<string, unknown> | undefined), ...msg.traits };
+    const at = msg.timestamp.toISOString();
+    for (const [k, v] of Object.entries(traits)) {
+      const src = p.traitSources[k];
+      if (src && src.at > at) continue; // a later value already arrived (events can come out of order)
+      if (v === null) delete p.traits[k];
+      else p.traits[k] = v;
+      p.traitSources[k] = { at, messageId: msg.messageId, profileId: p.id };
+    }
+  }
+}
+
+function minDate(a: Date | null, b: Date | null): Date | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a < b ? a : b;
+}
+function maxDate(a: Date | null, b: Date | null): Date | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a > b ? a : b;
+}

@@ -1,0 +1,38 @@
+import type { IdentityConfig } from '../config/rapport-config';
+import type { IdentityRef } from '../ingestion/segment-message.types';
+
+/**
+ * Merge protection: per-type limits and a priority order (Segment Unify's model).
+ */
+export class MergeProtection {
+  constructor(private readonly config: IdentityConfig) {}
+
+  /** Most values of `type` one profile may hold. */
+  limit(type: string): number {
+    return this.config.limits[type] ?? this.config.defaultLimit;
+  }
+
+  /** Sorts identities from most to least trusted (priority list, then type name, then value). */
+  byPriority(ids: IdentityRef[]): IdentityRef[] {
+    const rank = (t: string) => {
+      const i = this.config.priority.indexOf(t);
+      return i === -1 ? this.config.priority.length : i;
+    };
+    return [...ids].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type) || a.value.localeCompare(b.value));
+  }
+
+  /** The first type whose distinct values exceed its limit, or null when all are within limits. */
+  violation(identities: Iterable<IdentityRef>): { type: string; limit: number; count: number } | null {
+    const values = new Map<string, Set<string>>();
+    for (const id of identities) {
+      let set = values.get(id.type);
+      if (!set) values.set(id.type, (set = new Set()));
+      set.add(id.value);
+    }
+    for (const [type, set] of values) {
+      const limit = this.limit(type);
+      if (set.size > limit) return { type, limit, count: set.size };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+
+export * from './config/rapport-config';
+export { defaultConfig, resolveConfig, DEFAULT_BLOCKED_VALUES } from './config/default-config';
+export * from './errors/rapport-error';
+export { createLogger, type Logger } from './logger/logger';
+export { Database, type Queryable, type DatabaseOptions, type QueryListener } from './database/database';
+export { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './database/embedded-postgres';
+export * from './entity';
+export * from './ingestion/segment-message.types';
+export { validateMessage } from './ingestion/message-validator';
+export { IngestionPipeline, type PipelineResult, type RejectedMessage } from './ingestion/ingestion.pipeline';
+export { IngestionService, type IngestOutcome } from './ingestion/ingestion.service';
+export * from './identity/identity-normalizer';
+export { MergeProtection } from './identity/merge-protection';
+export { Permission, RoleRegistry, BUILTIN_ROLES } from './auth/roles';
+export * from './pagination/cursor';
+export * from './service/profile.service';
+export * from './service/event.service';
+export * from './service/api-key.service';
+export * from './plugin/plugin.types';
+export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
+export type { RapportServices } from './rapport.types';
+export * as matching from './identity/matching';
+export { createRapport, CORE_VERSION, type RapportCore, type CreateRapportOptions } from './rapport';

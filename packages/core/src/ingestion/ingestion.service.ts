@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { Database, Queryable } from '../database/database';
+import { IdentityGraph, type ProfileState } from '../identity/identity-graph';
+import type { MergeProtection } from '../identity/merge-protection';
+import type { Logger } from '../logger/logger';
+import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-message.types';
+
+/** What a committed batch changed; handed to plugin hooks after commit. */
+export interface IngestOutcome {
+  results: IngestResult[];
+  /** Messages stored (duplicates excluded), with the profile each landed on. */
+  stored: Array<{ message: NormalizedMessage; profileId: string }>;
+  merges: Array<{ survivorId: string; mergedId: string; rule: string; messageId: string }>;
+}
+
+/** A 64-bit advisory-lock key for a string, as a decimal string PostgreSQL casts to bigint. */
+function lockKey(s: string): string {
+  return createHash('sha1').update(s).digest().readBigInt64BE(0).toString();
+}
+const idKey = (id: IdentityRef) => `i:${id.type}:${id.value}`;
+
+interface ProfileRow {
+  id: string;
+  created_at: Date;
+  merged_into: string | null;
+  traits: Record<string, unknown>;
+  trait_sources: ProfileState['traitSources'];
+  first_seen_at: Date | null;
+  last_seen_at: Date | null;
+}
+
+/**
+ * Writes validated messages: one transaction per batch. Inside it, advisory locks on every
+ * message id and identity (taken in one sorted order, so concurrent batches that share identities
+ * queue instead of deadlocking), then a constant number of statements: dedupe, identity lookup,
+ * lock and load the profiles involved, resolve in memory, write profiles, merges, identities and
+ * events. Either the whole batch of valid messages is stored, or (on error) none of it.
+ */
+export class IngestionService {
+  constructor(
+    private readonly db: Database,
+    private readonly protection: MergeProtection,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Stores messages (already validated) and returns one result per message, in order. */
+  async ingest(messages: NormalizedMessage[], sourceKeyId: string | null): Promise<IngestOutcome> {
+    if (messages.length === 0) return { results: [], stored: [], merges: [] };
+    return this.db.transaction((tx) => this.ingestInTx(tx, messages, sourceKeyId));
+  }
+
+  private async ingestInTx(tx: Queryable, messages: NormalizedMessage[], sourceKeyId: string | null): Promise<IngestOutcome> {
+    // 1. Lock every message id and identity the batch mentions, in one global order.
+    const keys = new Set<string>();
+    for (const m of messages) {
+      keys.add(lockKey(`m:${m.messageId}`));
+      for (const id of m.identities) keys.add(lockKey(idKey(id)));
+      if (m.previousId) {
+        keys.add(lockKey(idKey({ type: 'user_id', value: m.previousId })));
+        keys.add(lockKey(idKey({ type: 'anonymous_id', value: m.previousId })));
+      }
+    }
+    const sortedKeys = [...keys].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    // unnest yields the array in order, so locks are taken in ascending key order.
+    await tx.query('SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS t(k)) AS locked', [sortedKeys]);
+
+    // 2. Duplicates: already stored, or repeated within this batch.
+    const ids = messages.map((m) => m.messageId);
+    const existing = new Set(
+      (await tx.query<{ message_id: string }>('SELECT message_id FROM rapport_event WHERE message_id = ANY($1::text[])', [ids])).map((r) => r.message_id),
+    );
+
+    // 3. Who owns the identities the batch mentions.
+    const lookup: IdentityRef[] = [];
+    for (const m of messages) {
+      lookup.push(...m.identities);
+      if (m.previousId) lookup.push({ type: 'user_id', value: m.previousId }, { type: 'anonymous_id', value: m.previousId });
+    }
+    const owned = lookup.length
+      ? await tx.query<{ profile_id: string }>(
+          `SELECT DISTINCT i.profile_id FROM rapport_identity i
+             JOIN unnest($1::text[], $2::text[]) AS q(type, value) ON i.type = q.type AND i.value = q.value`,
+          [lookup.map((i) => i.type), lookup.map((i) => i.value)],
+        )
+      : [];
+
+    // 4. Lock and load those profiles and all their identities (for the limits).
+    const graph = new IdentityGraph(this.protection);
+    const profileIds = owned.map((r) => r.profile_id);
+    if (profileIds.length) {
+      const rows = await tx.query<ProfileRow>(
+        `SELECT id, created_at, merged_into, traits, trait_sources, first_seen_at, last_seen_at
+           FROM rapport_profile WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [profileIds],
+      );
+      const idRows = await tx.query<{ profile_id: string; type: string; value: string }>(
+        'SELECT profile_id, type, value FROM rapport_identity WHERE profile_id = ANY($1::uuid[])',
+        [profileIds],
+      );
+      const byProfile = new Map<string, IdentityRef[]>();
+      for (const r of idRows) {
+        let list = byProfile.get(r.profile_id);
+        if (!list) byProfile.set(r.profile_id, (list = []));
+        list.push({ type: r.type, value: r.value });
+      }
+      for (const r of rows) {
+        graph.addProfile({
+          id: r.id, createdAt: r.created_at, mergedInto: r.merged_into, traits: r.traits, traitSources: r.trait_sources,
+          identities: byProfile.get(r.id) ?? [], firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at, isNew: false, dirty: false,
+        });
+      }
+    }
+
+    // 5. Resolve every message in order, in memory.
+    const landed: Array<{ message: NormalizedMessage; profile: ProfileState; origin: string; warnings: string[] } | null> = [];
+    const seen = new Set<string>();
+    for (const m of messages) {
+      if (existing.has(m.messageId) || seen.has(m.messageId)) {
+        landed.push(null);
+        continue;
+      }
+      seen.add(m.messageId);
+      const { profile, warnings } = graph.resolve(m);
+      landed.push({ message: m, profile, origin: profile.id, warnings: [...m.warnings, ...warnings] });
+    }
+
+    // 6. Write.
+    await this.writeProfiles(tx, graph);
+    await this.writeMerges(tx, graph);
+    if (graph.newIdentities.length) {
+      const ni = graph.newIdentities;
+      await tx.query(
+        `INSERT INTO rapport_identity (type, value, profile_id, origin_profile_id, first_seen_at)
+         SELECT t, v, p, p, f FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[]) AS x(t, v, p, f)`,
+        [ni.map((i) => i.type), ni.map((i) => i.value), ni.map((i) => graph.find(i.profileId).id), ni.map((i) => i.firstSeenAt)],
+      );
+      // Identities attached to a profile that a later message of the batch merged away keep that
+      // profile as their origin, so an unmerge gives them back.
+      const moved = ni.filter((i) => graph.find(i.profileId).id !== i.profileId);
+      if (moved.length) {
+        await tx.query(
+          `UPDATE rapport_identity i SET origin_profile_id = x.o FROM unnest($1::text[], $2::text[], $3::uuid[]) AS x(t, v, o)
+            WHERE i.type = x.t AND i.value = x.v`,
+          [moved.map((i) => i.type), moved.map((i) => i.value), moved.map((i) => i.profileId)],
+        );
+      }
+    }
+    const stored = landed.filter((l): l is NonNullable<typeof l> => l !== null);
+    if (stored.length) await this.writeEvents(tx, stored, graph, sourceKeyId);
+
+    const results: IngestResult[] = messages.map((m, i) => {
+      const l = landed[i];
+      if (!l) return { messageId: m.messageId, profileId: '', duplicate: true, warnings: [] };
+      return { messageId: m.messageId, profileId: graph.find(l.profile.id).id, duplicate: false, warnings: l.warnings };
+    });
+    // Duplicates report the profile their first copy landed on.
+    const dupes = results.filter((r) => r.duplicate);
+    if (dupes.length) {
+      const rows = await tx.query<{ message_id: string; profile_id: string }>(
+        'SELECT message_id, profile_id FROM rapport_event WHERE message_id = ANY($1::text[])',
+        [dupes.map((d) => d.messageId)],
+      );
+      const byId = new Map(rows.map((r) => [r.message_id, r.profile_id]));
+      for (const d of dupes) d.profileId = byId.get(d.messageId) ?? '';
+    }
+    if (graph.merges.length) this.logger?.info({ merges: graph.merges.length }, 'profiles merged');
+    return {
+      results,
+      stored: stored.map((s) => ({ message: s.message, profileId: graph.find(s.profile.id).id })),
+      merges: graph.merges.map((m) => ({ survivorId: m.survivorId, mergedId: m.mergedId, rule: m.rule, messageId: m.messageId })),
+    };
+  }
+
+  private async writeProfiles(tx: Queryable, graph: IdentityGraph): Promise<void> {
+    const all = graph.all().filter((p) => p.dirty);
+    const fresh = all.filter((p) => p.isNew);
+    const old = all.filter((p) => !p.isNew);
+    if (fresh.length) {
+      await tx.query(
+        `INSERT INTO rapport_profile (id, merged_into, traits, trait_sources, created_at, updated_at, first_seen_at, last_seen_at)
+         SELECT id, m, t::jsonb, s::jsonb, c, now(), f, l
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+             AS x(id, m, t, s, c, f, l)`,
+        [
+          fresh.map((p) => p.id), fresh.map((p) => p.mergedInto), fresh.map((p) => JSON.stringify(p.traits)),
+          fresh.map((p) => JSON.stringify(p.traitSources)), fresh.map((p) => p.createdAt), fresh.map((p) => p.firstSeenAt), fresh.map((p) => p.lastSeenAt),
+        ],
+      );
+    }
+    if (old.length) {
+      await tx.query(
+        `UPDATE rapport_profile p SET merged_into = x.m, traits = x.t::jsonb, trait_sources = x.s::jsonb,
+                first_seen_at = x.f, last_seen_at = x.l, updated_at = now()
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS x(id, m, t, s, f, l)
+          WHERE p.id = x.id`,
+        [
+          old.map((p) => p.id), old.map((p) => p.mergedInto), old.map((p) => JSON.stringify(p.traits)),
+          old.map((p) => JSON.stringify(p.traitSources)), old.map((p) => p.firstSeenAt), old.map((p) => p.lastSeenAt),
+        ],
+      );
+    }
+  }
+
+  private async writeMerges(tx: Queryable, graph: IdentityGraph): Promise<void> {
+    if (!graph.merges.length) return;
+    const merged = graph.merges.map((m) => m.mergedId);
+    const survivor = graph.merges.map((m) => graph.find(m.survivorId).id);
+    // Re-point everything the merged profiles own (and older tombstones that pointed at them).
+    const args = [merged, survivor];
+    const from = 'unnest($1::uuid[], $2::uuid[]) AS x(m, s)';
+    await tx.query(`UPDATE rapport_identity i SET profile_id = x.s FROM ${from} WHERE i.profile_id = x.m`, args);
+    await tx.query(`UPDATE rapport_event e SET profile_id = x.s FROM ${from} WHERE e.profile_id = x.m`, args);
+    await tx.query(`UPDATE rapport_profile p SET merged_into = x.s FROM ${from} WHERE p.merged_into = x.m`, args);
+    const ms = graph.merges;
+    await tx.query(
+      `INSERT INTO rapport_merge (survivor_id, merged_id, rule, reason, message_id, actor)
+       SELECT s, m, r, j::jsonb, mid, 'ingestion' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(s, m, r, j, mid)`,
+      [ms.map((m) => m.survivorId), ms.map((m) => m.mergedId), ms.map((m) => m.rule), ms.map((m) => JSON.stringify(m.reason)), ms.map((m) => m.messageId)],
+    );
+  }
+
+  private async writeEvents(
+    tx: Queryable,
+    stored: Array<{ message: NormalizedMessage; profile: ProfileState; origin: string }>,
+    graph: IdentityGraph,
+    sourceKeyId: string | null,
+  ): Promise<void> {
+    const col = <T>(f: (s: (typeof stored)[number]) => T) => stored.map(f);
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+    await tx.query(
+      `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits,
+                                  context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id)
+       SELECT mid, p, o, ty, n, u, a, pr::jsonb, tr::jsonb, c::jsonb, ig::jsonb, ts, ots, sa, ra, $16::uuid
+         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                     $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
+           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra)`,
+      [
+        col((s) => s.message.messageId), col((s) => graph.find(s.profile.id).id), col((s) => s.origin), col((s) => s.message.type),
+        col((s) => s.message.name), col((s) => s.message.userId), col((s) => s.message.anonymousId),
+        col((s) => JSON.stringify(s.message.previousId ? { ...s.message.properties, previousId: s.message.previousId } : s.message.properties)), col((s) => json(s.message.traits)), col((s) => JSON.stringify(s.message.context)),
+        col((s) => json(s.message.integrations)), col((s) => s.message.timestamp), col((s) => s.message.originalTimestamp),
+        col((s) => s.message.sentAt), col((s) => s.message.receivedAt), sourceKeyId,
+      ],
+    );
+  }
+}

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import type { RapportConfig } from '../config/rapport-config';
+import { PayloadTooLargeError, ValidationError } from '../errors/rapport-error';
+import { isBlockedValue, normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
+import { MESSAGE_TYPES, type IdentityRef, type MessageType, type NormalizedMessage, type RawMessage } from './segment-message.types';
+
+/** Where a message sits and what the request around it says. */
+export interface ValidationContext {
+  /** The type implied by the endpoint (`/v1/track`); a batch message must carry its own. */
+  impliedType?: MessageType;
+  /** Field path prefix for errors, e.g. `batch[3]`. */
+  path?: string;
+  receivedAt: Date;
+  /** `sentAt` of the enclosing batch, used when the message has none. */
+  batchSentAt?: unknown;
+  config: Pick<RapportConfig, 'identity' | 'ingestion'>;
+  /** Size of the message in bytes, when the caller already knows it. */
+  bytes?: number;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function at(path: string | undefined, field: string): string {
+  return path ? `${path}.${field}` : field;
+}
+
+function optionalObject(raw: RawMessage, field: string, ctx: ValidationContext): Record<string, unknown> | null {
+  const v = raw[field];
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw new ValidationError(at(ctx.path, field), 'object', `must be a JSON object, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  return v;
+}
+
+function optionalId(raw: RawMessage, field: string, ctx: ValidationContext): string | null {
+  const v = raw[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string') throw new ValidationError(at(ctx.path, field), 'string', `must be a string, got ${typeof v}`);
+  const t = v.trim();
+  if (t.length > 512) throw new ValidationError(at(ctx.path, field), 'maxLength', 'must be at most 512 characters');
+  return t === '' ? null : t;
+}
+
+function optionalDate(raw: RawMessage | Record<string, unknown>, field: string, ctx: ValidationContext, value = raw[field]): Date | null {
+  if (value === undefined || value === null || value === '') return null;
+  const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new ValidationError(at(ctx.path, field), 'datetime', `${JSON.stringify(value)} is not an ISO-8601 date-time`);
+  return d;
+}
+
+function requireString(raw: RawMessage, field: string, ctx: ValidationContext, what: string): string {
+  const v = raw[field];
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new ValidationError(at(ctx.path, field), 'required', `is required for ${what} and must be a non-empty string`);
+  }
+  if (v.length > 1024) throw new ValidationError(at(ctx.path, field), 'maxLength', 'must be at most 1024 characters');
+  return v.trim();
+}
+
+/**
+ * Checks one message against the Segment spec and Rapport's rules, and returns it normalised:
+ * server `receivedAt`, clock-skew-corrected `timestamp`, and its person identities.
+ * Throws a {@link ValidationError} naming the field and the rule on the first problem.
+ */
+export function validateMessage(raw: unknown, ctx: ValidationContext): NormalizedMessage {
+  if (!isObject(raw)) throw new ValidationError(ctx.path ?? 'body', 'object', 'a message must be a JSON object');
+  const bytes = ctx.bytes ?? Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > ctx.config.ingestion.maxMessageBytes) throw new PayloadTooLargeError(ctx.path ?? 'message', ctx.config.ingestion.maxMessageBytes, bytes);
+
+  const declared = raw.type;
+  let type: MessageType;
+  if (declared === undefined && ctx.impliedType) type = ctx.impliedType;
+  else if (typeof declared === 'string' && (MESSAGE_TYPES as readonly string[]).includes(declared)) type = declared as MessageType;
+  else throw new ValidationError(at(ctx.path, 'type'), 'enum', `${JSON.stringify(declared ?? null)} is not one of ${MESSAGE_TYPES.join(', ')}`);
+  if (ctx.impliedType && type !== ctx.impliedType) {
+    throw new ValidationError(at(ctx.path, 'type'), 'enum', `"${type}" was sent to the ${ctx.impliedType} endpoint`);
+  }
+
+  const userId = optionalId(raw, 'userId', ctx);
+  const anonymousId = optionalId(raw, 'anonymousId', ctx);
+  const context = optionalObject(raw, 'context', ctx) ?? {};
+  const properties = optionalObject(raw, 'properties', ctx) ?? {};
+  const traits = optionalObject(raw, 'traits', ctx);
+  const integrations = optionalObject(raw, 'integrations', ctx);
+
+  let name: string | null = null;
+  let previousId: string | null = null;
+  let groupId: string | null = null;
+  if (type === 'track') name = requireString(raw, 'event', ctx, 'track');
+  if (type === 'page' || type === 'screen') name = typeof raw.name === 'string' ? raw.name : null;
+  if (type === 'group') {
+    groupId = optionalId(raw, 'groupId', ctx);
+    if (!groupId) throw new ValidationError(at(ctx.path, 'groupId'), 'required', 'is required for group');
+  }
+  if (type === 'alias') {
+    previousId = optionalId(raw, 'previousId', ctx);
+    if (!previousId) throw new ValidationError(at(ctx.path, 'previousId'), 'required', 'is required for alias');
+    if (!userId) throw new ValidationError(at(ctx.path, 'userId'), 'required', 'is required for alias');
+  } else if (!userId && !anonymousId) {
+    throw new ValidationError(at(ctx.path, 'userId'), 'required', 'a message needs a userId or an anonymousId');
+  }
+
+  let messageId = optionalId(raw, 'messageId', ctx);
+  if (!messageId) messageId = `rapport-${randomUUID()}`;
+
+  const receivedAt = ctx.receivedAt;
+  const originalTimestamp = optionalDate(raw, 'timestamp', ctx) ?? optionalDate(raw, 'originalTimestamp', ctx);
+  const sentAt = optionalDate(raw, 'sentAt', ctx) ?? optionalDate({}, 'sentAt', ctx, ctx.batchSentAt);
+  // Segment's clock-skew correction: the client's clock may be wrong, but the gap between when it
+  // says the event happened and when it says it sent it is right.
+  const timestamp = originalTimestamp
+    ? sentAt
+      ? new Date(receivedAt.getTime() - (sentAt.getTime() - originalTimestamp.getTime()))
+      : originalTimestamp
+    : receivedAt;
+
+  const warnings: string[] = [];
+  const identities = extractIdentities({ type, userId, anonymousId, traits, context }, ctx, warnings);
+  if (identities.length === 0 && type !== 'alias') {
+    const field = userId ? 'userId' : 'anonymousId';
+    throw new ValidationError(at(ctx.path, field), 'blocked', `${JSON.stringify(userId ?? anonymousId)} is a blocked value that identifies no one; send a real userId or anonymousId`);
+  }
+  if (type === 'alias' && isBlockedValue(previousId!, ctx.config.identity)) {
+    throw new ValidationError(at(ctx.path, 'previousId'), 'blocked', `${JSON.stringify(previousId)} is a blocked value that identifies no one`);
+  }
+
+  return {
+    type, messageId, userId, anonymousId, previousId, groupId, name, properties,
+    traits, context, integrations, timestamp, originalTimestamp, sentAt, receivedAt, identities, warnings,
+  };
+}
+
+/** Person identifiers carried by a message, normalised, blocked values removed. */
+function extractIdentities(
+  m: { type: MessageType; userId: string | null; anonymousId: string | null; traits: Record<string, unknown> | null; context: Record<string, unknown> },
+  ctx: ValidationContext,
+  warnings: string[],
+): IdentityRef[] {
+  const cfg = ctx.config.identity;
+  const out = new Map<string, IdentityRef>();
+  const add = (type: string, value: string, field: string, strict: boolean) => {
+    const normalized = normalizeIdentityValue(type, value, cfg);
+    if (normalized === null) {
+      if (strict) throw new ValidationError(at(ctx.path, field), type, `${JSON.stringify(value)} is not ${type === 'email' ? 'an email address' : `a valid ${type}`}`);
+      warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is not a valid ${type}; it was kept as a trait but links nothing`);
+      return;
+    }
+    if (isBlockedValue(normalized, cfg)) {
+      warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is a blocked value and links nothing`);
+      return;
+    }
+    out.set(`${type}\u0000${normalized}`, { type, value: normalized });
+  };
+  if (m.userId) add('user_id', m.userId, 'userId', false);
+  if (m.anonymousId) add('anonymous_id', m.anonymousId, 'anonymousId', false);
+
+  // The person's traits: identify carries them at the top; any message may carry them in context.traits.
+  const traitSources: Array<[Record<string, unknown> | null, string]> = [];
+  if (m.type === 'identify') traitSources.push([m.traits, 'traits']);
+  const ctxTraits = m.context.traits;
+  if (isObject(ctxTraits)) traitSources.push([ctxTraits, 'context.traits']);
+  for (const [traits, prefix] of traitSources) {
+    if (!traits) continue;
+    for (const key of ['email', 'phone'] as const) {
+      const v = traits[key];
+      if (v === undefined || v === null || v === '') continue;
+      if (typeof v !== 'string') throw new ValidationError(at(ctx.path, `${prefix}.${key}`), 'string', `must be a string, got ${typeof v}`);
+      add(key, v, `${prefix}.${key}`, key === 'email');
+    }
+  }
+
+  const external = m.context.externalIds;
+  if (external !== undefined) {
+    if (!Array.isArray(external)) throw new ValidationError(at(ctx.path, 'context.externalIds'), 'array', 'must be an array of { id, type }');
+    external.forEach((e, i) => {
+      const field = `context.externalIds[${i}]`;
+      if (!isObject(e) || (typeof e.id !== 'string' && typeof e.id !== 'number') || typeof e.type !== 'string' || !e.type.trim()) {
+        throw new ValidationError(at(ctx.path, field), 'externalId', 'must be an object with a string "id" and a string "type"');
+      }
+      add(normalizeIdentityType(e.type), String(e.id), `${field}.id`, normalizeIdentityType(e.type) === 'email');
+    });
+  }
+  return [...out.values()];
+}

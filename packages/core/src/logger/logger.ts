@@ -1,0 +1,18 @@
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Creates the structured (JSON) logger used across Rapport.
+ * Level comes from `LOG_LEVEL` (default `info`; `silent` in tests unless set); output goes to
+ * `destination` (default stdout).
+ */
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const level = process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
+  return pino({
+    level,
+    base: { service: 'rapport' },
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'writeKey', '*.writeKey'], remove: true },
+    ...options,
+  }, destination ?? pino.destination(1));
+}

@@ -1,0 +1,99 @@
+import type { RapportConfig } from '../config/rapport-config';
+import type { Database } from '../database/database';
+import type { EventRecord } from '../service/event.service';
+import type { Logger } from '../logger/logger';
+import type { RapportServices } from '../rapport.types';
+
+/** What a plugin's hooks and services can reach. */
+export interface PluginContext {
+  /** The plugin's own name. */
+  name: string;
+  /** A child logger tagged with the plugin name. */
+  logger: Logger;
+  db: Database;
+  services: RapportServices;
+  config: RapportConfig;
+}
+
+/** A merge, as hooks see it. */
+export interface ProfileMergedEvent {
+  survivorId: string;
+  mergedId: string;
+  /** `alias`, `shared_identity`, `manual` or `probabilistic`. */
+  rule: string;
+  messageId?: string;
+}
+
+/** A purpose a plugin's data serves (consent), declared so admins can see and govern it. */
+export interface PurposeDeclaration {
+  name: string;
+  description: string;
+  legalBasis?: string;
+}
+
+/** A field a plugin adds to a GraphQL type, and the purposes its data serves. */
+export interface FieldDeclaration {
+  type: string;
+  field: string;
+  purposes: string[];
+  /** True when the field holds personal data. */
+  pii?: boolean;
+}
+
+/**
+ * A plugin: a plain object of optional parts and hooks. Make one with {@link definePlugin}.
+ * Hooks run in `dependsOn` order; a hook that throws is logged and does not undo what core stored.
+ */
+export interface RapportPlugin {
+  /** Unique, kebab-case (`loyalty`, `recommendations`). */
+  name: string;
+  /** The plugin's own version, for logs and the health query. */
+  version?: string;
+  /** Semver range of `@rapport/core` it was built for; a mismatch warns (or fails with `strictCompatibility`). */
+  compatibility?: string;
+  /** Plugins that must be set up before this one. */
+  dependsOn?: string[];
+  /** TypeORM entities the plugin owns (tables come from its migrations, never `synchronize`). */
+  entities?: Function[];
+  /** TypeORM migrations creating and changing the plugin's tables. Timestamps in class names order them. */
+  migrations?: Function[];
+  /** type-graphql resolver classes; a `@Resolver(() => Profile)` with `@FieldResolver` adds a field to Profile. */
+  resolvers?: Function[];
+  /** Roles the plugin adds or extends: role -> permissions. */
+  permissions?: Record<string, string[]>;
+  /** Purposes the plugin's data serves. */
+  purposes?: PurposeDeclaration[];
+  /** Fields the plugin adds, with their purposes (the field guard uses them). */
+  fields?: FieldDeclaration[];
+  /** Called once at start, after migrations, in dependency order. */
+  onInit?(ctx: PluginContext): void | Promise<void>;
+  /** Called for each stored event (not for duplicates), after the transaction committed and before the response. */
+  onEvent?(event: EventRecord, ctx: PluginContext): void | Promise<void>;
+  /** Called after one profile was merged into another. */
+  onProfileMerged?(merge: ProfileMergedEvent, ctx: PluginContext): void | Promise<void>;
+  /** Called after a profile's consent for a purpose changed. */
+  onConsentChanged?(change: { profileId: string; purpose: string; granted: boolean }, ctx: PluginContext): void | Promise<void>;
+  /** Called once at shutdown, in reverse dependency order. */
+  onShutdown?(ctx: PluginContext): void | Promise<void>;
+}
+
+/** A plugin factory: call it (with options, or none) to get the plugin value. */
+export type PluginFactory<O> = (options?: O) => RapportPlugin;
+
+/**
+ * Defines a plugin as a factory, so options can be added later without breaking users:
+ *
+ * ```ts
+ * export const loyaltyPlugin = definePlugin((opts: { goldAt?: number } = {}) => ({
+ *   name: 'loyalty',
+ *   entities: [LoyaltyAccount],
+ *   migrations: [CreateLoyalty1763900000000],
+ *   resolvers: [LoyaltyResolver],
+ *   onEvent: async (event, ctx) => { ... },
+ * }));
+ * // rapport.config: plugins: [loyaltyPlugin({ goldAt: 500 })]
+ * ```
+ */
+export function definePlugin<O = void>(factory: (options: O) => RapportPlugin): PluginFactory<O> {
+  return (options?: O) => factory((options ?? {}) as O);
+}

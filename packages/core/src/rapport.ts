@@ -1,0 +1,127 @@
+import { resolveConfig } from './config/default-config';
+import type { RapportConfig, RapportConfigInput } from './config/rapport-config';
+import { Database } from './database/database';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './database/embedded-postgres';
+import { RoleRegistry } from './auth/roles';
+import { IngestionPipeline } from './ingestion/ingestion.pipeline';
+import { IngestionService, type IngestOutcome } from './ingestion/ingestion.service';
+import { MergeProtection } from './identity/merge-protection';
+import { createLogger, type Logger } from './logger/logger';
+import { checkCompatibility, orderPlugins } from './plugin/plugin-registry';
+import type { PluginContext, RapportPlugin } from './plugin/plugin.types';
+import type { RapportServices } from './rapport.types';
+import { ApiKeyService } from './service/api-key.service';
+import { EventService } from './service/event.service';
+import { ProfileService } from './service/profile.service';
+
+/** The version of `@rapport/core`, for plugin compatibility checks. */
+export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
+
+/** A started Rapport core: database, services and plugins, without any server. */
+export interface RapportCore {
+  config: RapportConfig;
+  logger: Logger;
+  db: Database;
+  services: RapportServices;
+  /** Plugins in dependency order. */
+  plugins: RapportPlugin[];
+  /** Context handed to a plugin's hooks. */
+  pluginContext(plugin: RapportPlugin): PluginContext;
+  /** Runs shutdown hooks, closes the pool and stops an embedded PostgreSQL this process started. */
+  close(): Promise<void>;
+}
+
+export interface CreateRapportOptions {
+  /** Fail instead of warn when a plugin declares another core version. */
+  strictCompatibility?: boolean;
+  /** Skip migrations (the `migrate` CLI command runs them itself). */
+  migrate?: boolean;
+}
+
+/**
+ * Starts Rapport's core: orders and checks plugins (before touching the database, so a bad plugin
+ * list fails fast), opens PostgreSQL (embedded unless `database.url` is set), applies core and plugin
+ * migrations, builds the services and runs each plugin's `onInit`.
+ */
+export async function createRapport(input: RapportConfigInput = {}, options: CreateRapportOptions = {}): Promise<RapportCore> {
+  const config = resolveConfig(input);
+  const logger = config.logger ?? createLogger();
+  config.logger = logger;
+  const plugins = orderPlugins(config.plugins);
+  checkCompatibility(plugins, CORE_VERSION, options.strictCompatibility ?? false, logger);
+
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let url = config.database.url;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ ...config.database.embedded, logger });
+    url = embedded.url;
+  }
+  const db = new Database({
+    url, poolSize: config.database.poolSize, logger,
+    entities: plugins.flatMap((p) => p.entities ?? []),
+    migrations: plugins.flatMap((p) => p.migrations ?? []),
+  });
+  try {
+    await db.connect({ migrate: options.migrate });
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+
+  const roles = new RoleRegistry(config.roles);
+  for (const p of plugins) for (const [role, perms] of Object.entries(p.permissions ?? {})) roles.define(role, perms);
+  const protection = new MergeProtection(config.identity);
+  const profiles = new ProfileService(db, config.identity);
+  const events = new EventService(db);
+  const keys = new ApiKeyService(db, roles);
+  const services = { profiles, events, keys, roles } as RapportServices;
+  const contexts = new Map<string, PluginContext>();
+  const pluginContext = (p: RapportPlugin): PluginContext => {
+    let ctx = contexts.get(p.name);
+    if (!ctx) contexts.set(p.name, (ctx = { name: p.name, logger: logger.child({ plugin: p.name }), db, services, config }));
+    return ctx;
+  };
+  const after = (outcome: IngestOutcome) => runHooks(plugins, pluginContext, outcome, logger);
+  services.ingestion = new IngestionPipeline(config, new IngestionService(db, protection, logger), after, logger);
+
+  for (const p of plugins) await p.onInit?.(pluginContext(p));
+  logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
+
+  return {
+    config, logger, db, services, plugins, pluginContext,
+    async close() {
+      for (const p of [...plugins].reverse()) {
+        await Promise.resolve(p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));
+      }
+      await db.close();
+      await embedded?.stop();
+    },
+  };
+}
+
+async function runHooks(
+  plugins: RapportPlugin[],
+  ctxOf: (p: RapportPlugin) => PluginContext,
+  outcome: IngestOutcome,
+  logger: Logger,
+): Promise<void> {
+  for (const p of plugins) {
+    const ctx = ctxOf(p);
+    if (p.onProfileMerged) {
+      for (const m of outcome.merges) {
+        await Promise.resolve(p.onProfileMerged(m, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
+      }
+    }
+    if (p.onEvent) {
+      for (const { message: m, profileId } of outcome.stored) {
+        const event = {
+          id: '', messageId: m.messageId, profileId, originProfileId: profileId, type: m.type, name: m.name, userId: m.userId,
+          anonymousId: m.anonymousId, properties: m.properties, traits: m.traits, context: m.context, timestamp: m.timestamp,
+          originalTimestamp: m.originalTimestamp, sentAt: m.sentAt, receivedAt: m.receivedAt,
+        };
+        await Promise.resolve(p.onEvent(event, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onEvent failed'));
+      }
+    }
+  }
+}

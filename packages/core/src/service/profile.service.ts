@@ -1,0 +1,171 @@
+import type { Queryable } from '../database/database';
+import type { TraitSource } from '../entity/profile.entity';
+import { ValidationError } from '../errors/rapport-error';
+import { normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
+import type { IdentityConfig } from '../config/rapport-config';
+import type { IdentityRef } from '../ingestion/segment-message.types';
+import { checkFirst, decodeCursor, encodeCursor, type Page } from '../pagination/cursor';
+
+/** A profile as services return it. */
+export interface ProfileRecord {
+  id: string;
+  mergedInto: string | null;
+  traits: Record<string, unknown>;
+  traitSources: Record<string, TraitSource>;
+  createdAt: Date;
+  updatedAt: Date;
+  firstSeenAt: Date | null;
+  lastSeenAt: Date | null;
+}
+
+/** An identity of a profile. */
+export interface IdentityRecord extends IdentityRef {
+  profileId: string;
+  originProfileId: string;
+  firstSeenAt: Date;
+}
+
+/** A merge of one profile into another. */
+export interface MergeRecord {
+  id: string;
+  survivorId: string;
+  mergedId: string;
+  rule: string;
+  score: number | null;
+  reason: Record<string, unknown>;
+  messageId: string | null;
+  actor: string;
+  createdAt: Date;
+  undoneAt: Date | null;
+  undoneBy: string | null;
+}
+
+/** Filters for listing profiles. */
+export interface ProfileFilter {
+  /** Only profiles holding this identity. */
+  identity?: IdentityRef;
+  /** Only profiles whose traits contain these key/values (JSON containment). */
+  traits?: Record<string, unknown>;
+  /** Only profiles seen at or after this time. */
+  seenSince?: Date;
+}
+
+const COLUMNS = `id, merged_into, traits, trait_sources, created_at, updated_at, first_seen_at, last_seen_at`;
+
+/** Maps a database row to a {@link ProfileRecord}. */
+export function toProfile(r: Record<string, unknown>): ProfileRecord {
+  return {
+    id: r.id as string, mergedInto: r.merged_into as string | null, traits: r.traits as Record<string, unknown>,
+    traitSources: r.trait_sources as Record<string, TraitSource>, createdAt: r.created_at as Date, updatedAt: r.updated_at as Date,
+    firstSeenAt: r.first_seen_at as Date | null, lastSeenAt: r.last_seen_at as Date | null,
+  };
+}
+
+function toMerge(r: Record<string, unknown>): MergeRecord {
+  return {
+    id: r.id as string, survivorId: r.survivor_id as string, mergedId: r.merged_id as string, rule: r.rule as string,
+    score: r.score as number | null, reason: r.reason as Record<string, unknown>, messageId: r.message_id as string | null,
+    actor: r.actor as string, createdAt: r.created_at as Date, undoneAt: r.undone_at as Date | null, undoneBy: r.undone_by as string | null,
+  };
+}
+
+/** Reads of the profile graph. Every batch method takes many ids and issues one statement. */
+export class ProfileService {
+  constructor(private readonly db: Queryable, private readonly identity: IdentityConfig) {}
+
+  /**
+   * Profiles by id, in the order asked; a merged-away id returns its survivor. Unknown ids give null.
+   * One statement for any number of ids (it follows merge tombstones in SQL).
+   */
+  async byIds(ids: readonly string[]): Promise<Array<ProfileRecord | null>> {
+    const valid = ids.filter((id) => UUID.test(id));
+    if (!valid.length) return ids.map(() => null);
+    const rows = await this.db.query<Record<string, unknown> & { asked: string }>(
+      `SELECT q.asked, p.${COLUMNS.split(', ').join(', p.')}
+         FROM unnest($1::uuid[]) AS q(asked)
+         JOIN rapport_profile t ON t.id = q.asked
+         JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`,
+      [valid],
+    );
+    const byAsked = new Map(rows.map((r) => [r.asked, toProfile(r)]));
+    return ids.map((id) => byAsked.get(id) ?? null);
+  }
+
+  /** The live profile holding an identity (the value is normalised as at ingestion), or null. */
+  async byIdentity(type: string, value: string): Promise<ProfileRecord | null> {
+    const t = normalizeIdentityType(type);
+    const v = normalizeIdentityValue(t, value, this.identity);
+    if (v === null) throw new ValidationError('value', t, `${JSON.stringify(value)} is not a valid ${t}`);
+    const rows = await this.db.query(
+      `SELECT ${COLUMNS} FROM rapport_profile WHERE id = (SELECT profile_id FROM rapport_identity WHERE type = $1 AND value = $2)`,
+      [t, v],
+    );
+    return rows[0] ? toProfile(rows[0]) : null;
+  }
+
+  /** Live profiles (tombstones excluded), oldest first, keyset-paginated. */
+  async list(args: { first: number; after?: string | null; filter?: ProfileFilter }): Promise<Page<ProfileRecord>> {
+    const first = checkFirst(args.first, 500);
+    const where = ['merged_into IS NULL'];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (args.after) {
+      const [at, id] = decodeCursor(args.after);
+      where.push(`(created_at, id) > (${p(at)}::timestamptz, ${p(id)}::uuid)`);
+    }
+    const f = args.filter;
+    if (f?.identity) {
+      const t = normalizeIdentityType(f.identity.type);
+      const v = normalizeIdentityValue(t, f.identity.value, this.identity) ?? f.identity.value;
+      where.push(`id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
+    }
+    if (f?.traits) where.push(`traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
+    if (f?.seenSince) where.push(`last_seen_at >= ${p(f.seenSince)}`);
+    const rows = await this.db.query(
+      `SELECT ${COLUMNS} FROM rapport_profile WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ${first + 1}`,
+      params,
+    );
+    const nodes = rows.slice(0, first).map(toProfile);
+    return { nodes, hasNextPage: rows.length > first, cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.id])) };
+  }
+
+  /** Identities of many profiles, one statement. */
+  async identitiesOf(profileIds: readonly string[]): Promise<IdentityRecord[][]> {
+    const rows = await this.db.query(
+      `SELECT type, value, profile_id, origin_profile_id, first_seen_at FROM rapport_identity
+        WHERE profile_id = ANY($1::uuid[]) ORDER BY type, first_seen_at, value`,
+      [profileIds],
+    );
+    const by = group(rows, (r) => r.profile_id as string);
+    return profileIds.map((id) =>
+      (by.get(id) ?? []).map((r) => ({
+        type: r.type as string, value: r.value as string, profileId: r.profile_id as string,
+        originProfileId: r.origin_profile_id as string, firstSeenAt: r.first_seen_at as Date,
+      })),
+    );
+  }
+
+  /** Merges into many profiles (what was merged into each), newest first, one statement. */
+  async mergedInto(profileIds: readonly string[]): Promise<MergeRecord[][]> {
+    const rows = await this.db.query(`SELECT * FROM rapport_merge WHERE survivor_id = ANY($1::uuid[]) ORDER BY created_at DESC`, [profileIds]);
+    const by = group(rows, (r) => r.survivor_id as string);
+    return profileIds.map((id) => (by.get(id) ?? []).map(toMerge));
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Groups rows by a key. */
+export function group<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    let list = m.get(k);
+    if (!list) m.set(k, (list = []));
+    list.push(r);
+  }
+  return m;
+}

@@ -1,0 +1,30 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import type { RapportPlugin } from '@rapport/core';
+import { buildSchema } from 'type-graphql';
+import { permissionAuthChecker } from './auth/auth-checker';
+import { ApiKeyResolver } from './resolvers/api-key.resolver';
+import { HealthResolver } from './resolvers/health.resolver';
+import { IngestResolver } from './resolvers/ingest.resolver';
+import { ProfileResolver } from './resolvers/profile.resolver';
+
+/** Resolvers core contributes to the one schema. */
+export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver];
+
+/**
+ * Composes the one GraphQL schema: core resolvers plus every plugin's. A plugin's
+ * `@Resolver(() => Profile)` field resolvers land on the core `Profile` type.
+ */
+export async function buildRapportSchema(plugins: RapportPlugin[] = []): Promise<GraphQLSchema> {
+  const resolvers = [...coreResolvers, ...plugins.flatMap((p) => p.resolvers ?? [])];
+  return buildSchema({
+    resolvers: resolvers as [Function, ...Function[]],
+    authChecker: permissionAuthChecker,
+    validate: false,
+    emitSchemaFile: false,
+  });
+}
+
+/** The schema as SDL, sorted, for the committed snapshot. */
+export function printRapportSchema(schema: GraphQLSchema): string {
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}

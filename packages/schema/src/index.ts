@@ -1,0 +1,15 @@
+import 'reflect-metadata';
+
+export { buildRapportSchema, printRapportSchema, coreResolvers } from './build-schema';
+export { createContext, type RapportContext, type Caller } from './context';
+export { createCoreLoaders, type Loaders } from './loaders/loaders';
+export { permissionAuthChecker } from './auth/auth-checker';
+export { JSONScalar, JSONObjectScalar } from './scalars';
+export { Profile, ProfileConnection, ProfileEdge } from './types/profile.type';
+export { EventType, EventConnection } from './types/event.type';
+export { IdentityType } from './types/identity.type';
+export { MergeType } from './types/merge.type';
+export { PageInfo, toConnection } from './types/page-info.type';
+export { ApiKeyType, CreatedApiKey } from './types/api-key.type';
+export { IngestResultType } from './types/ingest.type';
+export { HealthType, PluginInfo } from './types/health.type';

@@ -1,0 +1,51 @@
+import DataLoader from 'dataloader';
+import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileRecord, RapportServices } from '@rapport/core';
+
+/** Request-scoped loaders. Plugins add theirs under their own name. */
+export interface Loaders {
+  profile: DataLoader<string, ProfileRecord | null>;
+  identities: DataLoader<string, IdentityRecord[]>;
+  merges: DataLoader<string, MergeRecord[]>;
+  events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
+  /** Loaders plugins registered, by plugin name. */
+  plugins: Record<string, Record<string, DataLoader<unknown, unknown>>>;
+}
+
+const argsKey = (a: EventPageArgs) => JSON.stringify([a.first, a.type ?? null, a.name ?? null]);
+
+/**
+ * Creates the core loaders for one request. Each batches every read of one kind made while
+ * resolving one level of a query into a single SQL statement.
+ */
+export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plugins'> {
+  return {
+    profile: new DataLoader((ids) => services.profiles.byIds(ids)),
+    identities: new DataLoader((ids) => services.profiles.identitiesOf(ids)),
+    merges: new DataLoader((ids) => services.profiles.mergedInto(ids)),
+    events: new DataLoader(
+      async (reqs) => {
+        // One statement per distinct (first, type, name); a query usually has exactly one.
+        const groups = new Map<string, number[]>();
+        reqs.forEach((r, i) => {
+          const k = argsKey(r.args);
+          const list = groups.get(k) ?? [];
+          list.push(i);
+          groups.set(k, list);
+        });
+        const out: Array<Page<EventRecord> | Error> = new Array(reqs.length);
+        await Promise.all(
+          [...groups.values()].map(async (idx) => {
+            try {
+              const pages = await services.events.pagesOf(idx.map((i) => reqs[i]));
+              idx.forEach((i, j) => (out[i] = pages[j]));
+            } catch (err) {
+              idx.forEach((i) => (out[i] = err as Error));
+            }
+          }),
+        );
+        return out;
+      },
+      { cacheKeyFn: (r) => `${r.profileId}|${r.args.after ?? ''}|${argsKey(r.args)}` },
+    ),
+  };
+}

@@ -1,0 +1,19 @@
+import { CORE_VERSION } from '@rapport/core';
+import { Ctx, Query, Resolver } from 'type-graphql';
+import type { RapportContext } from '../context';
+import { HealthType } from '../types/health.type';
+
+/** What this node runs; any valid key may ask. */
+@Resolver()
+export class HealthResolver {
+  @Query(() => HealthType)
+  async health(@Ctx() ctx: RapportContext): Promise<HealthType> {
+    await ctx.core.db.query('SELECT 1');
+    return {
+      status: 'ok',
+      version: CORE_VERSION,
+      database: ctx.core.config.database.url ? 'external' : 'embedded',
+      plugins: ctx.core.plugins.map((p) => ({ name: p.name, version: p.version ?? null })),
+    };
+  }
+}

@@ -1,0 +1,18 @@
+import { Field, ObjectType } from 'type-graphql';
+import type { Page } from '@rapport/core';
+
+/** Relay page info. */
+@ObjectType('PageInfo')
+export class PageInfo {
+  @Field() hasNextPage: boolean;
+  @Field(() => String, { nullable: true }) endCursor: string | null;
+}
+
+/** Turns a core page into a Relay connection object. */
+export function toConnection<T>(page: Page<T>): { edges: Array<{ cursor: string; node: T }>; nodes: T[]; pageInfo: PageInfo } {
+  return {
+    edges: page.nodes.map((node, i) => ({ cursor: page.cursors[i], node })),
+    nodes: page.nodes,
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors[page.cursors.length - 1] ?? null },
+  };
+}

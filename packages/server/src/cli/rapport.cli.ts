@@ -1,0 +1,135 @@
+import { createLogger, createRapport, type Logger } from '@rapport/core';
+import pino from 'pino';
+import { loadConfig } from '../config/load-config';
+import { startServer } from '../server';
+import { parseArgs, type ParsedArgs } from './parse-args';
+
+const HELP = `rapport: the Rapport customer data platform
+
+Usage:
+  rapport start                         start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL)
+  rapport migrate                       apply pending migrations and exit
+  rapport keys create --role <role>...  create an API key; prints the key alone on stdout
+        [--name <name>] [--purpose <purpose>...]
+  rapport keys list                     list keys (never their secrets)
+  rapport keys revoke <id>              revoke a key
+  rapport help                          this text
+
+Configuration: rapport.config.js in the working directory (or RAPPORT_CONFIG=<file>), then the
+environment: DATABASE_URL, PORT, HOST, LOG_LEVEL, RAPPORT_DATA_DIR, RAPPORT_PG_PORT.`;
+
+/** A logger on stderr, so stdout carries only a command's answer (a key, a list). */
+function stderrLogger(level = process.env.LOG_LEVEL ?? 'warn'): Logger {
+  return createLogger({ level }, pino.destination(2));
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const [command, sub] = args.positional;
+  try {
+    switch (command) {
+      case 'start':
+        return await start();
+      case 'migrate':
+        return await migrate();
+      case 'keys':
+        return await keys(sub, args);
+      case undefined:
+      case 'help':
+      case '--help':
+        process.stdout.write(HELP + '\n');
+        return command ? 0 : 1;
+      default:
+        process.stderr.write(`rapport: unknown command "${command}"\n\n${HELP}\n`);
+        return 2;
+    }
+  } catch (err) {
+    process.stderr.write(`rapport ${command}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function start(): Promise<number> {
+  const { config, file } = loadConfig();
+  const logger = createLogger();
+  const server = await startServer({ ...config, logger });
+  const { core } = server;
+  const publicUrl = server.url.replace('127.0.0.1', 'localhost');
+  logger.info({ url: `${publicUrl}/graphql`, config: file ?? 'defaults' }, 'rapport is listening');
+  if ((await core.services.keys.count()) === 0) {
+    process.stderr.write(
+      [
+        '',
+        `Rapport is running: GraphQL and its IDE at ${publicUrl}/graphql, the Segment tracking API at ${publicUrl}/v1.`,
+        'There are no API keys yet. In another terminal, from this directory:',
+        '  npx rapport keys create --role admin    # for the GraphQL IDE and administration',
+        '  npx rapport keys create --role ingest   # a write key for Segment SDKs and /v1 (writes, reads nothing)',
+        '  npx rapport keys create --role app      # for apps that read profiles',
+        'Each command prints the key once; only its hash is stored.',
+        '',
+      ].join('\n'),
+    );
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  await new Promise(() => undefined);
+  return 0;
+}
+
+async function migrate(): Promise<number> {
+  const { config } = loadConfig();
+  const core = await createRapport({ ...config, logger: stderrLogger('info') }, { migrate: false });
+  try {
+    const applied = await core.db.migrate();
+    process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+async function keys(sub: string | undefined, args: ParsedArgs): Promise<number> {
+  const { config } = loadConfig();
+  const core = await createRapport({ ...config, logger: stderrLogger() });
+  try {
+    switch (sub) {
+      case 'create': {
+        const roles = args.flags.role ?? [];
+        if (!roles.length) throw new Error('--role is required (admin, app, ingest, or a configured role); repeat it for several');
+        const { key, record } = await core.services.keys.create({ name: args.flags.name?.[0], roles, purposes: args.flags.purpose });
+        process.stderr.write(`created key ${record.id} (${record.prefix}…) with roles ${record.roles.join(', ')}; it is shown once:\n`);
+        process.stdout.write(`${key}\n`);
+        return 0;
+      }
+      case 'list': {
+        for (const k of await core.services.keys.list()) {
+          process.stdout.write(
+            `${k.id}  ${k.prefix}…  ${k.name}  roles=${k.roles.join(',')}${k.purposes.length ? ` purposes=${k.purposes.join(',')}` : ''}` +
+              `${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`,
+          );
+        }
+        return 0;
+      }
+      case 'revoke': {
+        const id = args.positional[2];
+        if (!id) throw new Error('usage: rapport keys revoke <id>');
+        await core.services.keys.revoke(id);
+        process.stderr.write(`revoked ${id}\n`);
+        return 0;
+      }
+      default:
+        throw new Error('usage: rapport keys create|list|revoke');
+    }
+  } finally {
+    await core.close();
+  }
+}

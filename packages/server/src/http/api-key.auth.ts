@@ -1,0 +1,37 @@
+import type { ApiKeyRecord, RapportCore } from '@rapport/core';
+import { UnauthenticatedError } from '@rapport/core';
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * The key a request carries: `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)`
+ * (Segment's write-key convention), or `X-API-Key`. `bodyKey` is the Segment `writeKey` body field.
+ */
+export function keyFromRequest(req: FastifyRequest, bodyKey?: unknown): string | null {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const [scheme, value = ''] = auth.split(' ', 2);
+    if (/^bearer$/i.test(scheme)) return value.trim() || null;
+    if (/^basic$/i.test(scheme)) {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
+      return user.trim() || null;
+    }
+  }
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header.trim()) return header.trim();
+  if (typeof bodyKey === 'string' && bodyKey.trim()) return bodyKey.trim();
+  return null;
+}
+
+/** Verifies the request's key; throws a 401 error that says what to send when there is none or it is not valid. */
+export async function authenticate(core: RapportCore, req: FastifyRequest, bodyKey?: unknown): Promise<ApiKeyRecord> {
+  const secret = keyFromRequest(req, bodyKey);
+  if (!secret) {
+    throw new UnauthenticatedError(
+      'no API key: send "Authorization: Bearer <key>" (or, for the tracking API, the write key as Basic auth or "writeKey" in the body)',
+    );
+  }
+  const key = await core.services.keys.verify(secret);
+  if (!key) throw new UnauthenticatedError('the API key is not valid: it is unknown or was revoked');
+  return key;
+}

@@ -1,0 +1,2 @@
+export { createServer, startServer, PURPOSE_HEADER, type RapportServer } from './server';
+export { defaultPlugins } from './config/default-plugins';

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { createRapport, hashKey, type ApiKeyRecord, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { buildRapportSchema, createContext, createCoreLoaders, type RapportContext } from '@rapport/schema';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { authenticate, keyFromRequest } from './http/api-key.auth';
+import { errorHandler, toRapportError } from './http/error-reply';
+import { segmentRoutes } from './http/segment.routes';
+import { formatError } from './graphql/format-error';
+import { graphiqlPage, registerGraphiql } from './graphql/graphiql.route';
+import { complexityLimitPlugin, depthLimitRule } from './graphql/limits.plugin';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rapportKey?: ApiKeyRecord;
+  }
+}
+
+/** The header naming the purpose a request acts for. */
+export const PURPOSE_HEADER = 'x-rapport-purpose';
+
+/**
+ * Builds the HTTP server (not yet listening): the Segment tracking API under `/v1`, GraphQL at
+ * `/graphql` (GraphiQL for browsers), `/health`, CORS, per-key rate limits, structured logs
+ * carrying the request id.
+ */
+export async function createServer(core: RapportCore): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: core.logger as unknown as FastifyBaseLogger,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: process.env.RAPPORT_LOG_REQUESTS !== '1' }),
+    bodyLimit: core.config.ingestion.maxBatchBytes,
+    trustProxy: process.env.RAPPORT_TRUST_PROXY === '1',
+  });
+  app.setErrorHandler(errorHandler);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  await app.register(cors, {
+    origin: true,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight'],
+    maxAge: 86400,
+  });
+  await app.register(rateLimit, {
+    max: core.config.api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (req: FastifyRequest) => {
+      const k = keyFromRequest(req);
+      return k ? `k:${hashKey(k).slice(0, 32)}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, ctx) => {
+      const err = new Error(`rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`) as Error & {
+        statusCode: number;
+      };
+      err.statusCode = 429;
+      return err;
+    },
+  });
+
+  await app.register(segmentRoutes, { core });
+  app.get('/health', async () => {
+    await core.db.query('SELECT 1');
+    return { status: 'ok' };
+  });
+
+  const schema = await buildRapportSchema(core.plugins);
+  const apollo = new ApolloServer<RapportContext>({
+    schema,
+    plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(core.config.api.maxComplexity)],
+    validationRules: [depthLimitRule(core.config.api.maxDepth)],
+    formatError,
+    introspection: true,
+    includeStacktraceInErrorResponses: process.env.NODE_ENV === 'development',
+    logger: {
+      debug: (m) => core.logger.debug(m),
+      info: (m) => core.logger.info(m),
+      warn: (m) => core.logger.warn(m),
+      error: (m) => core.logger.error(m),
+    },
+  });
+  await apollo.start();
+
+  const wantsPage = registerGraphiql(app);
+  const page = graphiqlPage('/graphql');
+  const handler = fastifyApolloHandler(apollo, {
+    context: async (req) =>
+      createContext({
+        core,
+        key: req.rapportKey!,
+        requestId: req.id,
+        purpose: typeof req.headers[PURPOSE_HEADER] === 'string' ? (req.headers[PURPOSE_HEADER] as string) : null,
+        logger: req.log as unknown as RapportCore['logger'],
+        loaders: () => ({ ...createCoreLoaders(core.services), plugins: {} }),
+      }),
+  });
+  const graphqlAuth = async (req: FastifyRequest) => {
+    req.rapportKey = await authenticate(core, req);
+  };
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    preHandler: async (req, reply) => {
+      if (req.method === 'GET' && wantsPage(req.headers.accept) && !(req.query as Record<string, unknown>)?.query) {
+        return reply.header('content-type', 'text/html; charset=utf-8').send(page);
+      }
+      try {
+        await graphqlAuth(req);
+      } catch (err) {
+        const e = toRapportError(err as Error);
+        if (!e) throw err;
+        return reply.status(e.status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { code: e.code } }] }));
+      }
+    },
+    handler,
+  });
+  // Fastify drains HTTP on close; Apollo stops after it (its own drain plugin would call
+  // fastify.close() from inside this hook and wait for itself).
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+  return app;
+}
+
+/** A running Rapport: core, HTTP server, and its address. */
+export interface RapportServer {
+  core: RapportCore;
+  app: FastifyInstance;
+  /** Base URL, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts core and the HTTP server. `port: 0` picks a free port (tests). */
+export async function startServer(
+  config: RapportConfigInput & { port?: number; host?: string } = {},
+): Promise<RapportServer> {
+  const core = await createRapport(config);
+  let app: FastifyInstance;
+  try {
+    app = await createServer(core);
+    await app.listen({ port: config.port ?? Number(process.env.PORT ?? 4000), host: config.host ?? process.env.HOST ?? '127.0.0.1' });
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host ?? process.env.HOST ?? '127.0.0.1';
+  return {
+    core, app, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    async close() {
+      await app.close();
+      await core.close();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export { createTestEnvironment, type TestEnvironment, type HttpResult } from './test-environment';
+export { createTestDatabase, type TestDatabase } from './test-database';
+export { freePort } from './free-port';

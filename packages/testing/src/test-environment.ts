@@ -1,0 +1,94 @@
+import type { RapportConfigInput } from '@rapport/core';
+import { startServer, type RapportServer } from '@rapport/server';
+import { createTestDatabase, type TestDatabase } from './test-database';
+
+/** An HTTP answer: status, parsed JSON body and headers. */
+export interface HttpResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A real server on a fresh database, with keys of each built-in role and clients. */
+export interface TestEnvironment {
+  url: string;
+  server: RapportServer;
+  database: TestDatabase;
+  keys: { admin: string; app: string; ingest: string };
+  /** POSTs a GraphQL operation with a key (default: admin; `null` sends none). */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null; headers?: Record<string, string> }): Promise<HttpResult<{ data?: T; errors?: any[] }>>;
+  /** POSTs to a path; `raw` bodies are sent as they are. */
+  post<T = any>(path: string, body: unknown, options?: { key?: string | null; basic?: boolean; contentType?: string; raw?: boolean; headers?: Record<string, string> }): Promise<HttpResult<T>>;
+  /** Counts SQL statements run while `work` runs. */
+  countSql<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+  close(): Promise<void>;
+}
+
+async function parse(res: Response): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Starts Rapport on a database of its own (from the run's PostgreSQL) on a free port, in the
+ * manner of Vendure's `createTestEnvironment`.
+ */
+export async function createTestEnvironment(config: RapportConfigInput = {}): Promise<TestEnvironment> {
+  const database = await createTestDatabase();
+  let server: RapportServer;
+  try {
+    server = await startServer({ ...config, database: { ...config.database, url: database.url }, port: 0 });
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  const keys = server.core.services.keys;
+  const [admin, app, ingest] = await Promise.all([
+    keys.create({ name: 'test-admin', roles: ['admin'] }),
+    keys.create({ name: 'test-app', roles: ['app'] }),
+    keys.create({ name: 'test-ingest', roles: ['ingest'] }),
+  ]);
+  const env: TestEnvironment = {
+    url: server.url,
+    server,
+    database,
+    keys: { admin: admin.key, app: app.key, ingest: ingest.key },
+    async graphql(query, variables, options = {}) {
+      const key = options.key === undefined ? admin.key : options.key;
+      const res = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...options.headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: res.status, body: (await parse(res)) as never, headers: res.headers };
+    },
+    async post(path, body, options = {}) {
+      const key = options.key === undefined ? ingest.key : options.key;
+      const auth = key ? (options.basic ? `Basic ${Buffer.from(`${key}:`).toString('base64')}` : `Bearer ${key}`) : undefined;
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': options.contentType ?? 'application/json', ...(auth ? { authorization: auth } : {}), ...options.headers },
+        body: options.raw ? (body as string) : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await parse(res)) as never, headers: res.headers };
+    },
+    async countSql(work) {
+      const statements: string[] = [];
+      const off = server.core.db.onQuery((sql) => statements.push(sql));
+      try {
+        return { result: await work(), statements };
+      } finally {
+        off();
+      }
+    },
+    async close() {
+      await server.close();
+      await database.drop();
+    },
+  };
+  return env;
+}

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const r = (p: string) => path.resolve(__dirname, p);
+
+/**
+ * One vitest run for the whole monorepo.
+ * - SWC (not esbuild) transforms TypeScript so type-graphql and TypeORM get decorator metadata.
+ * - `@rapport/*` resolves to each package's `src`, so tests never need a build first.
+ * - The global setup starts one PostgreSQL for the run (embedded, or TEST_DATABASE_URL);
+ *   each test file creates its own database from it.
+ */
+export default defineConfig({
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  resolve: {
+    // graphql ships CJS (main) and ESM (module) builds, and so do some of its dependants.
+    // type-graphql and Apollo load the CJS one through Node; Vite would pick the ESM one,
+    // making a second copy ("Cannot use GraphQLSchema from another module or realm").
+    alias: [
+      { find: /^graphql$/, replacement: require.resolve('graphql/index.js') },
+      { find: /^graphql-query-complexity$/, replacement: require.resolve('graphql-query-complexity') },
+      { find: /^@rapport\/core$/, replacement: r('packages/core/src/index.ts') },
+      { find: /^@rapport\/schema$/, replacement: r('packages/schema/src/index.ts') },
+      { find: /^@rapport\/server$/, replacement: r('packages/server/src/index.ts') },
+      { find: /^@rapport\/testing$/, replacement: r('packages/testing/src/index.ts') },
+      { find: /^@rapport\/plugin-recommendations$/, replacement: r('packages/plugins/recommendations/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/**/test/**/*.spec.ts', 'examples/**/test/**/*.spec.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    globalSetup: [r('packages/testing/src/global-setup.ts')],
+  },
+});
