@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 export { buildRapportSchema, printRapportSchema, coreResolvers } from './build-schema';
 export { createContext, type RapportContext, type Caller } from './context';
-export { createCoreLoaders, type Loaders } from './loaders/loaders';
+export { createCoreLoaders, createLoaders, type Loaders } from './loaders/loaders';
 export { permissionAuthChecker } from './auth/auth-checker';
 export { JSONScalar, JSONObjectScalar } from './scalars';
 export { Profile, ProfileConnection, ProfileEdge } from './types/profile.type';

@@ -5,7 +5,7 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { createRapport, hashKey, type ApiKeyRecord, type RapportConfigInput, type RapportCore } from '@rapport/core';
-import { buildRapportSchema, createContext, createCoreLoaders, type RapportContext } from '@rapport/schema';
+import { buildRapportSchema, createContext, createLoaders, type RapportContext } from '@rapport/schema';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate, keyFromRequest } from './http/api-key.auth';
 import { errorHandler, toRapportError } from './http/error-reply';
@@ -95,7 +95,7 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
         requestId: req.id,
         purpose: typeof req.headers[PURPOSE_HEADER] === 'string' ? (req.headers[PURPOSE_HEADER] as string) : null,
         logger: req.log as unknown as RapportCore['logger'],
-        loaders: () => ({ ...createCoreLoaders(core.services), plugins: {} }),
+        loaders: () => createLoaders(core),
       }),
   });
   const graphqlAuth = async (req: FastifyRequest) => {

@@ -65,6 +65,11 @@ export interface RapportPlugin {
   purposes?: PurposeDeclaration[];
   /** Fields the plugin adds, with their purposes (the field guard uses them). */
   fields?: FieldDeclaration[];
+  /**
+   * Request-scoped loaders (DataLoader instances, or anything with per-request caches), created
+   * for every GraphQL request and reachable as `ctx.loaders.plugins[<plugin name>]` in resolvers.
+   */
+  loaders?(ctx: PluginContext): Record<string, unknown>;
   /** Called once at start, after migrations, in dependency order. */
   onInit?(ctx: PluginContext): void | Promise<void>;
   /** Called for each stored event (not for duplicates), after the transaction committed and before the response. */

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileRecord, RapportServices } from '@rapport/core';
+import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
 export interface Loaders {
@@ -7,8 +7,8 @@ export interface Loaders {
   identities: DataLoader<string, IdentityRecord[]>;
   merges: DataLoader<string, MergeRecord[]>;
   events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
-  /** Loaders plugins registered, by plugin name. */
-  plugins: Record<string, Record<string, DataLoader<unknown, unknown>>>;
+  /** Loaders plugins registered (their `loaders()` hook), by plugin name. */
+  plugins: Record<string, Record<string, any>>;
 }
 
 const argsKey = (a: EventPageArgs) => JSON.stringify([a.first, a.type ?? null, a.name ?? null]);
@@ -48,4 +48,11 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
       { cacheKeyFn: (r) => `${r.profileId}|${r.args.after ?? ''}|${argsKey(r.args)}` },
     ),
   };
+}
+
+/** Core loaders plus every plugin's, for one request. */
+export function createLoaders(core: RapportCore): Loaders {
+  const plugins: Loaders['plugins'] = {};
+  for (const p of core.plugins) if (p.loaders) plugins[p.name] = p.loaders(core.pluginContext(p));
+  return { ...createCoreLoaders(core.services), plugins };
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
 /** GraphiQL, React and ReactDOM come from the npm packages, so the IDE works with no network at all. */
@@ -9,8 +10,9 @@ const ASSETS: Record<string, { pkg: string; file: string; type: string }> = {
   'graphiql.css': { pkg: 'graphiql', file: 'graphiql.min.css', type: 'text/css' },
 };
 
+/** A file inside an installed package (its `exports` may not list UMD builds, so resolve the package root). */
 function resolveAsset(pkg: string, file: string): string {
-  return require.resolve(`${pkg}/${file}`);
+  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
 }
 
 const PAGE = (endpoint: string) => `<!doctype html>

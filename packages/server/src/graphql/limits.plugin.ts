@@ -34,7 +34,7 @@ export function depthLimitRule(maxDepth: number) {
         if (depth > maxDepth) {
           context.reportError(
             new GraphQLError(`query depth ${depth} is over the limit of ${maxDepth}: ask for fewer nested levels`, {
-              nodes: [node], extensions: { code: 'QUERY_TOO_DEEP', rule: 'maxDepth', limit: maxDepth, depth },
+              nodes: [node], extensions: { rule: 'maxDepth', limit: maxDepth, depth },
             }),
           );
         }
