@@ -18,6 +18,6 @@ export class ProfileEntity {
   @Column({ name: 'trait_sources', type: 'jsonb' }) traitSources: Record<string, TraitSource>;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
-  @Column({ name: 'first_seen_at', type: 'timestamptz', nullable: true }) firstSeenAt: Date | null;
-  @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true }) lastSeenAt: Date | null;
+  /** Incremented by every write; writers check it to detect a concurrent change. */
+  @Column('integer') version: number;
 }

@@ -11,12 +11,12 @@ export interface ProfileState {
   traits: Record<string, unknown>;
   traitSources: Record<string, TraitSource>;
   identities: IdentityRef[];
-  firstSeenAt: Date | null;
-  lastSeenAt: Date | null;
+  /** The row version as read, checked before writing. */
+  version: number | null;
   /** Created by this batch (inserted, not updated). */
   isNew: boolean;
-  /** Traits or seen-times changed by this batch. */
-  dirty: boolean;
+  /** Traits, identities or `mergedInto` changed by this batch: the row is locked and rewritten. */
+  changed: boolean;
 }
 
 /** A merge decided while resolving. */
@@ -116,9 +116,10 @@ export class IdentityGraph {
       if (this.owners.has(key(id))) continue;
       this.owners.set(key(id), profile.id);
       profile.identities.push(id);
+      profile.changed = true;
       this.newIdentities.push({ ...id, profileId: profile.id, firstSeenAt: msg.timestamp });
     }
-    this.touch(profile, msg);
+    if (msg.type === 'identify') this.applyTraits(profile, msg);
     return { profile, warnings };
   }
 
@@ -152,7 +153,7 @@ export class IdentityGraph {
   private create(at: Date): ProfileState {
     const p: ProfileState = {
       id: randomUUID(), createdAt: at, mergedInto: null, traits: {}, traitSources: {}, identities: [],
-      firstSeenAt: null, lastSeenAt: null, isNew: true, dirty: true,
+      version: null, isNew: true, changed: true,
     };
     this.profiles.set(p.id, p);
     return p;
@@ -170,21 +171,16 @@ export class IdentityGraph {
         survivor.traitSources[k] = src;
       }
     }
-    survivor.firstSeenAt = minDate(survivor.firstSeenAt, merged.firstSeenAt);
-    survivor.lastSeenAt = maxDate(survivor.lastSeenAt, merged.lastSeenAt);
-    survivor.dirty = true;
-    merged.dirty = true;
+    survivor.changed = true;
+    merged.changed = true;
     this.merges.push({
       survivorId: survivor.id, mergedId: merged.id, rule: msg.type === 'alias' ? 'alias' : 'shared_identity',
       reason: { identities: ids, messageType: msg.type }, messageId: msg.messageId,
     });
   }
 
-  private touch(p: ProfileState, msg: NormalizedMessage): void {
-    p.firstSeenAt = minDate(p.firstSeenAt, msg.timestamp);
-    p.lastSeenAt = maxDate(p.lastSeenAt, msg.timestamp);
-    p.dirty = true;
-    if (msg.type !== 'identify') return;
+  /** Applies identify traits: per key, a value only replaces one set at an earlier timestamp. */
+  private applyTraits(p: ProfileState, msg: NormalizedMessage): void {
     const traits = { ...(msg.context.traits as Record<string, unknown> | undefined), ...msg.traits };
     const at = msg.timestamp.toISOString();
     for (const [k, v] of Object.entries(traits)) {
@@ -192,18 +188,8 @@ export class IdentityGraph {
       if (src && src.at > at) continue; // a later value already arrived (events can come out of order)
       if (v === null) delete p.traits[k];
       else p.traits[k] = v;
+      p.changed = true;
       p.traitSources[k] = { at, messageId: msg.messageId, profileId: p.id };
     }
   }
-}
-
-function minDate(a: Date | null, b: Date | null): Date | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a < b ? a : b;
-}
-function maxDate(a: Date | null, b: Date | null): Date | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a > b ? a : b;
 }

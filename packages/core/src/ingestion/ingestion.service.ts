@@ -25,8 +25,15 @@ interface ProfileRow {
   merged_into: string | null;
   traits: Record<string, unknown>;
   trait_sources: ProfileState['traitSources'];
-  first_seen_at: Date | null;
-  last_seen_at: Date | null;
+  version: number;
+}
+
+/** Another writer changed a profile between our read and our lock: the transaction is retried. */
+class StaleProfileError extends Error {
+  readonly code = '40001';
+  constructor(id: string) {
+    super(`profile ${id} changed while this batch was being resolved`);
+  }
 }
 
 /**
@@ -84,13 +91,14 @@ export class IngestionService {
         )
       : [];
 
-    // 4. Lock and load those profiles and all their identities (for the limits).
+    // 4. Load those profiles and all their identities (for the limits), without locking: most
+    //    messages change no profile, and those that do lock it in step 6.
     const graph = new IdentityGraph(this.protection);
     const profileIds = owned.map((r) => r.profile_id);
     if (profileIds.length) {
       const rows = await tx.query<ProfileRow>(
-        `SELECT id, created_at, merged_into, traits, trait_sources, first_seen_at, last_seen_at
-           FROM rapport_profile WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        `SELECT id, created_at, merged_into, traits, trait_sources, version
+           FROM rapport_profile WHERE id = ANY($1::uuid[])`,
         [profileIds],
       );
       const idRows = await tx.query<{ profile_id: string; type: string; value: string }>(
@@ -106,7 +114,7 @@ export class IngestionService {
       for (const r of rows) {
         graph.addProfile({
           id: r.id, createdAt: r.created_at, mergedInto: r.merged_into, traits: r.traits, traitSources: r.trait_sources,
-          identities: byProfile.get(r.id) ?? [], firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at, isNew: false, dirty: false,
+          identities: byProfile.get(r.id) ?? [], version: r.version, isNew: false, changed: false,
         });
       }
     }
@@ -124,7 +132,9 @@ export class IngestionService {
       landed.push({ message: m, profile, origin: profile.id, warnings: [...m.warnings, ...warnings] });
     }
 
-    // 6. Write.
+    // 6. Lock the existing profiles this batch changes, in id order, and check nobody changed
+    //    them since step 4 (else retry the whole transaction), then write.
+    await this.lockChanged(tx, graph);
     await this.writeProfiles(tx, graph);
     await this.writeMerges(tx, graph);
     if (graph.newIdentities.length) {
@@ -171,32 +181,38 @@ export class IngestionService {
     };
   }
 
+  private async lockChanged(tx: Queryable, graph: IdentityGraph): Promise<void> {
+    const changed = graph.all().filter((p) => !p.isNew && p.changed);
+    if (!changed.length) return;
+    const rows = await tx.query<{ id: string; version: number }>(
+      'SELECT id, version FROM rapport_profile WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+      [changed.map((p) => p.id)],
+    );
+    const now = new Map(rows.map((r) => [r.id, r.version]));
+    for (const p of changed) if (now.get(p.id) !== p.version) throw new StaleProfileError(p.id);
+  }
+
   private async writeProfiles(tx: Queryable, graph: IdentityGraph): Promise<void> {
-    const all = graph.all().filter((p) => p.dirty);
+    const all = graph.all().filter((p) => p.changed);
     const fresh = all.filter((p) => p.isNew);
     const old = all.filter((p) => !p.isNew);
     if (fresh.length) {
       await tx.query(
-        `INSERT INTO rapport_profile (id, merged_into, traits, trait_sources, created_at, updated_at, first_seen_at, last_seen_at)
-         SELECT id, m, t::jsonb, s::jsonb, c, now(), f, l
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
-             AS x(id, m, t, s, c, f, l)`,
+        `INSERT INTO rapport_profile (id, merged_into, traits, trait_sources, created_at, updated_at)
+         SELECT id, m, t::jsonb, s::jsonb, c, now()
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[]) AS x(id, m, t, s, c)`,
         [
           fresh.map((p) => p.id), fresh.map((p) => p.mergedInto), fresh.map((p) => JSON.stringify(p.traits)),
-          fresh.map((p) => JSON.stringify(p.traitSources)), fresh.map((p) => p.createdAt), fresh.map((p) => p.firstSeenAt), fresh.map((p) => p.lastSeenAt),
+          fresh.map((p) => JSON.stringify(p.traitSources)), fresh.map((p) => p.createdAt),
         ],
       );
     }
     if (old.length) {
       await tx.query(
-        `UPDATE rapport_profile p SET merged_into = x.m, traits = x.t::jsonb, trait_sources = x.s::jsonb,
-                first_seen_at = x.f, last_seen_at = x.l, updated_at = now()
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS x(id, m, t, s, f, l)
+        `UPDATE rapport_profile p SET merged_into = x.m, traits = x.t::jsonb, trait_sources = x.s::jsonb, updated_at = now(), version = p.version + 1
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS x(id, m, t, s)
           WHERE p.id = x.id`,
-        [
-          old.map((p) => p.id), old.map((p) => p.mergedInto), old.map((p) => JSON.stringify(p.traits)),
-          old.map((p) => JSON.stringify(p.traitSources)), old.map((p) => p.firstSeenAt), old.map((p) => p.lastSeenAt),
-        ],
+        [old.map((p) => p.id), old.map((p) => p.mergedInto), old.map((p) => JSON.stringify(p.traits)), old.map((p) => JSON.stringify(p.traitSources))],
       );
     }
   }

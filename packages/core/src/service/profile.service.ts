@@ -14,8 +14,6 @@ export interface ProfileRecord {
   traitSources: Record<string, TraitSource>;
   createdAt: Date;
   updatedAt: Date;
-  firstSeenAt: Date | null;
-  lastSeenAt: Date | null;
 }
 
 /** An identity of a profile. */
@@ -50,14 +48,22 @@ export interface ProfileFilter {
   seenSince?: Date;
 }
 
-const COLUMNS = `id, merged_into, traits, trait_sources, created_at, updated_at, first_seen_at, last_seen_at`;
+/** Profile columns, qualified by a table alias. */
+function columns(a: string): string {
+  return `${a}.id, ${a}.merged_into, ${a}.traits, ${a}.trait_sources, ${a}.created_at, ${a}.updated_at`;
+}
+
+/** When a profile was first and last active (from its events). */
+export interface ProfileActivity {
+  firstSeenAt: Date | null;
+  lastSeenAt: Date | null;
+}
 
 /** Maps a database row to a {@link ProfileRecord}. */
 export function toProfile(r: Record<string, unknown>): ProfileRecord {
   return {
     id: r.id as string, mergedInto: r.merged_into as string | null, traits: r.traits as Record<string, unknown>,
     traitSources: r.trait_sources as Record<string, TraitSource>, createdAt: r.created_at as Date, updatedAt: r.updated_at as Date,
-    firstSeenAt: r.first_seen_at as Date | null, lastSeenAt: r.last_seen_at as Date | null,
   };
 }
 
@@ -81,7 +87,7 @@ export class ProfileService {
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return ids.map(() => null);
     const rows = await this.db.query<Record<string, unknown> & { asked: string }>(
-      `SELECT q.asked, p.${COLUMNS.split(', ').join(', p.')}
+      `SELECT q.asked, ${columns('p')}
          FROM unnest($1::uuid[]) AS q(asked)
          JOIN rapport_profile t ON t.id = q.asked
          JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`,
@@ -97,7 +103,7 @@ export class ProfileService {
     const v = normalizeIdentityValue(t, value, this.identity);
     if (v === null) throw new ValidationError('value', t, `${JSON.stringify(value)} is not a valid ${t}`);
     const rows = await this.db.query(
-      `SELECT ${COLUMNS} FROM rapport_profile WHERE id = (SELECT profile_id FROM rapport_identity WHERE type = $1 AND value = $2)`,
+      `SELECT ${columns('p')} FROM rapport_profile p WHERE p.id = (SELECT profile_id FROM rapport_identity WHERE type = $1 AND value = $2)`,
       [t, v],
     );
     return rows[0] ? toProfile(rows[0]) : null;
@@ -106,7 +112,7 @@ export class ProfileService {
   /** Live profiles (tombstones excluded), oldest first, keyset-paginated. */
   async list(args: { first: number; after?: string | null; filter?: ProfileFilter }): Promise<Page<ProfileRecord>> {
     const first = checkFirst(args.first, 500);
-    const where = ['merged_into IS NULL'];
+    const where = ['p.merged_into IS NULL'];
     const params: unknown[] = [];
     const p = (v: unknown) => {
       params.push(v);
@@ -114,22 +120,38 @@ export class ProfileService {
     };
     if (args.after) {
       const [at, id] = decodeCursor(args.after);
-      where.push(`(created_at, id) > (${p(at)}::timestamptz, ${p(id)}::uuid)`);
+      where.push(`(p.created_at, p.id) > (${p(at)}::timestamptz, ${p(id)}::uuid)`);
     }
     const f = args.filter;
     if (f?.identity) {
       const t = normalizeIdentityType(f.identity.type);
       const v = normalizeIdentityValue(t, f.identity.value, this.identity) ?? f.identity.value;
-      where.push(`id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
+      where.push(`p.id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
     }
-    if (f?.traits) where.push(`traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
-    if (f?.seenSince) where.push(`last_seen_at >= ${p(f.seenSince)}`);
+    if (f?.traits) where.push(`p.traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
+    if (f?.seenSince) where.push(`EXISTS (SELECT 1 FROM rapport_event e WHERE e.profile_id = p.id AND e.timestamp >= ${p(f.seenSince)})`);
     const rows = await this.db.query(
-      `SELECT ${COLUMNS} FROM rapport_profile WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ${first + 1}`,
+      `SELECT ${columns('p')} FROM rapport_profile p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id LIMIT ${first + 1}`,
       params,
     );
     const nodes = rows.slice(0, first).map(toProfile);
     return { nodes, hasNextPage: rows.length > first, cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.id])) };
+  }
+
+  /**
+   * First and last activity of many profiles, one statement: two probes of the events index per
+   * profile (its oldest and newest entry), so a profile with a million events costs the same.
+   */
+  async activityOf(profileIds: readonly string[]): Promise<ProfileActivity[]> {
+    const rows = await this.db.query<{ id: string; f: Date | null; l: Date | null }>(
+      `SELECT q.id,
+              (SELECT min(e.timestamp) FROM rapport_event e WHERE e.profile_id = q.id) AS f,
+              (SELECT max(e.timestamp) FROM rapport_event e WHERE e.profile_id = q.id) AS l
+         FROM unnest($1::uuid[]) AS q(id)`,
+      [profileIds],
+    );
+    const by = new Map(rows.map((r) => [r.id, r]));
+    return profileIds.map((id) => ({ firstSeenAt: by.get(id)?.f ?? null, lastSeenAt: by.get(id)?.l ?? null }));
   }
 
   /** Identities of many profiles, one statement. */

@@ -1,11 +1,12 @@
 import DataLoader from 'dataloader';
-import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
+import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
 export interface Loaders {
   profile: DataLoader<string, ProfileRecord | null>;
   identities: DataLoader<string, IdentityRecord[]>;
   merges: DataLoader<string, MergeRecord[]>;
+  activity: DataLoader<string, ProfileActivity>;
   events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
   /** Loaders plugins registered (their `loaders()` hook), by plugin name. */
   plugins: Record<string, Record<string, any>>;
@@ -22,6 +23,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
     profile: new DataLoader((ids) => services.profiles.byIds(ids)),
     identities: new DataLoader((ids) => services.profiles.identitiesOf(ids)),
     merges: new DataLoader((ids) => services.profiles.mergedInto(ids)),
+    activity: new DataLoader((ids) => services.profiles.activityOf(ids)),
     events: new DataLoader(
       async (reqs) => {
         // One statement per distinct (first, type, name); a query usually has exactly one.

@@ -65,6 +65,16 @@ export class ProfileResolver {
     return toConnection(await ctx.loaders.events.load({ profileId: p.id, args: { first, after, type, name } }));
   }
 
+  @FieldResolver(() => Date, { nullable: true, description: 'Timestamp of the oldest event.' })
+  async firstSeenAt(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<Date | null> {
+    return (await ctx.loaders.activity.load(p.id)).firstSeenAt;
+  }
+
+  @FieldResolver(() => Date, { nullable: true, description: 'Timestamp of the newest event.' })
+  async lastSeenAt(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<Date | null> {
+    return (await ctx.loaders.activity.load(p.id)).lastSeenAt;
+  }
+
   @FieldResolver(() => [MergeType], { description: 'Merges into this profile, newest first.' })
   mergedFrom(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return ctx.loaders.merges.load(p.id);

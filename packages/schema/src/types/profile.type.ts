@@ -6,9 +6,7 @@ import { PageInfo } from './page-info.type';
 export class Profile {
   @Field(() => ID) id: string;
   @Field() createdAt: Date;
-  @Field() updatedAt: Date;
-  @Field(() => Date, { nullable: true }) firstSeenAt: Date | null;
-  @Field(() => Date, { nullable: true }) lastSeenAt: Date | null;
+  @Field({ description: 'When a trait, identity or merge last changed the profile.' }) updatedAt: Date;
 }
 
 @ObjectType('ProfileEdge')

@@ -3,6 +3,12 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The unified-profile graph: profiles, identities, events, merges, API keys.
  * Written as SQL on purpose: the indexes and constraints are the design.
+ *
+ * - Activity (first and last seen) is read from events, not stored on the profile, so an event
+ *   that changes no trait writes no profile row.
+ * - `rapport_event.profile_id` has no foreign key: events are the hot append path, only the
+ *   ingestion transaction writes them (under the profile's locks), and deletion removes them
+ *   explicitly. Identities and merges keep theirs.
  */
 export class InitialSchema1763800000000 implements MigrationInterface {
   name = 'InitialSchema1763800000000';
@@ -16,9 +22,8 @@ export class InitialSchema1763800000000 implements MigrationInterface {
         trait_sources  jsonb NOT NULL DEFAULT '{}'::jsonb,
         created_at     timestamptz NOT NULL DEFAULT now(),
         updated_at     timestamptz NOT NULL DEFAULT now(),
-        first_seen_at  timestamptz NULL,
-        last_seen_at   timestamptz NULL
-      )`);
+        version        integer NOT NULL DEFAULT 0
+      ) WITH (fillfactor = 90)`);
     await q.query(`CREATE INDEX rapport_profile_live_idx ON rapport_profile (created_at, id) WHERE merged_into IS NULL`);
     await q.query(`CREATE INDEX rapport_profile_merged_into_idx ON rapport_profile (merged_into) WHERE merged_into IS NOT NULL`);
     await q.query(`CREATE INDEX rapport_profile_traits_idx ON rapport_profile USING gin (traits jsonb_path_ops)`);
@@ -39,7 +44,7 @@ export class InitialSchema1763800000000 implements MigrationInterface {
       CREATE TABLE rapport_event (
         id                  bigserial PRIMARY KEY,
         message_id          text NOT NULL,
-        profile_id          uuid NOT NULL REFERENCES rapport_profile(id),
+        profile_id          uuid NOT NULL,
         origin_profile_id   uuid NOT NULL,
         type                text NOT NULL,
         name                text NULL,

@@ -1,0 +1,102 @@
+// Ingestion throughput: events per second through POST /v1/batch into PostgreSQL, side by side
+// with the same rows written by plain multi-row INSERTs over `pg` into a table of the same shape
+// (the floor any platform must pay). Usage:
+//   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4]
+// DATABASE_URL selects an external PostgreSQL; default: a fresh embedded one.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import pg from 'pg';
+import { startServerProcess } from './lib/server-process.mjs';
+import { machine } from './lib/machine.mjs';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const EVENTS = arg('events', 50_000);
+const USERS = arg('users', 10_000);
+const BATCH = arg('batch', 500);
+const CONCURRENCY = arg('concurrency', 4);
+
+function makeEvents() {
+  const out = [];
+  const base = Date.parse('2026-01-01T00:00:00Z');
+  for (let i = 0; i < EVENTS; i++) {
+    const u = i % USERS;
+    const first = i < USERS;
+    out.push(
+      first
+        ? { type: 'identify', messageId: randomUUID(), userId: `user-${u}`, anonymousId: `anon-${u}`, timestamp: new Date(base + i * 1000).toISOString(),
+            traits: { email: `user${u}@example.com`, plan: u % 3 ? 'free' : 'pro' } }
+        : { type: 'track', messageId: randomUUID(), userId: `user-${u}`, event: i % 5 ? 'Product Viewed' : 'Order Completed', timestamp: new Date(base + i * 1000).toISOString(),
+            properties: { product_id: `p-${i % 997}`, price: (i % 50) + 0.99, category: `c-${i % 13}` }, context: { ip: '203.0.113.9', library: { name: 'bench' } } },
+    );
+  }
+  return out;
+}
+
+async function pool(items, n, work) {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
+function chunks(list, size) {
+  const out = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+const events = makeEvents();
+const server = await startServerProcess();
+try {
+  // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
+  const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
+  const t0 = performance.now();
+  await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
+    const res = await fetch(`${server.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch, sentAt: new Date().toISOString() }) });
+    if (res.status !== 200) throw new Error(`batch failed: ${res.status} ${await res.text()}`);
+  });
+  const rapportSec = (performance.now() - t0) / 1000;
+
+  // 2. The floor: the same rows, multi-row INSERTs over pg, same batch size and concurrency.
+  const db = new pg.Pool({ connectionString: server.databaseUrl, max: CONCURRENCY });
+  await db.query('DROP TABLE IF EXISTS bench_event_floor');
+  await db.query('CREATE TABLE bench_event_floor (LIKE rapport_event INCLUDING DEFAULTS INCLUDING INDEXES)');
+  const profileId = randomUUID();
+  const t1 = performance.now();
+  await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
+    const values = [];
+    const params = [];
+    for (const e of batch) {
+      const p = params.length;
+      params.push(e.messageId, profileId, profileId, e.type, e.event ?? null, e.userId, e.anonymousId ?? null, JSON.stringify(e.properties ?? {}),
+        e.traits ? JSON.stringify(e.traits) : null, JSON.stringify(e.context ?? {}), e.timestamp, new Date());
+      values.push(`(${Array.from({ length: 12 }, (_, k) => `$${p + k + 1}`).join(',')})`);
+    }
+    await db.query(
+      `INSERT INTO bench_event_floor (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits, context, timestamp, received_at) VALUES ${values.join(',')}`,
+      params,
+    );
+  });
+  const floorSec = (performance.now() - t1) / 1000;
+  const stored = Number((await db.query('SELECT count(*) FROM rapport_event')).rows[0].count);
+  const profiles = Number((await db.query('SELECT count(*) FROM rapport_profile WHERE merged_into IS NULL')).rows[0].count);
+  await db.query('DROP TABLE bench_event_floor');
+  await db.end();
+
+  const result = {
+    bench: 'ingest', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
+    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles,
+    rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
+    plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec) },
+    ratio: +(rapportSec / floorSec).toFixed(2),
+  };
+  if (stored !== EVENTS || profiles !== USERS) throw new Error(`stored ${stored} events in ${profiles} profiles; expected ${EVENTS} in ${USERS}`);
+  fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  fs.writeFileSync(new URL('./results/ingest.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await server.stop();
+}
