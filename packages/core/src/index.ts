@@ -22,4 +22,7 @@ export * from './plugin/plugin.types';
 export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
 export type { RapportServices } from './rapport.types';
 export * as matching from './identity/matching';
+export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type TraitCandidate } from './identity/survivorship';
+export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
+export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';
 export { createRapport, CORE_VERSION, type RapportCore, type CreateRapportOptions } from './rapport';

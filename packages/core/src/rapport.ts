@@ -13,6 +13,9 @@ import type { RapportServices } from './rapport.types';
 import { ApiKeyService } from './service/api-key.service';
 import { EventService } from './service/event.service';
 import { ProfileService } from './service/profile.service';
+import { Survivorship } from './identity/survivorship';
+import { ProfileMerger } from './identity/resolution/profile-merger';
+import { ResolutionService } from './identity/resolution/resolution.service';
 
 /** The version of `@rapport/core`, for plugin compatibility checks. */
 export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
@@ -72,6 +75,8 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const roles = new RoleRegistry(config.roles);
   for (const p of plugins) for (const [role, perms] of Object.entries(p.permissions ?? {})) roles.define(role, perms);
   const protection = new MergeProtection(config.identity);
+  const pluginRules = Object.assign({}, ...plugins.map((p) => p.survivorship ?? {}));
+  const survivorship = new Survivorship({ ...config.identity.survivorship, traits: { ...pluginRules, ...config.identity.survivorship.traits } });
   const profiles = new ProfileService(db, config.identity);
   const events = new EventService(db);
   const keys = new ApiKeyService(db, roles);
@@ -82,8 +87,35 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     if (!ctx) contexts.set(p.name, (ctx = { name: p.name, logger: logger.child({ plugin: p.name }), db, services, config }));
     return ctx;
   };
-  const after = (outcome: IngestOutcome) => runHooks(plugins, pluginContext, outcome, logger);
-  services.ingestion = new IngestionPipeline(config, new IngestionService(db, protection, logger), after, logger);
+  const merger = new ProfileMerger(db, config.identity, survivorship);
+  const notifyMerged = async (m: { survivorId: string; mergedId: string; rule: string }) => {
+    for (const p of plugins) {
+      await Promise.resolve(p.onProfileMerged?.(m, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
+    }
+  };
+  const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
+  const after = async (outcome: IngestOutcome) => {
+    await runHooks(plugins, pluginContext, outcome, logger);
+    const identified = outcome.stored.filter((s) => s.message.type === 'identify').map((s) => s.profileId);
+    if (identified.length) resolution.enqueue([...new Set(identified)]);
+  };
+  services.ingestion = new IngestionPipeline(config, new IngestionService(db, protection, survivorship, logger), after, logger);
+  services.merger = merger;
+  services.resolution = resolution;
+  services.mergeProfiles = async (ids, reason, actor) => {
+    const r = await merger.merge(ids, { rule: 'manual', actor, reason: { note: reason }, enforceLimits: 'all' });
+    for (const m of r.mergedIds) await notifyMerged({ survivorId: r.survivorId, mergedId: m, rule: 'manual' });
+    return r;
+  };
+  services.unmergeProfile = async (id, actor) => {
+    const r = await merger.unmerge(id, actor);
+    for (const p of plugins) {
+      await Promise.resolve(p.onProfileUnmerged?.({ survivorId: r.survivorId, restoredId: r.restoredId, actor }, pluginContext(p))).catch((err: unknown) =>
+        logger.error({ err, plugin: p.name }, 'onProfileUnmerged failed'),
+      );
+    }
+    return r;
+  };
 
   for (const p of plugins) await p.onInit?.(pluginContext(p));
   logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
@@ -91,6 +123,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   return {
     config, logger, db, services, plugins, pluginContext,
     async close() {
+      await resolution.drain();
       for (const p of [...plugins].reverse()) {
         await Promise.resolve(p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));
       }

@@ -3,6 +3,8 @@ import type { IngestionPipeline } from './ingestion/ingestion.pipeline';
 import type { ApiKeyService } from './service/api-key.service';
 import type { EventService } from './service/event.service';
 import type { ProfileService } from './service/profile.service';
+import type { ProfileMerger } from './identity/resolution/profile-merger';
+import type { ResolutionService } from './identity/resolution/resolution.service';
 
 /** The core services, as plugins and the GraphQL layer reach them. */
 export interface RapportServices {
@@ -11,4 +13,12 @@ export interface RapportServices {
   keys: ApiKeyService;
   ingestion: IngestionPipeline;
   roles: RoleRegistry;
+  /** Merges and unmerges of stored profiles. Call through `resolution`/GraphQL to reach plugin hooks. */
+  merger: ProfileMerger;
+  /** Probabilistic matching, review queue, manual merge and unmerge. */
+  resolution: ResolutionService;
+  /** Merges by hand (hooks included). */
+  mergeProfiles(ids: string[], reason: string, actor: string): Promise<{ survivorId: string; mergedIds: string[] }>;
+  /** Undoes a merge (hooks included). */
+  unmergeProfile(id: string, actor: string): Promise<{ restoredId: string; survivorId: string }>;
 }

@@ -13,3 +13,4 @@ export { PageInfo, toConnection } from './types/page-info.type';
 export { ApiKeyType, CreatedApiKey } from './types/api-key.type';
 export { IngestResultType } from './types/ingest.type';
 export { HealthType, PluginInfo } from './types/health.type';
+export { MatchCandidateType, MatchExplanation, MatchCandidateConnection, MergeDecision } from './types/match-candidate.type';

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { RapportConfig, RapportConfigInput } from './rapport-config';
+import { DEFAULT_PERSON_MATCHING_CONFIG } from '../identity/matching/default-config';
 
 /** Values that never link identities: placeholders SDKs and forms send when they know nothing. */
 export const DEFAULT_BLOCKED_VALUES = [
@@ -22,6 +23,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConf
       defaultLimit: 5,
       priority: ['user_id', 'email'],
       blockedValues: DEFAULT_BLOCKED_VALUES,
+      survivorship: { default: 'most_recent', traits: {} },
+      matching: { incremental: true, enforceLimits: 'explicit', config: DEFAULT_PERSON_MATCHING_CONFIG },
     },
     ingestion: { maxMessageBytes: 32 * 1024, maxBatchBytes: 500 * 1024, maxBatchMessages: 2500 },
     api: { maxDepth: 10, maxComplexity: 5000, rateLimitPerMinute: Number(env.RAPPORT_RATE_LIMIT ?? 6000) },
@@ -35,7 +38,12 @@ export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.Proces
   const d = defaultConfig(env);
   return {
     database: { ...d.database, ...input.database, embedded: { ...d.database.embedded, ...input.database?.embedded } },
-    identity: { ...d.identity, ...input.identity },
+    identity: {
+      ...d.identity,
+      ...input.identity,
+      survivorship: { ...d.identity.survivorship, ...input.identity?.survivorship },
+      matching: { ...d.identity.matching, ...input.identity?.matching },
+    },
     ingestion: { ...d.ingestion, ...input.ingestion },
     api: { ...d.api, ...input.api },
     plugins: input.plugins ?? [],

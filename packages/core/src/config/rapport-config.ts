@@ -1,5 +1,7 @@
 import type { Logger } from '../logger/logger';
 import type { RapportPlugin } from '../plugin/plugin.types';
+import type { SurvivorshipConfig } from '../identity/survivorship';
+import type { MatchingConfig } from '../identity/matching/matching.types';
 
 /** Merge protection, as Segment Unify does it. */
 export interface IdentityConfig {
@@ -21,6 +23,23 @@ export interface IdentityConfig {
   blockedValues: string[];
   /** Default region for phone numbers written without a country code (ISO 3166 alpha-2), or none. */
   defaultPhoneRegion?: string;
+  /** Which value of a trait survives when two meet (merge or update). Default: most recent. */
+  survivorship: SurvivorshipConfig;
+  /** Probabilistic matching (Fellegi-Sunter): comparisons, blocking, thresholds. */
+  matching: MatchingSettings;
+}
+
+/** Probabilistic matching settings. */
+export interface MatchingSettings {
+  /** Match new identify events against their block as they arrive (needs a trained model). */
+  incremental: boolean;
+  /**
+   * Which merge-protection limits a probabilistic merge must respect: `explicit` (only types
+   * listed in `limits`, e.g. one user_id), or `all` (also `defaultLimit`).
+   */
+  enforceLimits: 'explicit' | 'all';
+  /** Comparisons (trait keys), blocking rules, thresholds and training options. */
+  config: MatchingConfig;
 }
 
 /** Limits of the Segment-compatible HTTP API. */
@@ -69,7 +88,10 @@ export interface RapportConfig {
 /** A partial configuration; missing parts take their defaults. */
 export type RapportConfigInput = {
   database?: Partial<DatabaseConfig>;
-  identity?: Partial<IdentityConfig>;
+  identity?: Partial<Omit<IdentityConfig, 'survivorship' | 'matching'>> & {
+    survivorship?: Partial<SurvivorshipConfig>;
+    matching?: Partial<MatchingSettings>;
+  };
   ingestion?: Partial<IngestionConfig>;
   api?: Partial<ApiLimitsConfig>;
   plugins?: RapportPlugin[];

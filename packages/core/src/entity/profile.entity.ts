@@ -7,6 +7,8 @@ export interface TraitSource {
   messageId?: string;
   /** The profile the value was first written to (differs from the owner after a merge). */
   profileId: string;
+  /** Name of the API key that sent it (the source, for source-priority survivorship). */
+  source?: string;
 }
 
 /** One person. A merged-away profile keeps its row as a tombstone pointing at its survivor. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TraitSource } from '../entity/profile.entity';
 import type { IdentityRef, NormalizedMessage } from '../ingestion/segment-message.types';
 import type { MergeProtection } from './merge-protection';
+import { Survivorship } from './survivorship';
 
 /** A profile as the resolver sees it while a batch is being applied. */
 export interface ProfileState {
@@ -54,7 +55,12 @@ export class IdentityGraph {
   readonly merges: PlannedMerge[] = [];
   readonly newIdentities: PlannedIdentity[] = [];
 
-  constructor(private readonly protection: MergeProtection) {}
+  constructor(
+    private readonly protection: MergeProtection,
+    private readonly survivorship: Survivorship = new Survivorship(),
+    /** Name of the source (API key) the batch came from, recorded with each trait value. */
+    private readonly source?: string,
+  ) {}
 
   /** Loads a profile (and its identities) read from the database. */
   addProfile(p: ProfileState): void {
@@ -163,14 +169,8 @@ export class IdentityGraph {
     merged.mergedInto = survivor.id;
     for (const id of merged.identities) this.owners.set(key(id), survivor.id);
     survivor.identities.push(...merged.identities);
-    // Per trait, the most recently set value wins; provenance travels with it.
-    for (const [k, src] of Object.entries(merged.traitSources)) {
-      const mine = survivor.traitSources[k];
-      if (!mine || mine.at < src.at) {
-        survivor.traits[k] = merged.traits[k];
-        survivor.traitSources[k] = src;
-      }
-    }
+    // Per trait, the survivorship rule picks the value; provenance travels with it.
+    mergeTraits(this.survivorship, survivor, merged);
     survivor.changed = true;
     merged.changed = true;
     this.merges.push({
@@ -184,12 +184,30 @@ export class IdentityGraph {
     const traits = { ...(msg.context.traits as Record<string, unknown> | undefined), ...msg.traits };
     const at = msg.timestamp.toISOString();
     for (const [k, v] of Object.entries(traits)) {
-      const src = p.traitSources[k];
-      if (src && src.at > at) continue; // a later value already arrived (events can come out of order)
+      const incoming = { value: v, source: { at, messageId: msg.messageId, profileId: p.id, ...(this.source ? { source: this.source } : {}) } };
+      const current = p.traitSources[k] ? { value: p.traits[k], source: p.traitSources[k] } : undefined;
+      if (this.survivorship.pick(k, current, incoming) !== incoming) continue; // e.g. a later value already arrived
       if (v === null) delete p.traits[k];
       else p.traits[k] = v;
       p.changed = true;
-      p.traitSources[k] = { at, messageId: msg.messageId, profileId: p.id };
+      p.traitSources[k] = incoming.source;
+    }
+  }
+}
+
+/** Folds the traits of `from` into `into` under the survivorship rules (provenance included). */
+export function mergeTraits(
+  survivorship: Survivorship,
+  into: { traits: Record<string, unknown>; traitSources: Record<string, import('../entity/profile.entity').TraitSource> },
+  from: { traits: Record<string, unknown>; traitSources: Record<string, import('../entity/profile.entity').TraitSource> },
+): void {
+  for (const [k, src] of Object.entries(from.traitSources)) {
+    if (!(k in from.traits)) continue;
+    const incoming = { value: from.traits[k], source: src };
+    const current = into.traitSources[k] && k in into.traits ? { value: into.traits[k], source: into.traitSources[k] } : undefined;
+    if (survivorship.pick(k, current, incoming) === incoming) {
+      into.traits[k] = incoming.value;
+      into.traitSources[k] = src;
     }
   }
 }

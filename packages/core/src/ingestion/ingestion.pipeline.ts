@@ -44,7 +44,7 @@ export class IngestionPipeline {
    */
   async ingest(
     raws: unknown[],
-    options: { impliedType?: MessageType; path?: string; batchSentAt?: unknown; sourceKeyId: string | null; sizes?: number[] },
+    options: { impliedType?: MessageType; path?: string; batchSentAt?: unknown; sourceKeyId: string | null; sourceName?: string; sizes?: number[] },
   ): Promise<PipelineResult> {
     const receivedAt = new Date();
     const valid: Array<{ index: number; message: NormalizedMessage }> = [];
@@ -62,7 +62,7 @@ export class IngestionPipeline {
       }
     });
     if (!valid.length) return { accepted: [], rejected };
-    const outcome = await this.service.ingest(valid.map((v) => v.message), options.sourceKeyId);
+    const outcome = await this.service.ingest(valid.map((v) => v.message), { keyId: options.sourceKeyId, name: options.sourceName });
     await this.after(outcome).catch((err: unknown) => this.logger?.error({ err }, 'after-ingest hooks failed'));
     return { accepted: outcome.results.map((r, i) => ({ ...r, index: valid[i].index })), rejected };
   }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Database, Queryable } from '../database/database';
 import { IdentityGraph, type ProfileState } from '../identity/identity-graph';
+import { writeMerges } from '../identity/merge.repository';
+import type { Survivorship } from '../identity/survivorship';
 import type { MergeProtection } from '../identity/merge-protection';
 import type { Logger } from '../logger/logger';
 import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-message.types';
@@ -47,16 +49,18 @@ export class IngestionService {
   constructor(
     private readonly db: Database,
     private readonly protection: MergeProtection,
+    private readonly survivorship: Survivorship,
     private readonly logger?: Logger,
   ) {}
 
   /** Stores messages (already validated) and returns one result per message, in order. */
-  async ingest(messages: NormalizedMessage[], sourceKeyId: string | null): Promise<IngestOutcome> {
+  async ingest(messages: NormalizedMessage[], source: { keyId: string | null; name?: string }): Promise<IngestOutcome> {
     if (messages.length === 0) return { results: [], stored: [], merges: [] };
-    return this.db.transaction((tx) => this.ingestInTx(tx, messages, sourceKeyId));
+    return this.db.transaction((tx) => this.ingestInTx(tx, messages, source));
   }
 
-  private async ingestInTx(tx: Queryable, messages: NormalizedMessage[], sourceKeyId: string | null): Promise<IngestOutcome> {
+  private async ingestInTx(tx: Queryable, messages: NormalizedMessage[], source: { keyId: string | null; name?: string }): Promise<IngestOutcome> {
+    const sourceKeyId = source.keyId;
     // 1. Lock every message id and identity the batch mentions, in one global order.
     const keys = new Set<string>();
     for (const m of messages) {
@@ -93,7 +97,7 @@ export class IngestionService {
 
     // 4. Load those profiles and all their identities (for the limits), without locking: most
     //    messages change no profile, and those that do lock it in step 6.
-    const graph = new IdentityGraph(this.protection);
+    const graph = new IdentityGraph(this.protection, this.survivorship, source.name);
     const profileIds = owned.map((r) => r.profile_id);
     if (profileIds.length) {
       const rows = await tx.query<ProfileRow>(
@@ -218,20 +222,11 @@ export class IngestionService {
   }
 
   private async writeMerges(tx: Queryable, graph: IdentityGraph): Promise<void> {
-    if (!graph.merges.length) return;
-    const merged = graph.merges.map((m) => m.mergedId);
-    const survivor = graph.merges.map((m) => graph.find(m.survivorId).id);
-    // Re-point everything the merged profiles own (and older tombstones that pointed at them).
-    const args = [merged, survivor];
-    const from = 'unnest($1::uuid[], $2::uuid[]) AS x(m, s)';
-    await tx.query(`UPDATE rapport_identity i SET profile_id = x.s FROM ${from} WHERE i.profile_id = x.m`, args);
-    await tx.query(`UPDATE rapport_event e SET profile_id = x.s FROM ${from} WHERE e.profile_id = x.m`, args);
-    await tx.query(`UPDATE rapport_profile p SET merged_into = x.s FROM ${from} WHERE p.merged_into = x.m`, args);
-    const ms = graph.merges;
-    await tx.query(
-      `INSERT INTO rapport_merge (survivor_id, merged_id, rule, reason, message_id, actor)
-       SELECT s, m, r, j::jsonb, mid, 'ingestion' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) AS x(s, m, r, j, mid)`,
-      [ms.map((m) => m.survivorId), ms.map((m) => m.mergedId), ms.map((m) => m.rule), ms.map((m) => JSON.stringify(m.reason)), ms.map((m) => m.messageId)],
+    await writeMerges(
+      tx,
+      graph.merges.map((m) => ({
+        survivorId: graph.find(m.survivorId).id, mergedId: m.mergedId, rule: m.rule, reason: m.reason, messageId: m.messageId, actor: 'ingestion',
+      })),
     );
   }
 

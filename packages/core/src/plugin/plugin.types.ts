@@ -3,6 +3,7 @@ import type { Database } from '../database/database';
 import type { EventRecord } from '../service/event.service';
 import type { Logger } from '../logger/logger';
 import type { RapportServices } from '../rapport.types';
+import type { SurvivorshipRule } from '../identity/survivorship';
 
 /** What a plugin's hooks and services can reach. */
 export interface PluginContext {
@@ -63,6 +64,8 @@ export interface RapportPlugin {
   permissions?: Record<string, string[]>;
   /** Purposes the plugin's data serves. */
   purposes?: PurposeDeclaration[];
+  /** Survivorship rules the plugin supplies for trait keys (e.g. a function for `loyaltyTier`). */
+  survivorship?: Record<string, SurvivorshipRule>;
   /** Fields the plugin adds, with their purposes (the field guard uses them). */
   fields?: FieldDeclaration[];
   /**
@@ -76,6 +79,8 @@ export interface RapportPlugin {
   onEvent?(event: EventRecord, ctx: PluginContext): void | Promise<void>;
   /** Called after one profile was merged into another. */
   onProfileMerged?(merge: ProfileMergedEvent, ctx: PluginContext): void | Promise<void>;
+  /** Called after a merge was undone: `restoredId` is live again, split from `survivorId`. */
+  onProfileUnmerged?(unmerge: { survivorId: string; restoredId: string; actor: string }, ctx: PluginContext): void | Promise<void>;
   /** Called after a profile's consent for a purpose changed. */
   onConsentChanged?(change: { profileId: string; purpose: string; granted: boolean }, ctx: PluginContext): void | Promise<void>;
   /** Called once at shutdown, in reverse dependency order. */

@@ -170,9 +170,21 @@ export class ProfileService {
     );
   }
 
+  /** Every merge into or out of many profiles, undone ones included, newest first, one statement. */
+  async mergeHistoryOf(profileIds: readonly string[]): Promise<MergeRecord[][]> {
+    const rows = await this.db.query(
+      `SELECT * FROM rapport_merge WHERE survivor_id = ANY($1::uuid[]) OR merged_id = ANY($1::uuid[]) ORDER BY created_at DESC`,
+      [profileIds],
+    );
+    return profileIds.map((id) => rows.filter((r) => r.survivor_id === id || r.merged_id === id).map(toMerge));
+  }
+
   /** Merges into many profiles (what was merged into each), newest first, one statement. */
   async mergedInto(profileIds: readonly string[]): Promise<MergeRecord[][]> {
-    const rows = await this.db.query(`SELECT * FROM rapport_merge WHERE survivor_id = ANY($1::uuid[]) ORDER BY created_at DESC`, [profileIds]);
+    const rows = await this.db.query(
+      `SELECT * FROM rapport_merge WHERE survivor_id = ANY($1::uuid[]) AND undone_at IS NULL ORDER BY created_at DESC`,
+      [profileIds],
+    );
     const by = group(rows, (r) => r.survivor_id as string);
     return profileIds.map((id) => (by.get(id) ?? []).map(toMerge));
   }

@@ -7,6 +7,7 @@ export interface Loaders {
   identities: DataLoader<string, IdentityRecord[]>;
   merges: DataLoader<string, MergeRecord[]>;
   activity: DataLoader<string, ProfileActivity>;
+  mergeHistory: DataLoader<string, MergeRecord[]>;
   events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
   /** Loaders plugins registered (their `loaders()` hook), by plugin name. */
   plugins: Record<string, Record<string, any>>;
@@ -24,6 +25,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
     identities: new DataLoader((ids) => services.profiles.identitiesOf(ids)),
     merges: new DataLoader((ids) => services.profiles.mergedInto(ids)),
     activity: new DataLoader((ids) => services.profiles.activityOf(ids)),
+    mergeHistory: new DataLoader((ids) => services.profiles.mergeHistoryOf(ids)),
     events: new DataLoader(
       async (reqs) => {
         // One statement per distinct (first, type, name); a query usually has exactly one.

@@ -6,7 +6,7 @@ import { IngestResultType } from '../types/ingest.type';
 
 async function send(ctx: RapportContext, type: MessageType, input: object): Promise<IngestResultType> {
   const { accepted, rejected } = await ctx.services.ingestion.ingest([{ ...input, type }], {
-    impliedType: type, sourceKeyId: ctx.caller.keyId,
+    impliedType: type, sourceKeyId: ctx.caller.keyId, sourceName: ctx.caller.name,
   });
   if (rejected.length) {
     const r = rejected[0];

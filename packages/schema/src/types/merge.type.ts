@@ -14,4 +14,5 @@ export class MergeType {
   @Field({ description: 'Who merged: "ingestion", or the API key name.' }) actor: string;
   @Field() createdAt: Date;
   @Field(() => Date, { nullable: true }) undoneAt: Date | null;
+  @Field(() => String, { nullable: true, description: 'Who undid it.' }) undoneBy: string | null;
 }

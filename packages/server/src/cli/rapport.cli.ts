@@ -9,6 +9,7 @@ const HELP = `rapport: the Rapport customer data platform
 Usage:
   rapport start                         start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL)
   rapport migrate                       apply pending migrations and exit
+  rapport resolve [--retrain]           probabilistic identity resolution over all profiles (resumable)
   rapport keys create --role <role>...  create an API key; prints the key alone on stdout
         [--name <name>] [--purpose <purpose>...]
   rapport keys list                     list keys (never their secrets)
@@ -35,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
         return await migrate();
       case 'keys':
         return await keys(sub, args);
+      case 'resolve':
+        return await resolve(args);
       case undefined:
       case 'help':
       case '--help':
@@ -91,6 +94,35 @@ async function migrate(): Promise<number> {
   try {
     const applied = await core.db.migrate();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+async function resolve(args: ParsedArgs): Promise<number> {
+  const { config } = loadConfig();
+  const core = await createRapport({ ...config, logger: stderrLogger() });
+  const tty = process.stderr.isTTY;
+  let last = '';
+  try {
+    const summary = await core.services.resolution.resolveAll({
+      retrain: !!args.flags.retrain,
+      actor: 'rapport resolve',
+      onProgress: (p) => {
+        const pct = p.total ? Math.floor((100 * p.processed) / p.total) : 0;
+        const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '-');
+        const line = p.phase === 'merging' ? `[${bar}] ${pct}% merging ${p.processed}/${p.total} clusters` : `${p.phase}...`;
+        if (line === last) return;
+        last = line;
+        process.stderr.write(tty ? `\r${line.padEnd(60)}` : `${line}\n`);
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    process.stdout.write(
+      `${summary.resumed ? 'resumed run' : 'run'} ${summary.runId}: ${summary.profiles} profiles, ${summary.candidatePairs} candidate pairs, ` +
+        `${summary.merged} merged, ${summary.queued} queued for review, ${summary.seconds.toFixed(1)} s\n`,
+    );
     return 0;
   } finally {
     await core.close();

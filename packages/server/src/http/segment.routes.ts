@@ -42,10 +42,10 @@ export async function segmentRoutes(app: FastifyInstance, opts: { core: RapportC
       if (batch.length > limits.maxBatchMessages) {
         throw new ValidationError('batch', 'maxItems', `${batch.length} messages is over the limit of ${limits.maxBatchMessages}`);
       }
-      result = await core.services.ingestion.ingest(batch, { path: 'batch', batchSentAt: body.sentAt, sourceKeyId: key.id });
+      result = await core.services.ingestion.ingest(batch, { path: 'batch', batchSentAt: body.sentAt, sourceKeyId: key.id, sourceName: key.name });
     } else {
       const { writeKey: _omit, ...message } = body;
-      result = await core.services.ingestion.ingest([message], { impliedType: kind, sourceKeyId: key.id });
+      result = await core.services.ingestion.ingest([message], { impliedType: kind, sourceKeyId: key.id, sourceName: key.name });
     }
     return send(reply, result, kind === 'batch', core.services.roles.can(key.roles, Permission.ProfilesRead));
   };

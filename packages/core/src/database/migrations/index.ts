@@ -1,4 +1,5 @@
 import { InitialSchema1763800000000 } from './1763800000000-initial-schema';
+import { IdentityResolution1763800000001 } from './1763800000001-identity-resolution';
 
 /** Core migrations, oldest first. */
-export const coreMigrations: Function[] = [InitialSchema1763800000000];
+export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001];

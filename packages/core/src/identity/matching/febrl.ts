@@ -27,6 +27,10 @@ export const CLUSTER_COLUMN_CANDIDATES = ['cluster_id', 'cluster', 'entity_id', 
 export interface FebrlParseOptions {
   /** Column holding the ground-truth cluster id; default: auto-detected, else derived from `rec_id`. */
   clusterColumn?: string;
+  /** Column holding the record id (default `rec_id`). */
+  idColumn?: string;
+  /** Column → trait path, added to (or replacing) the FEBRL mapping, e.g. `{ first: 'firstName' }`. */
+  columns?: Record<string, string>;
   /** Prefix added to every record id (to combine files whose ids could clash). */
   idPrefix?: string;
 }
@@ -95,8 +99,11 @@ export function parseFebrlCsv(text: string, options: FebrlParseOptions = {}): La
   const rows = parseCsv(text);
   if (rows.length === 0) return { records: [], clusterOf: new Map() };
   const header = rows[0].map((h) => h.trim().toLowerCase());
-  const idCol = header.indexOf('rec_id');
-  if (idCol < 0) throw new Error('FEBRL CSV has no rec_id column');
+  const idName = (options.idColumn ?? 'rec_id').trim().toLowerCase();
+  const idCol = header.indexOf(idName);
+  if (idCol < 0) throw new Error(`the CSV has no "${idName}" column (name the id column with idColumn)`);
+  const mapping: Record<string, string> = { ...FEBRL_COLUMN_TRAITS };
+  for (const [col, path] of Object.entries(options.columns ?? {})) mapping[col.trim().toLowerCase()] = path;
   const clusterName = options.clusterColumn?.trim().toLowerCase() ?? CLUSTER_COLUMN_CANDIDATES.find((c) => header.includes(c));
   const clusterCol = clusterName === undefined ? -1 : header.indexOf(clusterName);
   if (options.clusterColumn && clusterCol < 0) throw new Error(`FEBRL CSV has no column "${options.clusterColumn}"`);
@@ -110,12 +117,12 @@ export function parseFebrlCsv(text: string, options: FebrlParseOptions = {}): La
     const id = prefix + rawId;
     const traits: Record<string, unknown> = {};
     header.forEach((col, c) => {
-      const path = FEBRL_COLUMN_TRAITS[col];
+      const path = mapping[col];
       const value = (row[c] ?? '').trim();
       if (path && value.length > 0) setPath(traits, path, value);
     });
     records.push({ id, traits });
-    const cluster = clusterCol >= 0 ? (row[clusterCol] ?? '').trim() || null : febrlEntityOf(rawId);
+    const cluster = clusterCol >= 0 ? (row[clusterCol] ?? '').trim() || null : idName === 'rec_id' ? febrlEntityOf(rawId) : null;
     if (cluster !== null) clusterOf.set(id, cluster);
   }
   return { records, clusterOf };
