@@ -51,7 +51,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const logger = config.logger ?? createLogger();
   config.logger = logger;
   const plugins = orderPlugins(config.plugins);
-  checkCompatibility(plugins, CORE_VERSION, options.strictCompatibility ?? false, logger);
+  checkCompatibility(plugins, CORE_VERSION, options.strictCompatibility ?? input.strictCompatibility ?? false, logger);
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let url = config.database.url;
@@ -90,7 +90,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const merger = new ProfileMerger(db, config.identity, survivorship);
   const notifyMerged = async (m: { survivorId: string; mergedId: string; rule: string }) => {
     for (const p of plugins) {
-      await Promise.resolve(p.onProfileMerged?.(m, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
+      await Promise.resolve().then(() => p.onProfileMerged?.(m, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
     }
   };
   const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
@@ -110,7 +110,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.unmergeProfile = async (id, actor) => {
     const r = await merger.unmerge(id, actor);
     for (const p of plugins) {
-      await Promise.resolve(p.onProfileUnmerged?.({ survivorId: r.survivorId, restoredId: r.restoredId, actor }, pluginContext(p))).catch((err: unknown) =>
+      await Promise.resolve().then(() => p.onProfileUnmerged?.({ survivorId: r.survivorId, restoredId: r.restoredId, actor }, pluginContext(p))).catch((err: unknown) =>
         logger.error({ err, plugin: p.name }, 'onProfileUnmerged failed'),
       );
     }
@@ -125,7 +125,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     async close() {
       await resolution.drain();
       for (const p of [...plugins].reverse()) {
-        await Promise.resolve(p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));
+        await Promise.resolve().then(() => p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));
       }
       await db.close();
       await embedded?.stop();
@@ -143,17 +143,17 @@ async function runHooks(
     const ctx = ctxOf(p);
     if (p.onProfileMerged) {
       for (const m of outcome.merges) {
-        await Promise.resolve(p.onProfileMerged(m, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
+        await Promise.resolve().then(() => p.onProfileMerged!(m, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
       }
     }
     if (p.onEvent) {
-      for (const { message: m, profileId } of outcome.stored) {
+      for (const { message: m, profileId, originProfileId, eventId } of outcome.stored) {
         const event = {
-          id: '', messageId: m.messageId, profileId, originProfileId: profileId, type: m.type, name: m.name, userId: m.userId,
+          id: eventId, messageId: m.messageId, profileId, originProfileId, type: m.type, name: m.name, groupId: m.groupId, category: m.category, userId: m.userId,
           anonymousId: m.anonymousId, properties: m.properties, traits: m.traits, context: m.context, timestamp: m.timestamp,
           originalTimestamp: m.originalTimestamp, sentAt: m.sentAt, receivedAt: m.receivedAt,
         };
-        await Promise.resolve(p.onEvent(event, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onEvent failed'));
+        await Promise.resolve().then(() => p.onEvent!(event, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onEvent failed'));
       }
     }
   }

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
@@ -129,5 +130,51 @@ describe('concurrency', () => {
     expect(holding.map((n: { id: string }) => n.id)).toEqual([p.id]);
     const events = await env.graphql(`query($id: ID!) { profile(id: $id) { events(first: 200) { nodes { id } } } }`, { id: p.id });
     expect(events.body.data.profile.events.nodes).toHaveLength(16 + 32 * 2);
+  });
+});
+
+describe('events never strand on a merged-away profile', () => {
+  it('tracks racing with the alias that merges their profile all end up on the survivor', async () => {
+    // The tracks name anonymous id B, the alias names anonymous id A: no identity in common,
+    // so nothing but the profile lock orders them.
+    for (let round = 0; round < 15; round++) {
+      const [a, b, user] = [`race-a-${round}`, `race-b-${round}`, `race-user-${round}`];
+      await send('/v1/identify', { userId: user });
+      await send('/v1/identify', { anonymousId: a, traits: { email: `race${round}@example.com` } });
+      await send('/v1/identify', { anonymousId: b, traits: { email: `race${round}@example.com` } });
+      const work = [];
+      for (let i = 0; i < 10; i++) {
+        if (i === 3) work.push(env.post('/v1/alias', { userId: user, previousId: a }));
+        work.push(env.post('/v1/track', { anonymousId: b, event: `t${i}` }));
+      }
+      const results = await Promise.all(work);
+      expect(results.every((r) => r.status === 200)).toBe(true);
+    }
+    const db = new Client({ connectionString: env.database.url });
+    await db.connect();
+    const stranded = await db.query(`SELECT count(*)::int AS n FROM rapport_event e JOIN rapport_profile p ON p.id = e.profile_id WHERE p.merged_into IS NOT NULL`);
+    await db.end();
+    expect(stranded.rows[0].n).toBe(0);
+    const p = await by('user_id', 'race-user-7');
+    expect((await profile(p.id)).events.nodes).toHaveLength(1 + 2 + 1 + 10);
+  });
+});
+
+describe('configuration', () => {
+  it('setting one type\'s limit keeps the others (user_id stays at 1)', async () => {
+    const other = await createTestEnvironment({ identity: { limits: { anonymous_id: 2 } } });
+    try {
+      const a = await other.post('/v1/identify', { userId: 'cfg-1', traits: { email: 'cfg@example.com' } });
+      const b = await other.post('/v1/identify', { userId: 'cfg-2', traits: { email: 'cfg@example.com' } });
+      expect(b.body.profileId).toBeUndefined(); // ingest keys see no profile ids
+      const q = await other.graphql(`{ a: profileByIdentity(type: "user_id", value: "cfg-1") { id } b: profileByIdentity(type: "user_id", value: "cfg-2") { id } }`);
+      expect(q.body.data.a.id).not.toBe(q.body.data.b.id);
+      for (let i = 0; i < 4; i++) await other.post('/v1/track', { userId: 'cfg-1', anonymousId: `cfg-dev-${i}`, event: 'E' });
+      const p = await other.graphql(`{ profileByIdentity(type: "user_id", value: "cfg-1") { identities { type } } }`);
+      expect(p.body.data.profileByIdentity.identities.filter((i: { type: string }) => i.type === 'anonymous_id')).toHaveLength(2);
+      void a;
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -45,6 +45,21 @@ describe('plugin registry', () => {
     ]);
   });
 
+  it('a hook that throws synchronously does not skip the next plugin, and hooks see the stored event', async () => {
+    const seen: Array<{ id: string; originProfileId: string; profileId: string }> = [];
+    const env = await createTestEnvironment({
+      plugins: [
+        plugin('throws-sync', [], { onEvent: () => { throw new Error('sync boom'); } }),
+        plugin('records', ['throws-sync'], { onEvent: (e) => void seen.push({ id: e.id, originProfileId: e.originProfileId, profileId: e.profileId }) }),
+      ],
+    });
+    await env.post('/v1/track', { userId: 'p3', event: 'Seen' });
+    await env.close();
+    expect(seen).toHaveLength(1);
+    expect(seen[0].id).toMatch(/^\d+$/);
+    expect(seen[0].originProfileId).toBe(seen[0].profileId);
+  });
+
   it('a hook that throws is logged and does not undo or fail the ingestion', async () => {
     const env = await createTestEnvironment({ plugins: [plugin('flaky', [], { onEvent: () => Promise.reject(new Error('boom')) })] });
     const r = await env.post('/v1/track', { userId: 'p2', event: 'Still stored' });

@@ -31,7 +31,7 @@ describe('Segment HTTP tracking API', () => {
     const calls: Array<[string, Record<string, unknown>]> = [
       ['/v1/track', { userId: 'u-2', event: 'Signed Up' }],
       ['/v1/t', { userId: 'u-2', event: 'Short Track' }],
-      ['/v1/page', { userId: 'u-2', name: 'Home' }],
+      ['/v1/page', { userId: 'u-2', name: 'Home', category: 'Marketing' }],
       ['/v1/p', { userId: 'u-2', name: 'Pricing' }],
       ['/v1/screen', { userId: 'u-2', name: 'Settings' }],
       ['/v1/s', { userId: 'u-2', name: 'Feed' }],
@@ -50,6 +50,9 @@ describe('Segment HTTP tracking API', () => {
     const types = p.events.nodes.map((e: { type: string }) => e.type).sort();
     expect(types).toEqual(['alias', 'alias', 'group', 'group', 'identify', 'page', 'page', 'screen', 'screen', 'track', 'track', 'track']);
     expect(p.traits).toEqual({ plan: 'free' }); // group traits belong to the group, not the person
+    const stored = await env.graphql(`{ profileByIdentity(type: "user_id", value: "u-2") { g: events(type: "group") { nodes { groupId traits } } p: events(type: "page") { nodes { name category } } } }`);
+    expect(stored.body.data.profileByIdentity.g.nodes.map((n: { groupId: string }) => n.groupId).sort()).toEqual(['acme', 'acme2']);
+    expect(stored.body.data.profileByIdentity.p.nodes).toEqual(expect.arrayContaining([{ name: 'Home', category: 'Marketing' }]));
   });
 
   it('takes the write key as Basic auth, as Bearer, or as writeKey in the body', async () => {
@@ -190,6 +193,18 @@ describe('bad input', () => {
     const p = await profileOf('u-mix');
     expect(p.events.nodes.map((e: { name: string }) => e.name).sort()).toEqual(['Good 1', 'Good 3']);
     expect(p.traits).toEqual({}); // the rejected identify wrote nothing
+  });
+
+  it('an unsupported content type: 415', async () => {
+    const r = await env.post('/v1/track', '<xml/>', { raw: true, contentType: 'application/xml' });
+    expect(r.status).toBe(415);
+    expect(r.body.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', field: 'content-type' });
+  });
+
+  it('alias with a blocked userId: 400', async () => {
+    const r = await env.post('/v1/alias', { userId: 'anonymous', previousId: 'some-anon' });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ field: 'userId', rule: 'blocked' });
   });
 
   it('no key: 401; unknown key: 401; a key without events:write: 403', async () => {

@@ -41,6 +41,8 @@ export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.Proces
     identity: {
       ...d.identity,
       ...input.identity,
+      // Limits merge key by key: setting one type's limit keeps the others (user_id: 1 above all).
+      limits: { ...d.identity.limits, ...input.identity?.limits },
       survivorship: { ...d.identity.survivorship, ...input.identity?.survivorship },
       matching: { ...d.identity.matching, ...input.identity?.matching },
     },

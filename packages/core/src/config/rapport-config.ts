@@ -96,5 +96,7 @@ export type RapportConfigInput = {
   api?: Partial<ApiLimitsConfig>;
   plugins?: RapportPlugin[];
   roles?: Record<string, string[]>;
+  /** Refuse to start when a plugin declares another core version (default: warn and start). */
+  strictCompatibility?: boolean;
   logger?: Logger;
 };

@@ -20,4 +20,8 @@ export class EventEntity {
   @Column({ name: 'sent_at', type: 'timestamptz', nullable: true }) sentAt: Date | null;
   @Column({ name: 'received_at', type: 'timestamptz' }) receivedAt: Date;
   @Column({ name: 'source_key_id', type: 'uuid', nullable: true }) sourceKeyId: string | null;
+  /** `group` only. */
+  @Column({ name: 'group_id', type: 'text', nullable: true }) groupId: string | null;
+  /** `page` only. */
+  @Column({ type: 'text', nullable: true }) category: string | null;
 }

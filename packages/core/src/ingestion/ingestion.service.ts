@@ -11,7 +11,7 @@ import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-mes
 export interface IngestOutcome {
   results: IngestResult[];
   /** Messages stored (duplicates excluded), with the profile each landed on. */
-  stored: Array<{ message: NormalizedMessage; profileId: string }>;
+  stored: Array<{ message: NormalizedMessage; profileId: string; originProfileId: string; eventId: string }>;
   merges: Array<{ survivorId: string; mergedId: string; rule: string; messageId: string }>;
 }
 
@@ -95,16 +95,20 @@ export class IngestionService {
         )
       : [];
 
-    // 4. Load those profiles and all their identities (for the limits), without locking: most
-    //    messages change no profile, and those that do lock it in step 6.
+    // 4. Load those profiles and all their identities (for the limits). A KEY SHARE lock (what a
+    //    foreign key check takes) keeps a concurrent merge from moving a profile away while this
+    //    batch adds events to it; profiles the batch changes are locked harder in step 6.
     const graph = new IdentityGraph(this.protection, this.survivorship, source.name);
     const profileIds = owned.map((r) => r.profile_id);
     if (profileIds.length) {
       const rows = await tx.query<ProfileRow>(
         `SELECT id, created_at, merged_into, traits, trait_sources, version
-           FROM rapport_profile WHERE id = ANY($1::uuid[])`,
+           FROM rapport_profile WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE`,
         [profileIds],
       );
+      // Merged between our identity lookup and our lock: look again from the start.
+      const moved = rows.find((r) => r.merged_into);
+      if (moved) throw new StaleProfileError(moved.id);
       const idRows = await tx.query<{ profile_id: string; type: string; value: string }>(
         'SELECT profile_id, type, value FROM rapport_identity WHERE profile_id = ANY($1::uuid[])',
         [profileIds],
@@ -160,7 +164,7 @@ export class IngestionService {
       }
     }
     const stored = landed.filter((l): l is NonNullable<typeof l> => l !== null);
-    if (stored.length) await this.writeEvents(tx, stored, graph, sourceKeyId);
+    const eventIds = stored.length ? await this.writeEvents(tx, stored, graph, sourceKeyId) : new Map<string, string>();
 
     const results: IngestResult[] = messages.map((m, i) => {
       const l = landed[i];
@@ -180,7 +184,9 @@ export class IngestionService {
     if (graph.merges.length) this.logger?.info({ merges: graph.merges.length }, 'profiles merged');
     return {
       results,
-      stored: stored.map((s) => ({ message: s.message, profileId: graph.find(s.profile.id).id })),
+      stored: stored.map((s) => ({
+        message: s.message, profileId: graph.find(s.profile.id).id, originProfileId: s.origin, eventId: eventIds.get(s.message.messageId) ?? '',
+      })),
       merges: graph.merges.map((m) => ({ survivorId: m.survivorId, mergedId: m.mergedId, rule: m.rule, messageId: m.messageId })),
     };
   }
@@ -235,23 +241,25 @@ export class IngestionService {
     stored: Array<{ message: NormalizedMessage; profile: ProfileState; origin: string }>,
     graph: IdentityGraph,
     sourceKeyId: string | null,
-  ): Promise<void> {
+  ): Promise<Map<string, string>> {
     const col = <T>(f: (s: (typeof stored)[number]) => T) => stored.map(f);
     const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-    await tx.query(
+    const rows = await tx.query<{ id: string; message_id: string }>(
       `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits,
-                                  context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id)
-       SELECT mid, p, o, ty, n, u, a, pr::jsonb, tr::jsonb, c::jsonb, ig::jsonb, ts, ots, sa, ra, $16::uuid
+                                  context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id, group_id, category)
+       SELECT mid, p, o, ty, n, u, a, pr::jsonb, tr::jsonb, c::jsonb, ig::jsonb, ts, ots, sa, ra, $16::uuid, g, cat
          FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                     $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
-           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra)`,
+                     $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $17::text[], $18::text[])
+           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra, g, cat)
+       RETURNING id, message_id`,
       [
         col((s) => s.message.messageId), col((s) => graph.find(s.profile.id).id), col((s) => s.origin), col((s) => s.message.type),
         col((s) => s.message.name), col((s) => s.message.userId), col((s) => s.message.anonymousId),
         col((s) => JSON.stringify(s.message.previousId ? { ...s.message.properties, previousId: s.message.previousId } : s.message.properties)), col((s) => json(s.message.traits)), col((s) => JSON.stringify(s.message.context)),
         col((s) => json(s.message.integrations)), col((s) => s.message.timestamp), col((s) => s.message.originalTimestamp),
-        col((s) => s.message.sentAt), col((s) => s.message.receivedAt), sourceKeyId,
+        col((s) => s.message.sentAt), col((s) => s.message.receivedAt), sourceKeyId, col((s) => s.message.groupId), col((s) => s.message.category),
       ],
     );
+    return new Map(rows.map((r) => [r.message_id, String(r.id)]));
   }
 }

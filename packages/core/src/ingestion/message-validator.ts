@@ -84,6 +84,7 @@ export function validateMessage(raw: unknown, ctx: ValidationContext): Normalize
   const integrations = optionalObject(raw, 'integrations', ctx);
 
   let name: string | null = null;
+  const category = type === 'page' && typeof raw.category === 'string' ? raw.category : null;
   let previousId: string | null = null;
   let groupId: string | null = null;
   if (type === 'track') name = requireString(raw, 'event', ctx, 'track');
@@ -123,9 +124,12 @@ export function validateMessage(raw: unknown, ctx: ValidationContext): Normalize
   if (type === 'alias' && isBlockedValue(previousId!, ctx.config.identity)) {
     throw new ValidationError(at(ctx.path, 'previousId'), 'blocked', `${JSON.stringify(previousId)} is a blocked value that identifies no one`);
   }
+  if (type === 'alias' && !identities.some((i) => i.type === 'user_id')) {
+    throw new ValidationError(at(ctx.path, 'userId'), 'blocked', `${JSON.stringify(userId)} is a blocked value that identifies no one`);
+  }
 
   return {
-    type, messageId, userId, anonymousId, previousId, groupId, name, properties,
+    type, messageId, userId, anonymousId, previousId, groupId, name, category, properties,
     traits, context, integrations, timestamp, originalTimestamp, sentAt, receivedAt, identities, warnings,
   };
 }

@@ -23,6 +23,8 @@ export interface NormalizedMessage {
   groupId: string | null;
   /** Event name (`track`), or page/screen name. */
   name: string | null;
+  /** `page` only: the page category. */
+  category: string | null;
   properties: Record<string, unknown>;
   /** Traits of the person (`identify`) or of the group (`group`). */
   traits: Record<string, unknown> | null;

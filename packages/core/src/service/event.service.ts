@@ -12,6 +12,10 @@ export interface EventRecord {
   originProfileId: string;
   type: string;
   name: string | null;
+  /** `group` only. */
+  groupId: string | null;
+  /** `page` only. */
+  category: string | null;
   userId: string | null;
   anonymousId: string | null;
   properties: Record<string, unknown>;
@@ -39,7 +43,7 @@ export const MAX_EVENTS_PAGE = 200;
 function toEvent(r: Record<string, unknown>): EventRecord {
   return {
     id: String(r.id), messageId: r.message_id as string, profileId: r.profile_id as string, originProfileId: r.origin_profile_id as string,
-    type: r.type as string, name: r.name as string | null, userId: r.user_id as string | null, anonymousId: r.anonymous_id as string | null,
+    type: r.type as string, name: r.name as string | null, groupId: r.group_id as string | null, category: r.category as string | null, userId: r.user_id as string | null, anonymousId: r.anonymous_id as string | null,
     properties: r.properties as Record<string, unknown>, traits: r.traits as Record<string, unknown> | null, context: r.context as Record<string, unknown>,
     timestamp: r.timestamp as Date, originalTimestamp: r.original_timestamp as Date | null, sentAt: r.sent_at as Date | null, receivedAt: r.received_at as Date,
   };

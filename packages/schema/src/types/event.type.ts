@@ -9,6 +9,8 @@ export class EventType {
   @Field() messageId: string;
   @Field() type: string;
   @Field(() => String, { nullable: true, description: 'Event name (track) or page/screen name.' }) name: string | null;
+  @Field(() => String, { nullable: true, description: 'group events: the group (account, company).' }) groupId: string | null;
+  @Field(() => String, { nullable: true, description: 'page events: the page category.' }) category: string | null;
   @Field(() => String, { nullable: true }) userId: string | null;
   @Field(() => String, { nullable: true }) anonymousId: string | null;
   @Field(() => JSONObjectScalar) properties: Record<string, unknown>;

@@ -18,7 +18,7 @@ export function toRapportError(err: FastifyError | Error): RapportError | null {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RapportError('PAYLOAD_TOO_LARGE', `body: over the size limit for this endpoint (${e.message})`, 'body', 'maxBytes');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new RapportError('BAD_REQUEST', `content-type: must be application/json or text/plain (${e.message})`, 'content-type', 'mediaType');
+      return new RapportError('UNSUPPORTED_MEDIA_TYPE', `content-type: must be application/json or text/plain (${e.message})`, 'content-type', 'mediaType');
   }
   if (e.statusCode === 429) return new RapportError('RATE_LIMITED', e.message || 'rate limit exceeded', undefined, 'rateLimit');
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new RapportError('BAD_REQUEST', e.message);

@@ -59,6 +59,8 @@ export class InitialSchema1763800000000 implements MigrationInterface {
         sent_at             timestamptz NULL,
         received_at         timestamptz NOT NULL,
         source_key_id       uuid NULL,
+        group_id            text NULL,
+        category            text NULL,
         CONSTRAINT rapport_event_message_id_key UNIQUE (message_id)
       )`);
     await q.query(`CREATE INDEX rapport_event_profile_time_idx ON rapport_event (profile_id, timestamp DESC, id DESC)`);
