@@ -24,5 +24,8 @@ export type { RapportServices } from './rapport.types';
 export * as matching from './identity/matching';
 export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type TraitCandidate } from './identity/survivorship';
 export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
+export { ConsentService, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';
+export * from './consent/consent.types';
+export { consentDecisionsOf, purposeOfCategory } from './consent/consent-extractor';
 export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';
 export { createRapport, CORE_VERSION, type RapportCore, type CreateRapportOptions } from './rapport';

@@ -16,6 +16,7 @@ import { ProfileService } from './service/profile.service';
 import { Survivorship } from './identity/survivorship';
 import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
+import { ConsentService } from './consent/consent.service';
 
 /** The version of `@rapport/core`, for plugin compatibility checks. */
 export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
@@ -96,10 +97,30 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
   const after = async (outcome: IngestOutcome) => {
     await runHooks(plugins, pluginContext, outcome, logger);
+    if (outcome.consents.length) {
+      await notifyConsent(outcome.consents.map((c) => ({ profileId: c.profileId, purpose: c.decision.purpose, granted: c.decision.granted })));
+    }
     const identified = outcome.stored.filter((s) => s.message.type === 'identify').map((s) => s.profileId);
     if (identified.length) resolution.enqueue([...new Set(identified)]);
   };
-  services.ingestion = new IngestionPipeline(config, new IngestionService(db, protection, survivorship, logger), after, logger);
+  const consent = new ConsentService(db);
+  const notifyConsent = async (changes: Array<{ profileId: string; purpose: string; granted: boolean }>) => {
+    for (const p of plugins) {
+      if (!p.onConsentChanged) continue;
+      for (const c of changes) {
+        await Promise.resolve().then(() => p.onConsentChanged!(c, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onConsentChanged failed'));
+      }
+    }
+  };
+  services.ingestion = new IngestionPipeline(
+    config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, logger), after, logger,
+  );
+  services.consent = consent;
+  services.setConsent = async (profileId, decision, actor) => {
+    const r = await consent.set(profileId, decision, actor);
+    await notifyConsent([{ profileId: r.profileId, purpose: r.purpose, granted: r.granted }]);
+    return r;
+  };
   services.merger = merger;
   services.resolution = resolution;
   services.mergeProfiles = async (ids, reason, actor) => {

@@ -4,6 +4,8 @@ import type { ApiKeyService } from './service/api-key.service';
 import type { EventService } from './service/event.service';
 import type { ProfileService } from './service/profile.service';
 import type { ProfileMerger } from './identity/resolution/profile-merger';
+import type { ConsentService } from './consent/consent.service';
+import type { ConsentDecision, ConsentRecord } from './consent/consent.types';
 import type { ResolutionService } from './identity/resolution/resolution.service';
 
 /** The core services, as plugins and the GraphQL layer reach them. */
@@ -19,6 +21,10 @@ export interface RapportServices {
   resolution: ResolutionService;
   /** Merges by hand (hooks included). */
   mergeProfiles(ids: string[], reason: string, actor: string): Promise<{ survivorId: string; mergedIds: string[] }>;
+  /** Purposes and consents. */
+  consent: ConsentService;
+  /** Records a consent decision (hooks included). */
+  setConsent(profileId: string, decision: ConsentDecision, actor: string): Promise<ConsentRecord>;
   /** Undoes a merge (hooks included). */
   unmergeProfile(id: string, actor: string): Promise<{ restoredId: string; survivorId: string }>;
 }

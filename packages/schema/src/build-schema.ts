@@ -6,10 +6,11 @@ import { ApiKeyResolver } from './resolvers/api-key.resolver';
 import { HealthResolver } from './resolvers/health.resolver';
 import { IngestResolver } from './resolvers/ingest.resolver';
 import { ProfileResolver } from './resolvers/profile.resolver';
+import { ConsentResolver } from './resolvers/consent.resolver';
 import { IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver } from './resolvers/identity-resolution.resolver';
 
 /** Resolvers core contributes to the one schema. */
-export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver];
+export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver];
 
 /**
  * Composes the one GraphQL schema: core resolvers plus every plugin's. A plugin's

@@ -14,3 +14,4 @@ export { ApiKeyType, CreatedApiKey } from './types/api-key.type';
 export { IngestResultType } from './types/ingest.type';
 export { HealthType, PluginInfo } from './types/health.type';
 export { MatchCandidateType, MatchExplanation, MatchCandidateConnection, MergeDecision } from './types/match-candidate.type';
+export { PurposeType, ConsentType, ConsentHistoryEntry } from './types/consent.type';

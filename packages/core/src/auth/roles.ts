@@ -8,13 +8,17 @@ export const Permission = {
   KeysManage: 'keys:manage',
   /** Merge and unmerge profiles by hand. */
   ProfilesMerge: 'profiles:merge',
+  /** Record a person's consent decisions. */
+  ConsentWrite: 'consent:write',
+  /** Define purposes. */
+  PurposesManage: 'purposes:manage',
 } as const;
 
 /** The built-in roles. `admin` holds every permission, including those plugins add. */
 export const BUILTIN_ROLES: Record<string, string[]> = {
   admin: ['*'],
   app: [Permission.ProfilesRead],
-  ingest: [Permission.EventsWrite],
+  ingest: [Permission.EventsWrite, Permission.ConsentWrite],
 };
 
 /** Roles and what they grant: the built-ins plus any configured or added by plugins. */

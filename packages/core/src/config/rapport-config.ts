@@ -72,9 +72,19 @@ export interface ApiLimitsConfig {
   rateLimitPerMinute: number;
 }
 
+/** Consent settings. */
+export interface ConsentConfig {
+  /**
+   * Segment consent category -> purpose, for categories whose lower snake case is not already a
+   * purpose name (e.g. `{ Advertising: 'marketing', 'Functional Cookies': 'personalization' }`).
+   */
+  categoryMapping: Record<string, string>;
+}
+
 /** Everything Rapport can be configured with. */
 export interface RapportConfig {
   database: DatabaseConfig;
+  consent: ConsentConfig;
   identity: IdentityConfig;
   ingestion: IngestionConfig;
   api: ApiLimitsConfig;
@@ -88,6 +98,7 @@ export interface RapportConfig {
 /** A partial configuration; missing parts take their defaults. */
 export type RapportConfigInput = {
   database?: Partial<DatabaseConfig>;
+  consent?: Partial<ConsentConfig>;
   identity?: Partial<Omit<IdentityConfig, 'survivorship' | 'matching'>> & {
     survivorship?: Partial<SurvivorshipConfig>;
     matching?: Partial<MatchingSettings>;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database';
+import { foldConsentsOnMerge } from '../consent/consent.service';
 
 /** A merge to record: who survives, who is merged away, and why. */
 export interface MergeWrite {
@@ -17,7 +18,8 @@ export interface MergeWrite {
 /**
  * Moves everything the merged profiles own to their survivors (identities, events, older
  * tombstones) and records the merges. The profile rows themselves (traits, `merged_into`) are
- * written by the caller. Four statements, whatever the number of merges.
+ * written by the caller. Consents fold conservatively (a denial on either side stays a denial).
+ * Five statements, whatever the number of merges.
  */
 export async function writeMerges(tx: Queryable, merges: MergeWrite[]): Promise<void> {
   if (!merges.length) return;
@@ -26,6 +28,7 @@ export async function writeMerges(tx: Queryable, merges: MergeWrite[]): Promise<
   await tx.query(`UPDATE rapport_identity i SET profile_id = x.s FROM ${from} WHERE i.profile_id = x.m`, args);
   await tx.query(`UPDATE rapport_event e SET profile_id = x.s FROM ${from} WHERE e.profile_id = x.m`, args);
   await tx.query(`UPDATE rapport_profile p SET merged_into = x.s FROM ${from} WHERE p.merged_into = x.m`, args);
+  await foldConsentsOnMerge(tx, merges);
   await tx.query(
     `INSERT INTO rapport_merge (survivor_id, merged_id, rule, score, reason, message_id, actor)
      SELECT s, m, r, sc, j::jsonb, mid, a

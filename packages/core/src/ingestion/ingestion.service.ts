@@ -3,6 +3,9 @@ import type { Database, Queryable } from '../database/database';
 import { IdentityGraph, type ProfileState } from '../identity/identity-graph';
 import { writeMerges } from '../identity/merge.repository';
 import type { Survivorship } from '../identity/survivorship';
+import type { ConsentService } from '../consent/consent.service';
+import { consentDecisionsOf } from '../consent/consent-extractor';
+import type { ConsentDecision } from '../consent/consent.types';
 import type { MergeProtection } from '../identity/merge-protection';
 import type { Logger } from '../logger/logger';
 import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-message.types';
@@ -13,6 +16,8 @@ export interface IngestOutcome {
   /** Messages stored (duplicates excluded), with the profile each landed on. */
   stored: Array<{ message: NormalizedMessage; profileId: string; originProfileId: string; eventId: string }>;
   merges: Array<{ survivorId: string; mergedId: string; rule: string; messageId: string }>;
+  /** Consent decisions stored (for onConsentChanged). */
+  consents: Array<{ profileId: string; decision: ConsentDecision }>;
 }
 
 /** A 64-bit advisory-lock key for a string, as a decimal string PostgreSQL casts to bigint. */
@@ -50,12 +55,14 @@ export class IngestionService {
     private readonly db: Database,
     private readonly protection: MergeProtection,
     private readonly survivorship: Survivorship,
+    private readonly consent: ConsentService,
+    private readonly consentMapping: Record<string, string> = {},
     private readonly logger?: Logger,
   ) {}
 
   /** Stores messages (already validated) and returns one result per message, in order. */
   async ingest(messages: NormalizedMessage[], source: { keyId: string | null; name?: string }): Promise<IngestOutcome> {
-    if (messages.length === 0) return { results: [], stored: [], merges: [] };
+    if (messages.length === 0) return { results: [], stored: [], merges: [], consents: [] };
     return this.db.transaction((tx) => this.ingestInTx(tx, messages, source));
   }
 
@@ -166,6 +173,13 @@ export class IngestionService {
     const stored = landed.filter((l): l is NonNullable<typeof l> => l !== null);
     const eventIds = stored.length ? await this.writeEvents(tx, stored, graph, sourceKeyId) : new Map<string, string>();
 
+    // Consent decisions the messages carry land with them, on their final profiles.
+    const decisions = stored.flatMap((s) => consentDecisionsOf(s.message, this.consentMapping).map((decision) => ({ profileId: graph.find(s.profile.id).id, decision, s })));
+    const unknown = new Set(await this.consent.apply(tx, decisions, source.name ?? 'ingestion'));
+    for (const d of decisions) {
+      if (unknown.has(d)) d.s.warnings.push(`consent for "${d.decision.purpose}" was ignored: it is not a purpose (define it first)`);
+    }
+
     const results: IngestResult[] = messages.map((m, i) => {
       const l = landed[i];
       if (!l) return { messageId: m.messageId, profileId: '', duplicate: true, warnings: [] };
@@ -188,6 +202,7 @@ export class IngestionService {
         message: s.message, profileId: graph.find(s.profile.id).id, originProfileId: s.origin, eventId: eventIds.get(s.message.messageId) ?? '',
       })),
       merges: graph.merges.map((m) => ({ survivorId: m.survivorId, mergedId: m.mergedId, rule: m.rule, messageId: m.messageId })),
+      consents: decisions.filter((d) => !unknown.has(d)).map(({ profileId, decision }) => ({ profileId, decision })),
     };
   }
 

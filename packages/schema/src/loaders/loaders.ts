@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
+import type { ConsentRecord, EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
 export interface Loaders {
@@ -8,6 +8,7 @@ export interface Loaders {
   merges: DataLoader<string, MergeRecord[]>;
   activity: DataLoader<string, ProfileActivity>;
   mergeHistory: DataLoader<string, MergeRecord[]>;
+  consents: DataLoader<string, ConsentRecord[]>;
   events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
   /** Loaders plugins registered (their `loaders()` hook), by plugin name. */
   plugins: Record<string, Record<string, any>>;
@@ -26,6 +27,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
     merges: new DataLoader((ids) => services.profiles.mergedInto(ids)),
     activity: new DataLoader((ids) => services.profiles.activityOf(ids)),
     mergeHistory: new DataLoader((ids) => services.profiles.mergeHistoryOf(ids)),
+    consents: new DataLoader((ids) => services.consent.consentsOf(ids)),
     events: new DataLoader(
       async (reqs) => {
         // One statement per distinct (first, type, name); a query usually has exactly one.

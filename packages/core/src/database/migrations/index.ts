@@ -1,5 +1,6 @@
 import { InitialSchema1763800000000 } from './1763800000000-initial-schema';
 import { IdentityResolution1763800000001 } from './1763800000001-identity-resolution';
+import { Consent1763800000002 } from './1763800000002-consent';
 
 /** Core migrations, oldest first. */
-export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001];
+export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001, Consent1763800000002];

@@ -8,6 +8,7 @@ import { writeMerges } from '../merge.repository';
 import { MergeProtection } from '../merge-protection';
 import type { Survivorship } from '../survivorship';
 import { replayTraits } from './traits-replay';
+import { rebuildConsents } from '../../consent/consent.service';
 
 /** How a merge was decided. */
 export interface MergeRequest {
@@ -142,6 +143,9 @@ export class ProfileMerger {
       await tx.query('UPDATE rapport_profile SET merged_into = NULL WHERE id = $1', [profileId]);
       await tx.query('UPDATE rapport_profile SET merged_into = $1 WHERE id = ANY($2::uuid[]) AND id <> $1', [profileId, subtree]);
       for (const id of [profileId, survivorId]) await this.rewriteTraits(tx, id);
+      // Each side's consents come back from the decisions recorded for it.
+      await rebuildConsents(tx, profileId, subtree);
+      await rebuildConsents(tx, survivorId, await this.mergedInto(tx, survivorId));
       await tx.query('UPDATE rapport_merge SET undone_at = now(), undone_by = $2 WHERE id = $1', [merge.id, actor]);
       const [a, b] = profileId < survivorId ? [profileId, survivorId] : [survivorId, profileId];
       await tx.query(
@@ -152,6 +156,12 @@ export class ProfileMerger {
       );
       return { restoredId: profileId, survivorId, mergeId: merge.id };
     });
+  }
+
+  /** The profile and every profile still merged into it. */
+  private async mergedInto(tx: Queryable, id: string): Promise<string[]> {
+    const rows = await tx.query<{ id: string }>('SELECT id FROM rapport_profile WHERE merged_into = $1', [id]);
+    return [id, ...rows.map((r) => r.id)];
   }
 
   private async rewriteTraits(tx: Queryable, id: string): Promise<void> {
