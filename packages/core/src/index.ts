@@ -22,6 +22,7 @@ export * from './plugin/plugin.types';
 export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
 export type { RapportServices } from './rapport.types';
 export * as matching from './identity/matching';
+export * from './ml';
 export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type TraitCandidate } from './identity/survivorship';
 export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
 export { ConsentService, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';

@@ -1,4 +1,4 @@
-import { CORE_VERSION } from '@rapport/core';
+import { CORE_VERSION, currentBackend } from '@rapport/core';
 import { Ctx, Query, Resolver } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { HealthType } from '../types/health.type';
@@ -14,6 +14,7 @@ export class HealthResolver {
       version: CORE_VERSION,
       database: ctx.core.config.database.url ? 'external' : 'embedded',
       plugins: ctx.core.plugins.map((p) => ({ name: p.name, version: p.version ?? null })),
+      mlBackend: currentBackend(),
     };
   }
 }

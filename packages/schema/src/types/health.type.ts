@@ -13,4 +13,6 @@ export class HealthType {
   @Field() version: string;
   @Field({ description: 'embedded or external' }) database: string;
   @Field(() => [PluginInfo]) plugins: PluginInfo[];
+  @Field(() => String, { nullable: true, description: 'TensorFlow.js backend in use (tensorflow, wasm or cpu), once a model has loaded it.' })
+  mlBackend: string | null;
 }

@@ -1,0 +1,4 @@
+export { loadMovieLens, parseMovieLens, type MovieLensFormat } from './movielens.loader';
+export { hitRateAtK, ndcgAtK, precisionAtK, recallAtK } from './metrics';
+export { leaveLastOut, randomHoldout, type HoldoutSplit } from './split';
+export { defaultModelSpecs, evaluateRanking, runEvaluation, type ModelResult, type ModelSpec, type RankingReport } from './evaluate';

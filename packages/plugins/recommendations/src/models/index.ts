@@ -1,0 +1,12 @@
+export type { Explanation, FitOptions, FitProgress, HistoryEntry, Recommender, SerializedModel } from './model.types';
+export { InteractionMatrix, type CsrParts, type Interaction } from './interaction-matrix';
+export { PopularityModel, type PopularityJSON, type PopularityOptions } from './popularity.model';
+export { EaseModel, type EaseJSON, type EaseOptions } from './ease.model';
+export { ItemKnnModel, type ItemKnnJSON, type ItemKnnOptions } from './item-knn.model';
+export { MultDaeModel, type MultDaeJSON, type MultDaeOptions } from './mult-dae.model';
+export { ItemNeighbours, type ItemNeighboursJSON } from './item-neighbours';
+export { DenseItemWeights, type DenseItemWeightsJSON } from './dense-item-weights';
+export { invertSpd } from './dense-linalg';
+export { recommenderFromJSON } from './model-registry';
+export { topK } from './ranking';
+export { SeededRandom } from './seeded-random';

@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import { currentBackend, initTensorflow } from '../../../core/src/ml';
+import { hitRateAtK, ndcgAtK, precisionAtK, recallAtK } from '../src/eval/metrics';
+import { parseMovieLens } from '../src/eval/movielens.loader';
+import { leaveLastOut, randomHoldout } from '../src/eval/split';
+import { evaluateRanking } from '../src/eval/evaluate';
+import { invertSpd } from '../src/models/dense-linalg';
+import {
+  EaseModel,
+  InteractionMatrix,
+  ItemKnnModel,
+  MultDaeModel,
+  PopularityModel,
+  recommenderFromJSON,
+  SeededRandom,
+  topK,
+  type HistoryEntry,
+  type Interaction,
+  type Recommender,
+} from '../src/models';
+
+/**
+ * Two tastes over 8 items: "A" users take items 0,1,2 (item 0 and 1 nearly always together),
+ * "B" users take 4,5,6; item 3 and 7 are popular with everyone.
+ */
+function syntheticMatrix(seed = 1): InteractionMatrix {
+  const rng = new SeededRandom(seed);
+  const rows: Interaction[] = [];
+  for (let u = 0; u < 120; u++) {
+    const taste = u % 2 === 0 ? [0, 1, 2] : [4, 5, 6];
+    for (const item of taste) if (rng.next() < (item === 2 || item === 6 ? 0.5 : 0.9)) rows.push({ user: u, item, timestamp: u * 1000 });
+    if (rng.next() < 0.7) rows.push({ user: u, item: 3, timestamp: u * 1000 });
+    if (rng.next() < 0.3) rows.push({ user: u, item: 7, timestamp: u * 1000 });
+  }
+  return InteractionMatrix.fromInteractions(rows, { itemIds: ['0', '1', '2', '3', '4', '5', '6', '7'] });
+}
+
+const h = (...items: number[]): HistoryEntry[] => items.map((item) => ({ item, weight: 1 }));
+const best = (m: Recommender, history: HistoryEntry[]) => topK(m.scoreUser(history), 1, history.map((e) => e.item))[0];
+
+describe('metrics', () => {
+  const ranked = [1, 2, 3, 4, 5];
+  const relevant = new Set([2, 5, 9]);
+
+  it('precision, recall (hits / min(k, |relevant|)), hit rate', () => {
+    expect(precisionAtK(ranked, relevant, 5)).toBeCloseTo(2 / 5, 10);
+    expect(recallAtK(ranked, relevant, 5)).toBeCloseTo(2 / 3, 10);
+    expect(recallAtK(ranked, relevant, 2)).toBeCloseTo(1 / 2, 10);
+    expect(hitRateAtK(ranked, relevant, 5)).toBe(1);
+    expect(hitRateAtK(ranked, relevant, 1)).toBe(0);
+    expect(recallAtK(ranked, new Set(), 5)).toBe(0);
+  });
+
+  it('NDCG@k on a hand-computed example', () => {
+    const dcg = 1 / Math.log2(3) + 1 / Math.log2(6); // hits at ranks 2 and 5
+    const idcg = 1 + 1 / Math.log2(3) + 1 / Math.log2(4); // three relevant items
+    expect(ndcgAtK(ranked, relevant, 5)).toBeCloseTo(dcg / idcg, 10);
+    expect(ndcgAtK(ranked, relevant, 5)).toBeCloseTo(0.477626, 5);
+    expect(ndcgAtK([9, 2, 5], relevant, 3)).toBeCloseTo(1, 10);
+    expect(ndcgAtK([7], new Set([7]), 10)).toBe(1);
+    expect(ndcgAtK([0, 7], new Set([7]), 10)).toBeCloseTo(1 / Math.log2(3), 10);
+  });
+
+  it('topK orders by score, skips excluded and non-finite entries', () => {
+    expect(topK([0.1, 0.9, 0.5, Number.NEGATIVE_INFINITY, 0.7], 3)).toEqual([1, 4, 2]);
+    expect(topK([0.1, 0.9, 0.5, 0.7], 2, [1])).toEqual([3, 2]);
+    expect(topK([1, 1, 1], 2)).toEqual([0, 1]);
+  });
+});
+
+describe('data', () => {
+  it('loads both MovieLens formats', () => {
+    const csv = parseMovieLens('userId,movieId,rating,timestamp\n1,10,4.0,100\n1,20,3.5,200\n2,10,5.0,300\n');
+    expect(csv.format).toBe('csv');
+    expect([csv.matrix.numUsers, csv.matrix.numItems, csv.matrix.nnz]).toEqual([2, 2, 3]);
+    expect(csv.matrix.itemIds).toEqual(['10', '20']);
+    expect(Array.from(csv.matrix.timestamps!)).toEqual([100_000, 200_000, 300_000]);
+    const tsv = parseMovieLens('196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t302\t1\t881251000\n');
+    expect(tsv.format).toBe('tsv');
+    expect(tsv.matrix.history(0)).toEqual([
+      { item: 0, weight: 1 },
+      { item: 1, weight: 1 },
+    ]);
+  });
+
+  it('random hold-out is per user, disjoint, ~20% and reproducible', () => {
+    const m = syntheticMatrix();
+    const a = randomHoldout(m, { seed: 3, minInteractions: 3 });
+    const b = randomHoldout(m, { seed: 3, minInteractions: 3 });
+    expect(a.test).toEqual(b.test);
+    for (let u = 0; u < m.numUsers; u++) {
+      const train = new Set(a.train.history(u).map((e) => e.item));
+      expect(a.train.rowLength(u) + a.test[u].length).toBe(m.rowLength(u));
+      for (const t of a.test[u]) expect(train.has(t)).toBe(false);
+      if (m.rowLength(u) < 3) expect(a.test[u]).toEqual([]);
+    }
+    const held = a.test.reduce((s, t) => s + t.length, 0);
+    expect(held / m.nnz).toBeGreaterThan(0.15);
+    expect(held / m.nnz).toBeLessThan(0.35);
+  });
+
+  it('leave-last-out holds out the latest interaction', () => {
+    const m = InteractionMatrix.fromInteractions([
+      { user: 'a', item: 'x', timestamp: 1 },
+      { user: 'a', item: 'y', timestamp: 3 },
+      { user: 'a', item: 'z', timestamp: 2 },
+      { user: 'b', item: 'x', timestamp: 1 },
+    ]);
+    const s = leaveLastOut(m);
+    expect(s.test).toEqual([[1], []]);
+    expect(s.train.history(0).map((e) => e.item)).toEqual([0, 2]);
+  });
+});
+
+describe('item-to-item models', () => {
+  for (const make of [() => new EaseModel({ lambda: 5, minItemUsers: 1 }), () => new ItemKnnModel({ shrink: 0 })]) {
+    const name = make().name;
+
+    it(`${name} recommends the co-occurring item and explains it`, async () => {
+      const model = make();
+      await model.fit(syntheticMatrix());
+      expect(best(model, h(0))).toBe(1);
+      expect(best(model, h(4))).toBe(5);
+      expect(model.explain(h(0, 4), 1)).toEqual({ reason: 'because you interacted with', becauseItem: 0 });
+    });
+
+    it(`${name} scores from the current history: a new interaction changes the ranking without refit`, async () => {
+      const model = make();
+      await model.fit(syntheticMatrix());
+      const history = h(0);
+      const before = topK(model.scoreUser(history), 3, [0]);
+      history.push({ item: 5, weight: 1 }, { item: 4, weight: 1 });
+      const after = topK(model.scoreUser(history), 3, [0, 4, 5]);
+      expect(after).not.toEqual(before);
+      expect(after).toContain(6);
+      expect(before).not.toContain(6);
+    });
+
+    it(`${name} round-trips through JSON`, async () => {
+      const model = make();
+      await model.fit(syntheticMatrix());
+      const restored = recommenderFromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+      for (const history of [h(0), h(4, 6), h(3), []]) expect(restored.scoreUser(history)).toEqual(model.scoreUser(history));
+      expect(restored.toJSON().itemIds).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    });
+  }
+
+  it('EASE keeps pruned weights by magnitude and still ranks the co-occurring item first', async () => {
+    const model = new EaseModel({ lambda: 5, minItemUsers: 1, neighbours: 2 });
+    await model.fit(syntheticMatrix());
+    expect(best(model, h(0))).toBe(1);
+    const restored = recommenderFromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+    expect(restored.scoreUser(h(0, 4))).toEqual(model.scoreUser(h(0, 4)));
+  });
+
+  it('blocked inverse matches the identity', async () => {
+    const { tf } = await initTensorflow();
+    const n = 7;
+    const rng = new SeededRandom(5);
+    const x = Array.from({ length: 20 * n }, () => rng.normal());
+    const gram = tf.tidy(() => {
+      const xt = tf.tensor2d(x, [20, n]);
+      return tf.add(tf.matMul(tf.transpose(xt), xt), tf.mul(tf.eye(n), 0.5)) as ReturnType<typeof tf.tensor2d>;
+    });
+    const inv = invertSpd(tf, gram, 3);
+    const product = tf.matMul(gram, inv).arraySync();
+    product.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 1 : 0, 3)));
+    tf.dispose([gram, inv]);
+  });
+});
+
+describe('popularity', () => {
+  it('ranks by popularity, explains "popular", round-trips', async () => {
+    const model = new PopularityModel();
+    await model.fit(syntheticMatrix());
+    expect(topK(model.scoreUser([]), 2)).toEqual([3, 0]);
+    expect(model.explain([], 3)).toEqual({ reason: 'popular' });
+    const restored = recommenderFromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+    expect(restored.scoreUser([])).toEqual(model.scoreUser([]));
+  });
+
+  it('trending decays old interactions, per category', async () => {
+    const day = 86_400_000;
+    const rows: Interaction[] = [
+      ...Array.from({ length: 5 }, (_, u) => ({ user: `old${u}`, item: 'classic', timestamp: 0 })),
+      ...Array.from({ length: 3 }, (_, u) => ({ user: `new${u}`, item: 'fresh', timestamp: 30 * day })),
+      { user: 'x', item: 'gadget', timestamp: 30 * day },
+    ];
+    const m = InteractionMatrix.fromInteractions(rows);
+    const plain = new PopularityModel();
+    await plain.fit(m);
+    expect(topK(plain.scoreUser([]), 1)).toEqual([0]);
+    const trending = new PopularityModel({ halfLifeDays: 7, itemCategories: [['film'], ['film'], ['tech']] });
+    await trending.fit(m);
+    expect(topK(trending.scoreUser([]), 1)).toEqual([1]);
+    expect(trending.explain([], 1).reason).toBe('trending');
+    expect(topK(trending.scoreCategory('tech'), 3)).toEqual([2]);
+  });
+});
+
+describe('mult-dae', () => {
+  it('trains on the wasm backend (loss decreases), is seeded, and round-trips', async () => {
+    await initTensorflow();
+    expect(currentBackend()).toBe('wasm');
+    const m = syntheticMatrix();
+    const opts = { hidden: 16, epochs: 40, batchSize: 32, learningRate: 0.01, minItemUsers: 1, seed: 7 };
+    const model = new MultDaeModel(opts);
+    await model.fit(m);
+    expect(model.losses).toHaveLength(40);
+    expect(model.losses[39]).toBeLessThan(model.losses[0] * 0.95);
+    expect(best(model, h(0, 2))).toBe(1);
+    expect(best(model, h(4, 6))).toBe(5);
+    expect(model.explain(h(0, 4), 1).becauseItem).toBe(0);
+
+    const again = new MultDaeModel(opts);
+    await again.fit(m);
+    expect(again.losses).toEqual(model.losses);
+
+    const restored = recommenderFromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+    expect(restored.scoreUser(h(0, 3))).toEqual(model.scoreUser(h(0, 3)));
+  });
+});
+
+describe('evaluation', () => {
+  it('item-to-item beats popularity on the synthetic tastes', async () => {
+    const m = syntheticMatrix(2);
+    const split = randomHoldout(m, { seed: 1, minInteractions: 2 });
+    const pop = new PopularityModel();
+    await pop.fit(split.train);
+    const ease = new EaseModel({ lambda: 5, minItemUsers: 1 });
+    await ease.fit(split.train);
+    const p = evaluateRanking(pop, split, 2);
+    const e = evaluateRanking(ease, split, 2);
+    expect(e.users).toBe(p.users);
+    expect(e.ndcg).toBeGreaterThan(p.ndcg);
+  });
+});
