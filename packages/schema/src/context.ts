@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, RapportCore, RapportServices, Logger } from '@rapport/core';
-import { ForbiddenError } from '@rapport/core';
+import { ForbiddenError, isGranted } from '@rapport/core';
 import type { Loaders } from './loaders/loaders';
 
 /** Who is calling: the API key behind the request. */
@@ -26,6 +26,11 @@ export interface RapportContext {
   can(permission: string): boolean;
   /** Throws FORBIDDEN unless the caller's roles grant the permission. */
   require(permission: string): void;
+  /**
+   * A profile's consent, read fresh for this request (batched): `allows('personalization')` is
+   * true only for a granted, unexpired decision. Plugins use it to keep data of a denied purpose out.
+   */
+  consentOf(profileId: string): Promise<{ allows(purpose: string): boolean }>;
 }
 
 /** Builds a context for a verified key. */
@@ -34,7 +39,7 @@ export function createContext(args: {
   key: ApiKeyRecord;
   requestId: string;
   purpose: string | null;
-  loaders: (ctx: Omit<RapportContext, 'loaders'>) => Loaders;
+  loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf'>) => Loaders;
   logger: Logger;
 }): RapportContext {
   const { core, key } = args;
@@ -51,5 +56,11 @@ export function createContext(args: {
       if (!core.services.roles.can(caller.roles, p)) throw new ForbiddenError(p, caller.roles);
     },
   };
-  return Object.assign(base, { loaders: args.loaders(base) });
+  const ctx = Object.assign(base, { loaders: null as unknown as Loaders, consentOf: null as unknown as RapportContext['consentOf'] });
+  ctx.loaders = args.loaders(base as Omit<RapportContext, 'loaders'>);
+  ctx.consentOf = async (profileId: string) => {
+    const consents = await ctx.loaders.consents.load(profileId);
+    return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };
+  };
+  return ctx;
 }

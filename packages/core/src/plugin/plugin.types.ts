@@ -83,6 +83,11 @@ export interface RapportPlugin {
   onProfileUnmerged?(unmerge: { survivorId: string; restoredId: string; actor: string }, ctx: PluginContext): void | Promise<void>;
   /** Called after a profile's consent for a purpose changed. */
   onConsentChanged?(change: { profileId: string; purpose: string; granted: boolean }, ctx: PluginContext): void | Promise<void>;
+  /**
+   * Trains the plugin's models, run by `rapport train <plugin name>` in its own process (never in
+   * a request). Returns a summary printed as JSON. Report progress through `onProgress`.
+   */
+  train?(ctx: PluginContext, options: { args: string[]; onProgress: (message: string) => void }): Promise<Record<string, unknown>>;
   /** Called once at shutdown, in reverse dependency order. */
   onShutdown?(ctx: PluginContext): void | Promise<void>;
 }

@@ -10,6 +10,7 @@ Usage:
   rapport start                         start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL)
   rapport migrate                       apply pending migrations and exit
   rapport resolve [--retrain]           probabilistic identity resolution over all profiles (resumable)
+  rapport train <plugin> [args...]      train a plugin's models (e.g. rapport train recommendations)
   rapport keys create --role <role>...  create an API key; prints the key alone on stdout
         [--name <name>] [--purpose <purpose>...]
   rapport keys list                     list keys (never their secrets)
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
         return await keys(sub, args);
       case 'resolve':
         return await resolve(args);
+      case 'train':
+        return await train(sub, args);
       case undefined:
       case 'help':
       case '--help':
@@ -94,6 +97,26 @@ async function migrate(): Promise<number> {
   try {
     const applied = await core.db.migrate();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+async function train(name: string | undefined, args: ParsedArgs): Promise<number> {
+  const { config } = loadConfig();
+  const core = await createRapport({ ...config, logger: stderrLogger('info') });
+  try {
+    const trainable = core.plugins.filter((p) => p.train).map((p) => p.name);
+    const plugin = core.plugins.find((p) => p.name === name);
+    if (!name || !plugin?.train) {
+      throw new Error(`usage: rapport train <plugin>; plugins that train: ${trainable.length ? trainable.join(', ') : 'none installed'}`);
+    }
+    const summary = await plugin.train(core.pluginContext(plugin), {
+      args: args.positional.slice(2),
+      onProgress: (m) => process.stderr.write(`${name}: ${m}\n`),
+    });
+    process.stdout.write(JSON.stringify(summary) + '\n');
     return 0;
   } finally {
     await core.close();
