@@ -1,11 +1,18 @@
 import path from 'node:path';
-import { matching } from '@rapport/core';
+import { definePlugin, matching } from '@rapport/core';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
 const DATA = path.resolve(__dirname, '../../../data/febrl/dataset1.csv');
 let env: TestEnvironment;
 let crmKey: string;
+const hookCalls: string[] = [];
+const recorder = definePlugin(() => ({
+  name: 'merge-recorder',
+  onProfileMerged: (m) => void hookCalls.push(`merged:${m.rule}:${m.mergedId}`),
+  onProfileUnmerged: (u) => void hookCalls.push(`unmerged:${u.restoredId}:${u.actor}`),
+}));
 let webKey: string;
 
 /** FEBRL dataset1 (1,000 records, 500 true pairs) sent as anonymous identifies, one profile per record. */
@@ -23,7 +30,10 @@ const byAnon = async (id: string) =>
     mergeHistory { rule score actor mergedId survivorId undoneAt undoneBy reason } } }`, { v: id })).body.data.profileByIdentity;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ identity: { survivorship: { traits: { plan: { sourcePriority: ['crm'] }, signupChannel: 'first_seen' } } } });
+  env = await createTestEnvironment({
+    identity: { survivorship: { traits: { plan: { sourcePriority: ['crm'] }, signupChannel: 'first_seen' } } },
+    plugins: [recorder()],
+  });
   const mk = async (name: string) => (await env.graphql(`mutation($n: String!) { createApiKey(input: { name: $n, roles: ["ingest"] }) { key } }`, { n: name })).body.data.createApiKey.key;
   crmKey = await mk('crm');
   webKey = await mk('web');
@@ -47,6 +57,7 @@ describe('probabilistic identity resolution', () => {
     expect(m.score).toBeGreaterThanOrEqual(0.999);
     expect(m.reason.explanation.length).toBeGreaterThan(5);
     expect(m.reason.explanation[0]).toEqual(expect.objectContaining({ comparison: expect.any(String), label: expect.any(String), weight: expect.any(Number) }));
+    expect(hookCalls.filter((c) => c.startsWith('merged:probabilistic:'))).toHaveLength(s.merged); // plugins hear every merge
     const again = await env.graphql(`mutation { runIdentityResolution { merged } }`);
     expect(again.body.data.runIdentityResolution.merged).toBe(0); // nothing left to do
   });
@@ -111,6 +122,7 @@ describe('probabilistic identity resolution', () => {
     expect(survivor.identities).toHaveLength(1);
     expect(survivor.events.nodes).toHaveLength(before - 1);
     expect(survivor.mergeHistory[0].undoneBy).toBe('test-admin');
+    expect(hookCalls).toContain(`unmerged:${mergedId}:test-admin`);
     const restoredValue = restored.identities[0].value;
     expect((await byAnon(restoredValue)).traits.firstName).toBeDefined();
     const rerun = await env.graphql(`mutation { runIdentityResolution { profiles } }`);
@@ -141,6 +153,18 @@ describe('probabilistic identity resolution', () => {
     await env.post('/v1/identify', { userId: 'surv', traits: { plan: 'free', signupChannel: 'web', city: 'Oslo' }, timestamp: '2026-02-01T00:00:00Z' }, { key: webKey });
     const p = (await env.graphql(`{ profileByIdentity(type: "user_id", value: "surv") { traits } }`)).body.data.profileByIdentity;
     expect(p.traits).toEqual({ plan: 'gold', signupChannel: 'store', city: 'Oslo' });
+  });
+
+  it('resumes an unfinished run with its model instead of training again', async () => {
+    const db = new Client({ connectionString: env.database.url });
+    await db.connect();
+    const { rows } = await db.query(`INSERT INTO rapport_resolve_run (model_id, status) SELECT max(id), 'running' FROM rapport_match_model RETURNING model_id`);
+    const models = (await db.query('SELECT count(*)::int AS n FROM rapport_match_model')).rows[0].n;
+    const r = await env.graphql(`mutation { runIdentityResolution { resumed } }`);
+    expect(r.body.data.runIdentityResolution.resumed).toBe(true);
+    expect((await db.query('SELECT count(*)::int AS n FROM rapport_match_model')).rows[0].n).toBe(models); // no new training
+    expect((await db.query(`SELECT status FROM rapport_resolve_run WHERE model_id = $1 ORDER BY started_at DESC LIMIT 1`, [rows[0].model_id])).rows[0].status).toBe('done');
+    await db.end();
   });
 
   it('survives bad input: accents, non-Latin scripts, empty strings, absurd dates, wrong types', async () => {
