@@ -17,6 +17,7 @@ import { Survivorship } from './identity/survivorship';
 import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
 import { ConsentService } from './consent/consent.service';
+import { FieldPolicyService } from './consent/field-policy.service';
 
 /** The version of `@rapport/core`, for plugin compatibility checks. */
 export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
@@ -116,6 +117,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, logger), after, logger,
   );
   services.consent = consent;
+  services.policies = new FieldPolicyService(db, consent, roles);
   services.setConsent = async (profileId, decision, actor) => {
     const r = await consent.set(profileId, decision, actor);
     await notifyConsent([{ profileId: r.profileId, purpose: r.purpose, granted: r.granted }]);

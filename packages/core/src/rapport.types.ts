@@ -5,6 +5,7 @@ import type { EventService } from './service/event.service';
 import type { ProfileService } from './service/profile.service';
 import type { ProfileMerger } from './identity/resolution/profile-merger';
 import type { ConsentService } from './consent/consent.service';
+import type { FieldPolicyService } from './consent/field-policy.service';
 import type { ConsentDecision, ConsentRecord } from './consent/consent.types';
 import type { ResolutionService } from './identity/resolution/resolution.service';
 
@@ -23,6 +24,8 @@ export interface RapportServices {
   mergeProfiles(ids: string[], reason: string, actor: string): Promise<{ survivorId: string; mergedIds: string[] }>;
   /** Purposes and consents. */
   consent: ConsentService;
+  /** Field policies (who may read what, for which purpose). */
+  policies: FieldPolicyService;
   /** Records a consent decision (hooks included). */
   setConsent(profileId: string, decision: ConsentDecision, actor: string): Promise<ConsentRecord>;
   /** Undoes a merge (hooks included). */

@@ -2,6 +2,8 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import type { RapportPlugin } from '@rapport/core';
 import { buildSchema } from 'type-graphql';
 import { permissionAuthChecker } from './auth/auth-checker';
+import { applyFieldGuard } from './guard/field-guard';
+import { PolicyResolver } from './resolvers/policy.resolver';
 import { ApiKeyResolver } from './resolvers/api-key.resolver';
 import { HealthResolver } from './resolvers/health.resolver';
 import { IngestResolver } from './resolvers/ingest.resolver';
@@ -10,7 +12,7 @@ import { ConsentResolver } from './resolvers/consent.resolver';
 import { IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver } from './resolvers/identity-resolution.resolver';
 
 /** Resolvers core contributes to the one schema. */
-export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver];
+export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver, PolicyResolver];
 
 /**
  * Composes the one GraphQL schema: core resolvers plus every plugin's. A plugin's
@@ -18,12 +20,13 @@ export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKe
  */
 export async function buildRapportSchema(plugins: RapportPlugin[] = []): Promise<GraphQLSchema> {
   const resolvers = [...coreResolvers, ...plugins.flatMap((p) => p.resolvers ?? [])];
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: resolvers as [Function, ...Function[]],
     authChecker: permissionAuthChecker,
     validate: false,
     emitSchemaFile: false,
   });
+  return applyFieldGuard(schema);
 }
 
 /** The schema as SDL, sorted, for the committed snapshot. */

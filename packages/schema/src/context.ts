@@ -1,6 +1,7 @@
 import type { ApiKeyRecord, RapportCore, RapportServices, Logger } from '@rapport/core';
 import { ForbiddenError, isGranted } from '@rapport/core';
 import type { Loaders } from './loaders/loaders';
+import type { RequestGuard } from './guard/field-guard';
 
 /** Who is calling: the API key behind the request. */
 export interface Caller {
@@ -21,6 +22,8 @@ export interface RapportContext {
   services: RapportServices;
   /** Request-scoped DataLoaders: every child read is batched through them. */
   loaders: Loaders;
+  /** The field guard of this request (policies, roles, purpose, consents). */
+  guard?: RequestGuard;
   logger: Logger;
   /** True when the caller's roles grant the permission. */
   can(permission: string): boolean;
@@ -41,7 +44,8 @@ export function createContext(args: {
   purpose: string | null;
   loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf'>) => Loaders;
   logger: Logger;
-}): RapportContext {
+  guard?: (loadConsents: (profileId: string) => Promise<import('@rapport/core').ConsentRecord[]>) => Promise<RequestGuard>;
+}): Promise<RapportContext> | RapportContext {
   const { core, key } = args;
   const caller: Caller = { keyId: key.id, name: key.name, roles: key.roles, purposes: key.purposes };
   const base = {
@@ -62,5 +66,6 @@ export function createContext(args: {
     const consents = await ctx.loaders.consents.load(profileId);
     return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };
   };
-  return ctx;
+  if (!args.guard) return ctx;
+  return args.guard((id) => ctx.loaders.consents.load(id)).then((guard) => Object.assign(ctx, { guard }));
 }

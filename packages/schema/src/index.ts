@@ -15,3 +15,5 @@ export { IngestResultType } from './types/ingest.type';
 export { HealthType, PluginInfo } from './types/health.type';
 export { MatchCandidateType, MatchExplanation, MatchCandidateConnection, MergeDecision } from './types/match-candidate.type';
 export { PurposeType, ConsentType, ConsentHistoryEntry } from './types/consent.type';
+export { applyFieldGuard, createRequestGuard, RequestGuard } from './guard/field-guard';
+export { AccessDecider, maskValue, type AccessDecision } from './guard/access-decider';

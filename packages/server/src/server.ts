@@ -4,8 +4,10 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { createRapport, hashKey, type ApiKeyRecord, type RapportConfigInput, type RapportCore } from '@rapport/core';
-import { buildRapportSchema, createContext, createLoaders, type RapportContext } from '@rapport/schema';
+import { createRapport, hashKey, RapportError, ValidationError, type ApiKeyRecord, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema';
+import { isObjectType } from 'graphql';
+import { guardPlugin } from './graphql/guard.plugin';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate, keyFromRequest } from './http/api-key.auth';
 import { errorHandler, toRapportError } from './http/error-reply';
@@ -17,7 +19,26 @@ import { complexityLimitPlugin, depthLimitRule } from './graphql/limits.plugin';
 declare module 'fastify' {
   interface FastifyRequest {
     rapportKey?: ApiKeyRecord;
+    rapportPurpose?: string | null;
   }
+}
+
+/**
+ * The purpose a request acts for: the `X-Rapport-Purpose` header, else the key's only purpose.
+ * A purpose that does not exist is a 400; one the key may not use is a 403.
+ */
+async function purposeOf(core: RapportCore, req: FastifyRequest, key: ApiKeyRecord): Promise<string | null> {
+  const header = req.headers[PURPOSE_HEADER];
+  const named = typeof header === 'string' && header.trim() ? header.trim() : null;
+  if (!named) return key.purposes.length === 1 ? key.purposes[0] : null;
+  const known = await core.services.consent.purposeNames();
+  if (!known.has(named)) {
+    throw new ValidationError(PURPOSE_HEADER, 'enum', `"${named}" is not a purpose; purposes are ${[...known].sort().join(', ')}`);
+  }
+  if (key.purposes.length && !key.purposes.includes(named) && !key.roles.includes('admin')) {
+    throw new RapportError('FORBIDDEN', `${PURPOSE_HEADER}: this key may act for [${key.purposes.join(', ')}], not "${named}"`, PURPOSE_HEADER, 'purpose');
+  }
+  return named;
 }
 
 /** The header naming the purpose a request acts for. */
@@ -69,9 +90,16 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
   });
 
   const schema = await buildRapportSchema(core.plugins);
+  // Policies from the config file, checked against the composed schema.
+  for (const p of core.config.consent.policies) {
+    await core.services.policies.upsert({ purposes: [], roles: [], mask: 'null', pii: false, ...p } as FieldPolicy, (type, field) => {
+      const t = schema.getType(type);
+      return isObjectType(t) && field in t.getFields();
+    });
+  }
   const apollo = new ApolloServer<RapportContext>({
     schema,
-    plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(core.config.api.maxComplexity)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(core.config.api.maxComplexity), guardPlugin(core)],
     validationRules: [depthLimitRule(core.config.api.maxDepth)],
     formatError,
     introspection: true,
@@ -88,18 +116,23 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
   const wantsPage = registerGraphiql(app);
   const page = graphiqlPage('/graphql');
   const handler = fastifyApolloHandler(apollo, {
-    context: async (req) =>
-      createContext({
+    context: async (req) => {
+      const key = req.rapportKey!;
+      const purpose = req.rapportPurpose ?? null;
+      return createContext({
         core,
-        key: req.rapportKey!,
+        key,
         requestId: req.id,
-        purpose: typeof req.headers[PURPOSE_HEADER] === 'string' ? (req.headers[PURPOSE_HEADER] as string) : null,
+        purpose,
         logger: req.log as unknown as RapportCore['logger'],
         loaders: () => createLoaders(core),
-      }),
+        guard: (loadConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents),
+      });
+    },
   });
   const graphqlAuth = async (req: FastifyRequest) => {
     req.rapportKey = await authenticate(core, req);
+    req.rapportPurpose = await purposeOf(core, req, req.rapportKey);
   };
   app.route({
     method: ['GET', 'POST'],
@@ -113,7 +146,10 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
       } catch (err) {
         const e = toRapportError(err as Error);
         if (!e) throw err;
-        return reply.status(e.status).type('application/json').send(JSON.stringify({ errors: [{ message: e.message, extensions: { code: e.code } }] }));
+        return reply
+          .status(e.status)
+          .type('application/json')
+          .send(JSON.stringify({ errors: [{ message: e.message, extensions: { code: e.code, ...(e.field ? { field: e.field, rule: e.rule } : {}) } }] }));
       }
     },
     handler,

@@ -12,6 +12,8 @@ export const Permission = {
   ConsentWrite: 'consent:write',
   /** Define purposes. */
   PurposesManage: 'purposes:manage',
+  /** Edit field policies and read the audit log. */
+  PoliciesManage: 'policies:manage',
 } as const;
 
 /** The built-in roles. `admin` holds every permission, including those plugins add. */

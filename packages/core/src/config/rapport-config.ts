@@ -79,6 +79,13 @@ export interface ConsentConfig {
    * purpose name (e.g. `{ Advertising: 'marketing', 'Functional Cookies': 'personalization' }`).
    */
   categoryMapping: Record<string, string>;
+  /**
+   * Trait keys that are personal data. With no policy of their own, they are denied to every
+   * reader (deny by default) and never appear in `traits`.
+   */
+  piiTraits: string[];
+  /** Policies seeded at start (upserted; admins can change them later over GraphQL). */
+  policies: Array<{ type: string; field: string; purposes?: string[]; roles?: string[]; mask?: 'null' | 'mask' | 'hash'; pii?: boolean }>;
 }
 
 /** Everything Rapport can be configured with. */

@@ -19,6 +19,7 @@ function toConsent(r: Record<string, unknown>): ConsentRecord {
  */
 export class ConsentService {
   private purposeCache: { names: Set<string>; until: number } | null = null;
+  private purposeList: { list: PurposeRecord[]; until: number } | null = null;
 
   constructor(private readonly db: Database) {}
 
@@ -26,6 +27,14 @@ export class ConsentService {
   async purposes(): Promise<PurposeRecord[]> {
     const rows = await this.db.query('SELECT * FROM rapport_purpose ORDER BY name');
     return rows.map((r) => ({ name: r.name as string, description: r.description as string, legalBasis: r.legal_basis as string, createdAt: r.created_at as Date }));
+  }
+
+  /** Every purpose, cached for 5 s (a definition on this node clears it at once). */
+  async purposesCached(): Promise<PurposeRecord[]> {
+    if (this.purposeList && this.purposeList.until > Date.now()) return this.purposeList.list;
+    const list = await this.purposes();
+    this.purposeList = { list, until: Date.now() + 5000 };
+    return list;
   }
 
   /** Purpose names, cached for 5 s (a definition on this node clears it at once). */
@@ -47,6 +56,7 @@ export class ConsentService {
       [input.name, input.description, input.legalBasis],
     );
     this.purposeCache = null;
+    this.purposeList = null;
     return { name: r.name as string, description: r.description as string, legalBasis: r.legal_basis as string, createdAt: r.created_at as Date };
   }
 

@@ -46,6 +46,8 @@ export interface ProfileFilter {
   traits?: Record<string, unknown>;
   /** Only profiles seen at or after this time. */
   seenSince?: Date;
+  /** Only profiles that granted this purpose (set by the field guard when a filter touches consent-guarded data). */
+  consentedTo?: string;
 }
 
 /** Profile columns, qualified by a table alias. */
@@ -129,6 +131,10 @@ export class ProfileService {
       where.push(`p.id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
     }
     if (f?.traits) where.push(`p.traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
+    if (f?.consentedTo) {
+      where.push(`EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consentedTo)} AND c.granted
+                    AND (c.expires_at IS NULL OR c.expires_at > now()))`);
+    }
     if (f?.seenSince) where.push(`EXISTS (SELECT 1 FROM rapport_event e WHERE e.profile_id = p.id AND e.timestamp >= ${p(f.seenSince)})`);
     const rows = await this.db.query(
       `SELECT ${columns('p')} FROM rapport_profile p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id LIMIT ${first + 1}`,

@@ -45,12 +45,12 @@ export class ConsentResolver {
     return { ...r, effective: isGranted(r) };
   }
 
-  @FieldResolver(() => [ConsentType], { description: 'The current decision per purpose (purposes never decided are absent).' })
+  @FieldResolver(() => [ConsentType], { nullable: true, description: 'The current decision per purpose (purposes never decided are absent).' })
   async consents(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return (await ctx.loaders.consents.load(p.id)).map((c) => ({ ...c, effective: isGranted(c) }));
   }
 
-  @FieldResolver(() => [ConsentHistoryEntry], { description: 'Every decision recorded, newest first.' })
+  @FieldResolver(() => [ConsentHistoryEntry], { nullable: true, description: 'Every decision recorded, newest first.' })
   consentHistory(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return ctx.services.consent.historyOf([p.id]).then((h) => h[0]);
   }

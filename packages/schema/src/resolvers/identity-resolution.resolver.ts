@@ -88,7 +88,7 @@ export class ResolveRunResolver {
 /** `Profile.mergeHistory`: every merge into or out of this profile, undone ones included. */
 @Resolver(() => Profile)
 export class MergeHistoryResolver {
-  @FieldResolver(() => [MergeType], { description: 'Every merge into or out of this profile, newest first, undone ones included.' })
+  @FieldResolver(() => [MergeType], { nullable: true, description: 'Every merge into or out of this profile, newest first, undone ones included.' })
   mergeHistory(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return ctx.loaders.mergeHistory.load(p.id);
   }

@@ -1,4 +1,4 @@
-import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core';
+import { Permission, RapportError, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { ProfileFilterInput } from '../inputs/profile-filter.input';
@@ -8,6 +8,26 @@ import { IdentityType } from '../types/identity.type';
 import { MergeType } from '../types/merge.type';
 import { toConnection } from '../types/page-info.type';
 import { Profile, ProfileConnection } from '../types/profile.type';
+
+/**
+ * Filters are reads: filtering on a field the caller may not read is refused, and filtering on a
+ * consent-guarded field only matches profiles that granted the request's purpose, so a denied
+ * value cannot be probed through which profiles match.
+ */
+function guardFilter(filter: ProfileFilterInput, ctx: RapportContext): ProfileFilterInput & { consentedTo?: string } {
+  const guard = ctx.guard;
+  if (!guard) return filter;
+  const fields = [...Object.keys(filter.traits ?? {}).map((k) => `traits.${k}`), ...(filter.identity ? ['identities'] : [])];
+  let consentedTo: string | undefined;
+  for (const f of fields) {
+    if (!guard.decider.guarded('Profile', f)) continue;
+    const allGranted = new Proxy({}, { get: () => true }) as Record<string, boolean>;
+    const d = guard.decider.decide('Profile', f, allGranted);
+    if (!d.allowed) throw new RapportError('FORBIDDEN', `filter on Profile.${f}: ${d.reason}`, `filter.${f}`, 'FORBIDDEN_FIELD');
+    if (!guard.decider.decide('Profile', f, {}).allowed && ctx.purpose) consentedTo = ctx.purpose;
+  }
+  return consentedTo ? { ...filter, consentedTo } : filter;
+}
 
 /** Reads of unified profiles, and the core fields of `Profile`. */
 @Resolver(() => Profile)
@@ -32,12 +52,12 @@ export class ProfileResolver {
     @Arg('filter', () => ProfileFilterInput, { nullable: true }) filter: ProfileFilterInput | null,
     @Ctx() ctx: RapportContext,
   ): Promise<ProfileConnection> {
-    const page = await ctx.services.profiles.list({ first, after, filter: filter ?? undefined });
+    const page = await ctx.services.profiles.list({ first, after, filter: filter ? guardFilter(filter, ctx) : undefined });
     for (const p of page.nodes) ctx.loaders.profile.prime(p.id, p);
     return toConnection(page) as unknown as ProfileConnection;
   }
 
-  @FieldResolver(() => [IdentityType])
+  @FieldResolver(() => [IdentityType], { nullable: true, description: 'Identities of this person (null when a field policy denies them).' })
   identities(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return ctx.loaders.identities.load(p.id);
   }
@@ -52,7 +72,7 @@ export class ProfileResolver {
     return Object.prototype.hasOwnProperty.call(p.traits, key) ? p.traits[key] : null;
   }
 
-  @FieldResolver(() => EventConnection, { description: 'Events of this person, newest first.' })
+  @FieldResolver(() => EventConnection, { nullable: true, description: 'Events of this person, newest first (null when a field policy denies them).' })
   async events(
     @Root() p: ProfileRecord,
     @Ctx() ctx: RapportContext,
@@ -75,7 +95,7 @@ export class ProfileResolver {
     return (await ctx.loaders.activity.load(p.id)).lastSeenAt;
   }
 
-  @FieldResolver(() => [MergeType], { description: 'Merges into this profile, newest first.' })
+  @FieldResolver(() => [MergeType], { nullable: true, description: 'Merges into this profile, newest first.' })
   mergedFrom(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
     return ctx.loaders.merges.load(p.id);
   }
