@@ -9,6 +9,7 @@ export interface Loaders {
   activity: DataLoader<string, ProfileActivity>;
   mergeHistory: DataLoader<string, MergeRecord[]>;
   consents: DataLoader<string, ConsentRecord[]>;
+  consentHistory: DataLoader<string, Array<ConsentRecord & { actor: string; recordedAt: Date }>>;
   events: DataLoader<{ profileId: string; args: EventPageArgs }, Page<EventRecord>, string>;
   /** Loaders plugins registered (their `loaders()` hook), by plugin name. */
   plugins: Record<string, Record<string, any>>;
@@ -28,6 +29,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
     activity: new DataLoader((ids) => services.profiles.activityOf(ids)),
     mergeHistory: new DataLoader((ids) => services.profiles.mergeHistoryOf(ids)),
     consents: new DataLoader((ids) => services.consent.consentsOf(ids)),
+    consentHistory: new DataLoader((ids) => services.consent.historyOf(ids)),
     events: new DataLoader(
       async (reqs) => {
         // One statement per distinct (first, type, name); a query usually has exactly one.

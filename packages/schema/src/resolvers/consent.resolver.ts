@@ -52,6 +52,6 @@ export class ConsentResolver {
 
   @FieldResolver(() => [ConsentHistoryEntry], { nullable: true, description: 'Every decision recorded, newest first.' })
   consentHistory(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext) {
-    return ctx.services.consent.historyOf([p.id]).then((h) => h[0]);
+    return ctx.loaders.consentHistory.load(p.id);
   }
 }

@@ -195,7 +195,13 @@ export class ResolutionService {
         [...new Set(pairs.flatMap((p) => [p.idA, p.idB]))],
       ])).map((r) => r.id),
     );
-    const rows = pairs.filter((p) => live.has(p.idA) && live.has(p.idB)).map((p) => ({ p, o: ordered(p.idA, p.idB) }));
+    // Stored as (smaller id, larger id); the explanation's valueA/valueB follow the same order.
+    const rows = pairs
+      .filter((p) => live.has(p.idA) && live.has(p.idB))
+      .map((p) => ({
+        p: p.idA < p.idB ? p : { ...p, idA: p.idB, idB: p.idA, explanation: p.explanation.map((e) => ({ ...e, valueA: e.valueB, valueB: e.valueA })) },
+        o: ordered(p.idA, p.idB),
+      }));
     if (!rows.length) return 0;
     const inserted = await this.db.query(
       `INSERT INTO rapport_match_candidate (profile_a, profile_b, weight, probability, explanation)
@@ -303,6 +309,9 @@ export class ResolutionService {
 
   /** Pending and past candidates involving a profile (resolved to its live id). */
   async candidatesOf(profileId: string): Promise<MatchCandidateRecord[]> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(profileId)) {
+      throw new ValidationError('profileId', 'uuid', `"${profileId}" is not a profile id`);
+    }
     const rows = await this.db.query(
       `SELECT c.* FROM rapport_match_candidate c
         WHERE c.profile_a = (SELECT COALESCE(merged_into, id) FROM rapport_profile WHERE id = $1::uuid)
@@ -346,10 +355,17 @@ export class ResolutionService {
     }
     const c = toCandidate(row);
     if (decision === 'MERGE') {
-      const r = await this.merger.merge([c.profileA, c.profileB], {
-        rule: 'probabilistic', actor, score: c.probability, enforceLimits: 'all',
-        reason: { reviewed: true, weight: c.weight, probability: c.probability, explanation: c.explanation },
-      });
+      let r: { survivorId: string; mergedIds: string[] };
+      try {
+        r = await this.merger.merge([c.profileA, c.profileB], {
+          rule: 'probabilistic', actor, score: c.probability, enforceLimits: 'all',
+          reason: { reviewed: true, weight: c.weight, probability: c.probability, explanation: c.explanation },
+        });
+      } catch (err) {
+        // The merge was refused (a limit, or the profiles are gone): the candidate is still undecided.
+        await this.db.query(`UPDATE rapport_match_candidate SET status = 'pending', resolved_at = NULL, resolved_by = NULL WHERE id = $1`, [c.id]);
+        throw err;
+      }
       for (const m of r.mergedIds) await this.notify({ survivorId: r.survivorId, mergedId: m, rule: 'probabilistic' });
     }
     return c;
