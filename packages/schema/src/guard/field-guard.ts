@@ -1,4 +1,4 @@
-import { defaultFieldResolver, GraphQLError, isObjectType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, getNullableType, GraphQLError, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { isGranted, type ConsentRecord, type RapportServices } from '@rapport/core';
 import { AccessDecider, maskValue, type AccessDecision } from './access-decider';
 
@@ -71,12 +71,14 @@ export function applyFieldGuard(schema: GraphQLSchema): GraphQLSchema {
       const original: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
       const typeName = type.name;
       const fieldName = field.name;
+      // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
+      const maskable = isScalarType(getNullableType(field.type));
       field.resolve = (parent, args, ctx: { guard?: RequestGuard }, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);
         const special = typeName === 'Profile' && (fieldName === 'traits' || fieldName === 'trait');
         if (!special && !guard.decider.guarded(typeName, fieldName)) return original(parent, args, ctx, info);
-        return guarded(guard, typeName, fieldName, original, parent, args as Record<string, unknown>, ctx, info);
+        return guarded(guard, typeName, fieldName, maskable, original, parent, args as Record<string, unknown>, ctx, info);
       };
     }
   }
@@ -87,6 +89,7 @@ async function guarded(
   guard: RequestGuard,
   type: string,
   field: string,
+  maskable: boolean,
   original: GraphQLFieldResolver<unknown, unknown>,
   parent: unknown,
   args: Record<string, unknown>,
@@ -100,7 +103,7 @@ async function guarded(
     const d = guard.decider.decide(type, name, consents);
     if (!d.allowed) {
       guard.deny(info, `${type}.${name}`, d);
-      return d.mask === 'null' ? null : maskValue(await original(parent, args, ctx, info), d.mask);
+      return d.mask === 'null' || !maskable ? null : maskValue(await original(parent, args, ctx, info), d.mask);
     }
     if (d.pii && profileId) guard.audit(profileId, `${type}.${name}`);
   }
