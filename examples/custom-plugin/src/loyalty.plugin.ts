@@ -52,6 +52,14 @@ export const loyaltyPlugin = definePlugin((options: LoyaltyOptions) => {
       );
     },
 
+    // Data subject requests: what the plugin holds on a person, and erasing it with them.
+    async onExport(profileIds, ctx) {
+      return ctx.db.query('SELECT * FROM loyalty_account WHERE profile_id = ANY($1::uuid[])', [profileIds]);
+    },
+    async onProfileDeleted(profileIds, ctx) {
+      await ctx.tx.query('DELETE FROM loyalty_account WHERE profile_id = ANY($1::uuid[])', [profileIds]);
+    },
+
     async onProfileMerged(merge, ctx) {
       // The survivor inherits the merged profile's totals.
       await ctx.db.transaction(async (tx) => {

@@ -27,6 +27,7 @@ export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type Trai
 export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
 export { ConsentService, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';
 export * from './consent/consent.types';
+export { DataSubjectService, suppressionHash, type ProfileExport } from './consent/data-subject.service';
 export { FieldPolicyService, type FieldPolicy, type FieldPolicyInput, type PolicyMask } from './consent/field-policy.service';
 export { consentDecisionsOf, purposeOfCategory } from './consent/consent-extractor';
 export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';

@@ -18,6 +18,7 @@ import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
 import { ConsentService } from './consent/consent.service';
 import { FieldPolicyService } from './consent/field-policy.service';
+import { DataSubjectService } from './consent/data-subject.service';
 
 /** The version of `@rapport/core`, for plugin compatibility checks. */
 export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
@@ -105,6 +106,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     if (identified.length) resolution.enqueue([...new Set(identified)]);
   };
   const consent = new ConsentService(db);
+  const subjects = new DataSubjectService(db);
   const notifyConsent = async (changes: Array<{ profileId: string; purpose: string; granted: boolean }>) => {
     for (const p of plugins) {
       if (!p.onConsentChanged) continue;
@@ -114,10 +116,21 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     }
   };
   services.ingestion = new IngestionPipeline(
-    config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, logger), after, logger,
+    config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, subjects, logger), after, logger,
   );
   services.consent = consent;
   services.policies = new FieldPolicyService(db, consent, roles);
+  services.subjects = subjects;
+  services.exportProfile = async (id, actor) => {
+    const out = await subjects.export(id, actor);
+    const ids = [String(out.profile.id), ...out.mergedProfiles];
+    for (const p of plugins) if (p.onExport) out.plugins[p.name] = await p.onExport(ids, pluginContext(p));
+    return out;
+  };
+  services.deleteProfile = (id, actor) =>
+    subjects.delete(id, actor, async (tx, ids) => {
+      for (const p of plugins) await p.onProfileDeleted?.(ids, { ...pluginContext(p), tx });
+    });
   services.setConsent = async (profileId, decision, actor) => {
     const r = await consent.set(profileId, decision, actor);
     await notifyConsent([{ profileId: r.profileId, purpose: r.purpose, granted: r.granted }]);

@@ -6,6 +6,7 @@ import type { ProfileService } from './service/profile.service';
 import type { ProfileMerger } from './identity/resolution/profile-merger';
 import type { ConsentService } from './consent/consent.service';
 import type { FieldPolicyService } from './consent/field-policy.service';
+import type { DataSubjectService, ProfileExport } from './consent/data-subject.service';
 import type { ConsentDecision, ConsentRecord } from './consent/consent.types';
 import type { ResolutionService } from './identity/resolution/resolution.service';
 
@@ -28,6 +29,12 @@ export interface RapportServices {
   policies: FieldPolicyService;
   /** Records a consent decision (hooks included). */
   setConsent(profileId: string, decision: ConsentDecision, actor: string): Promise<ConsentRecord>;
+  /** Data subject requests (raw; use exportProfile/deleteProfile for plugin data and hooks). */
+  subjects: DataSubjectService;
+  /** Everything held on a person, plugins included; audited. */
+  exportProfile(id: string, actor: { keyId: string | null; name: string }): Promise<ProfileExport>;
+  /** Hard-deletes a person (plugins included) and suppresses their identities; audited. */
+  deleteProfile(id: string, actor: { keyId: string | null; name: string }): Promise<{ profileIds: string[]; suppressed: number }>;
   /** Undoes a merge (hooks included). */
   unmergeProfile(id: string, actor: string): Promise<{ restoredId: string; survivorId: string }>;
 }

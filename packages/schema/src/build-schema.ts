@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { permissionAuthChecker } from './auth/auth-checker';
 import { applyFieldGuard } from './guard/field-guard';
 import { PolicyResolver } from './resolvers/policy.resolver';
+import { DataSubjectResolver } from './resolvers/data-subject.resolver';
 import { ApiKeyResolver } from './resolvers/api-key.resolver';
 import { HealthResolver } from './resolvers/health.resolver';
 import { IngestResolver } from './resolvers/ingest.resolver';
@@ -12,7 +13,7 @@ import { ConsentResolver } from './resolvers/consent.resolver';
 import { IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver } from './resolvers/identity-resolution.resolver';
 
 /** Resolvers core contributes to the one schema. */
-export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver, PolicyResolver];
+export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver, PolicyResolver, DataSubjectResolver];
 
 /**
  * Composes the one GraphQL schema: core resolvers plus every plugin's. A plugin's

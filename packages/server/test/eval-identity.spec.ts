@@ -27,7 +27,7 @@ describe('npm run eval:identity', () => {
     expect(last.precision).toBeGreaterThanOrEqual(0.95);
     expect(last.candidatePairs).toBeGreaterThan(0);
     expect(last.seconds.total).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it('accepts another file of the same shape: other column names by flags, truth as a cluster-id column', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-'));

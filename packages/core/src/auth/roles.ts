@@ -12,6 +12,8 @@ export const Permission = {
   ConsentWrite: 'consent:write',
   /** Define purposes. */
   PurposesManage: 'purposes:manage',
+  /** Export and delete a person's data (data subject requests). */
+  ProfilesErase: 'profiles:erase',
   /** Edit field policies and read the audit log. */
   PoliciesManage: 'policies:manage',
 } as const;

@@ -6,6 +6,7 @@ import type { Survivorship } from '../identity/survivorship';
 import type { ConsentService } from '../consent/consent.service';
 import { consentDecisionsOf } from '../consent/consent-extractor';
 import type { ConsentDecision } from '../consent/consent.types';
+import { suppressionHash, type DataSubjectService } from '../consent/data-subject.service';
 import type { MergeProtection } from '../identity/merge-protection';
 import type { Logger } from '../logger/logger';
 import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-message.types';
@@ -56,7 +57,8 @@ export class IngestionService {
     private readonly protection: MergeProtection,
     private readonly survivorship: Survivorship,
     private readonly consent: ConsentService,
-    private readonly consentMapping: Record<string, string> = {},
+    private readonly consentMapping: Record<string, string>,
+    private readonly subjects: DataSubjectService,
     private readonly logger?: Logger,
   ) {}
 
@@ -88,9 +90,14 @@ export class IngestionService {
       (await tx.query<{ message_id: string }>('SELECT message_id FROM rapport_event WHERE message_id = ANY($1::text[])', [ids])).map((r) => r.message_id),
     );
 
+    // 2b. Messages naming a deleted person's identity are dropped (suppression list).
+    const suppressed = await this.subjects.suppressed(tx, messages.flatMap((m) => m.identities));
+    const isSuppressed = (m: NormalizedMessage) => suppressed.size > 0 && m.identities.some((i) => suppressed.has(suppressionHash(i)));
+
     // 3. Who owns the identities the batch mentions.
     const lookup: IdentityRef[] = [];
     for (const m of messages) {
+      if (isSuppressed(m)) continue;
       lookup.push(...m.identities);
       if (m.previousId) lookup.push({ type: 'user_id', value: m.previousId }, { type: 'anonymous_id', value: m.previousId });
     }
@@ -138,7 +145,7 @@ export class IngestionService {
     const landed: Array<{ message: NormalizedMessage; profile: ProfileState; origin: string; warnings: string[] } | null> = [];
     const seen = new Set<string>();
     for (const m of messages) {
-      if (existing.has(m.messageId) || seen.has(m.messageId)) {
+      if (existing.has(m.messageId) || seen.has(m.messageId) || isSuppressed(m)) {
         landed.push(null);
         continue;
       }
@@ -182,11 +189,14 @@ export class IngestionService {
 
     const results: IngestResult[] = messages.map((m, i) => {
       const l = landed[i];
+      if (!l && isSuppressed(m)) {
+        return { messageId: m.messageId, profileId: '', duplicate: false, warnings: ['dropped: it names an identity of a deleted person (suppression list)'], suppressed: true };
+      }
       if (!l) return { messageId: m.messageId, profileId: '', duplicate: true, warnings: [] };
       return { messageId: m.messageId, profileId: graph.find(l.profile.id).id, duplicate: false, warnings: l.warnings };
     });
     // Duplicates report the profile their first copy landed on.
-    const dupes = results.filter((r) => r.duplicate);
+    const dupes = results.filter((r) => r.duplicate && !r.suppressed);
     if (dupes.length) {
       const rows = await tx.query<{ message_id: string; profile_id: string }>(
         'SELECT message_id, profile_id FROM rapport_event WHERE message_id = ANY($1::text[])',

@@ -51,4 +51,6 @@ export interface IngestResult {
   /** True when a message with this id was already stored: nothing was written again. */
   duplicate: boolean;
   warnings: string[];
+  /** True when the message was dropped because it names a deleted person's identity. */
+  suppressed?: boolean;
 }

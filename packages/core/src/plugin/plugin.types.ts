@@ -81,6 +81,13 @@ export interface RapportPlugin {
   onProfileMerged?(merge: ProfileMergedEvent, ctx: PluginContext): void | Promise<void>;
   /** Called after a merge was undone: `restoredId` is live again, split from `survivorId`. */
   onProfileUnmerged?(unmerge: { survivorId: string; restoredId: string; actor: string }, ctx: PluginContext): void | Promise<void>;
+  /** Returns what the plugin holds on these profiles (the person and their merged profiles), for `exportProfile`. */
+  onExport?(profileIds: string[], ctx: PluginContext): unknown | Promise<unknown>;
+  /**
+   * Deletes what the plugin holds on these profiles, inside core's delete transaction (use `tx`).
+   * A throw aborts the whole deletion.
+   */
+  onProfileDeleted?(profileIds: string[], ctx: PluginContext & { tx: import('../database/database').Queryable }): void | Promise<void>;
   /** Called after a profile's consent for a purpose changed. */
   onConsentChanged?(change: { profileId: string; purpose: string; granted: boolean }, ctx: PluginContext): void | Promise<void>;
   /**

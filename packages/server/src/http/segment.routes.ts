@@ -67,7 +67,8 @@ function send(reply: FastifyReply, r: PipelineResult, batch: boolean, showProfil
     const a = r.accepted[0];
     return reply.status(200).send({
       success: true, messageId: a.messageId, duplicate: a.duplicate, warnings: a.warnings,
-      ...(showProfiles ? { profileId: a.profileId } : {}),
+      ...(a.suppressed ? { suppressed: true } : {}),
+      ...(showProfiles && !a.suppressed ? { profileId: a.profileId } : {}),
     });
   }
   const status = r.rejected.length === 0 ? 200 : r.accepted.length === 0 ? (r.rejected.every((e) => e.status === 413) ? 413 : 400) : 207;
@@ -76,7 +77,7 @@ function send(reply: FastifyReply, r: PipelineResult, batch: boolean, showProfil
     accepted: r.accepted.filter((a) => !a.duplicate).length,
     duplicates: r.accepted.filter((a) => a.duplicate).length,
     results: r.accepted.map((a) => ({
-      index: a.index, messageId: a.messageId, duplicate: a.duplicate,
+      index: a.index, messageId: a.messageId, duplicate: a.duplicate, ...(a.suppressed ? { suppressed: true } : {}),
       ...(a.warnings.length ? { warnings: a.warnings } : {}), ...(showProfiles ? { profileId: a.profileId } : {}),
     })),
     errors,
