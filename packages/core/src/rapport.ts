@@ -17,6 +17,7 @@ import { Survivorship } from './identity/survivorship';
 import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
 import { ConsentService } from './consent/consent.service';
+import { isGranted } from './consent/consent.types';
 import { FieldPolicyService } from './consent/field-policy.service';
 import { DataSubjectService } from './consent/data-subject.service';
 
@@ -87,7 +88,13 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const contexts = new Map<string, PluginContext>();
   const pluginContext = (p: RapportPlugin): PluginContext => {
     let ctx = contexts.get(p.name);
-    if (!ctx) contexts.set(p.name, (ctx = { name: p.name, logger: logger.child({ plugin: p.name }), db, services, config }));
+    if (!ctx) {
+      const consentOf = async (profileId: string) => {
+        const [records] = await services.consent.consentsOf([profileId]);
+        return { allows: (purpose: string) => isGranted(records.find((c) => c.purpose === purpose)) };
+      };
+      contexts.set(p.name, (ctx = { name: p.name, logger: logger.child({ plugin: p.name }), db, services, config, consent: { of: consentOf } }));
+    }
     return ctx;
   };
   const merger = new ProfileMerger(db, config.identity, survivorship);

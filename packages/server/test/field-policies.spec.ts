@@ -1,10 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { definePlugin } from '@rapport/core';
+import { loyaltyPlugin } from '../../../examples/custom-plugin/src';
 
 let env: TestEnvironment;
 let appKey: string;
 let supportKey: string;
 let pid: string;
+const hookSaw: boolean[] = [];
+/** A plugin that asks, in its hook, whether it may use the person's data for personalization. */
+const hookProbe = definePlugin(() => ({
+  name: 'hook-probe',
+  async onEvent(event, ctx) {
+    if (event.name === 'Probe') hookSaw.push((await ctx.consent.of(event.profileId)).allows('personalization'));
+  },
+}));
 
 const setPolicy = (input: Record<string, unknown>) =>
   env.graphql(`mutation($i: FieldPolicyInput!) { setFieldPolicy(input: $i) { id type field purposes roles mask } }`, { i: input });
@@ -14,7 +24,7 @@ const setConsent = (granted: boolean, purpose = 'personalization') =>
   env.graphql(`mutation($i: ConsentInput!) { setConsent(input: $i) { granted } }`, { i: { profileId: pid, purpose, granted } });
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ consent: { piiTraits: ['email', 'phone'], policies: [] } });
+  env = await createTestEnvironment({ consent: { piiTraits: ['email', 'phone'], policies: [] }, plugins: [loyaltyPlugin(), hookProbe()] });
   const mk = async (roles: string[], purposes: string[]) =>
     (await env.graphql(`mutation($r: [String!]!, $p: [String!]) { createApiKey(input: { roles: $r, purposes: $p }) { key } }`, { r: roles, p: purposes })).body.data.createApiKey.key;
   appKey = await mk(['app'], ['personalization', 'analytics']);
@@ -115,6 +125,24 @@ describe('field policies and consent', () => {
     const notAllowed = await asApp(TRAITS, { id: pid }, 'marketing');
     expect(notAllowed.status).toBe(403);
     expect(notAllowed.body.errors[0].message).toContain('this key may act for [personalization, analytics], not "marketing"');
+  });
+
+  it("covers a plugin's field without the plugin doing anything: Profile.loyaltyTier", async () => {
+    await setPolicy({ type: 'Profile', field: 'loyaltyTier', purposes: ['personalization'], roles: ['app'] });
+    await setConsent(false);
+    const denied = await asApp(`query($id: ID!) { profile(id: $id) { loyaltyTier } }`, { id: pid });
+    expect(denied.body.data.profile.loyaltyTier).toBeNull();
+    expect(denied.body.errors[0]).toMatchObject({ path: ['profile', 'loyaltyTier'], extensions: { code: 'CONSENT_REQUIRED', field: 'Profile.loyaltyTier' } });
+    await setConsent(true);
+    expect((await asApp(`query($id: ID!) { profile(id: $id) { loyaltyTier } }`, { id: pid })).body.data.profile.loyaltyTier).toBe('NONE');
+  });
+
+  it('plugins see the consent state in their hooks (ctx.consent)', async () => {
+    await setConsent(false);
+    await env.post('/v1/track', { userId: 'fp-1', event: 'Probe' });
+    await setConsent(true);
+    await env.post('/v1/track', { userId: 'fp-1', event: 'Probe' });
+    expect(hookSaw).toEqual([false, true]);
   });
 
   it('covers whole fields, core and plugin alike: Profile.events behind personalization', async () => {

@@ -14,6 +14,11 @@ export interface PluginContext {
   db: Database;
   services: RapportServices;
   config: RapportConfig;
+  /**
+   * A profile's consent, read fresh: `(await ctx.consent.of(profileId)).allows('personalization')`
+   * is true only for a granted, unexpired decision. Use it before using a person's data for a purpose.
+   */
+  consent: { of(profileId: string): Promise<{ allows(purpose: string): boolean }> };
 }
 
 /** A merge, as hooks see it. */

@@ -68,6 +68,9 @@ export function applyFieldGuard(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
+      // Any field of a profile may be denied, so none (but its id) may be non-null: a denied
+      // non-null field would null the whole profile instead of just itself.
+      if (type.name === 'Profile' && field.name !== 'id') field.type = getNullableType(field.type);
       const original: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
       const typeName = type.name;
       const fieldName = field.name;
