@@ -1,0 +1,180 @@
+// Recommendation serving: requests per second and latency percentiles of
+//   profile(id) { recommendations(first: 10) { item { id } score reason } }
+// under autocannon (16 connections, 15 s, random profiles), after seeding MovieLens-small
+// (movies as catalog items, every rating as a Product Viewed event through /v1/batch, every user
+// consenting to personalization) and training EASE with `rapport train recommendations`.
+// Usage: npm run build && node bench/recs-serve.bench.mjs [--seconds 15] [--connections 16]
+import fs from 'node:fs';
+import path from 'node:path';
+import { fork, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { machine } from './lib/machine.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = path.join(ROOT, 'data/movielens-latest-small');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const SECONDS = arg('seconds', 15);
+const CONNECTIONS = arg('connections', 16);
+const QUERY = 'query($id: ID!) { profile(id: $id) { recommendations(first: 10) { item { id } score reason } } }';
+
+function startChild() {
+  const child = fork(path.join(ROOT, 'bench/lib/recs-server-child.cjs'), [], {
+    execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-recs'] : [],
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    child.once('message', (msg) => {
+      if (msg.error) return reject(new Error(msg.error));
+      resolve({
+        ...msg,
+        stop: () => new Promise((res) => {
+          child.removeAllListeners('exit');
+          child.once('exit', () => res());
+          child.send('stop');
+        }),
+      });
+    });
+  });
+}
+
+/** Minimal CSV line parser (quoted fields with commas, as in movies.csv). */
+function csvLine(line) {
+  const out = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (q) {
+      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+      else if (c === '"') q = false;
+      else cur += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') out.push(cur), (cur = '');
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+async function post(server, pathname, body, key = server.keys.admin) {
+  const res = await fetch(`${server.url}${pathname}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (res.status !== 200 || json.errors?.length) throw new Error(`${pathname} failed (${res.status}): ${JSON.stringify(json).slice(0, 500)}`);
+  return json;
+}
+
+/** Movies as items; ratings as Product Viewed events of consenting users. Returns the profile ids. */
+async function seed(server) {
+  const movies = fs.readFileSync(path.join(DATA, 'movies.csv'), 'utf8').trim().split('\n').slice(1).map(csvLine);
+  const items = movies.map(([id, title, genres]) => {
+    const g = genres === '(no genres listed)' ? [] : genres.split('|');
+    const year = /\((\d{4})\)\s*$/.exec(title)?.[1];
+    return { id: `movie-${id}`, title, category: g[0] ?? null, attributes: { genres: g, ...(year ? { year: Number(year) } : {}) } };
+  });
+  for (let i = 0; i < items.length; i += 1000) {
+    await post(server, '/graphql', { query: 'mutation($items: [ItemInput!]!) { upsertItems(items: $items) { id } }', variables: { items: items.slice(i, i + 1000) } });
+  }
+  const ratings = fs.readFileSync(path.join(DATA, 'ratings.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const users = new Map();
+  for (const [u, m, , ts] of ratings) {
+    if (!users.has(u)) users.set(u, []);
+    users.get(u).push({ type: 'track', userId: `ml-${u}`, event: 'Product Viewed', properties: { product_id: `movie-${m}` }, timestamp: new Date(Number(ts) * 1000).toISOString() });
+  }
+  const messages = [];
+  for (const [u, evs] of users) {
+    messages.push({ type: 'identify', userId: `ml-${u}`, traits: { source: 'movielens' }, context: { consent: { categoryPreferences: { personalization: true } } } });
+    messages.push(...evs);
+  }
+  const ids = new Set();
+  const batches = [];
+  for (let i = 0; i < messages.length; i += 2000) batches.push(messages.slice(i, i + 2000));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < batches.length) {
+        const b = batches[next++];
+        const r = await post(server, '/v1/batch', { batch: b });
+        for (const x of r.results) ids.add(x.profileId);
+        if (next % 10 === 0) console.error(`  ${next}/${batches.length} batches`);
+      }
+    }),
+  );
+  return { ids: [...ids], items: items.length, events: ratings.length, users: users.size };
+}
+
+function trainWithCli(databaseUrl) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(ROOT, 'packages/server/bin/rapport.js'), 'train', 'recommendations'], {
+      cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1))) : reject(new Error(`rapport train exited with ${code}`))));
+  });
+}
+
+function load(server, ids, { seconds, connections }) {
+  return new Promise((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: `${server.url}/graphql`, connections, duration: seconds,
+        requests: [{
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.app}` },
+          setupRequest: (req) => ({ ...req, body: JSON.stringify({ query: QUERY, variables: { id: ids[Math.floor(Math.random() * ids.length)] } }) }),
+        }],
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    inst.on('response', (_client, status) => {
+      if (status !== 200) inst.stop();
+    });
+  });
+}
+
+const server = await startChild();
+try {
+  let t = performance.now();
+  const seeded = await seed(server);
+  const seedSeconds = (performance.now() - t) / 1000;
+  console.error(`seeded ${seeded.items} items, ${seeded.events} events, ${seeded.ids.length} profiles in ${seedSeconds.toFixed(1)} s`);
+  t = performance.now();
+  const training = await trainWithCli(server.databaseUrl);
+  console.error(`trained: ${JSON.stringify(training)}`);
+  // The server picks the new version up by polling, without restart.
+  let status;
+  for (let i = 0; i < 600; i++) {
+    status = (await post(server, '/graphql', { query: '{ recommendationModel { model version items lastError } }' })).data.recommendationModel;
+    if (status.model === 'ease') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (status.model !== 'ease') throw new Error(`the server did not load the trained model: ${JSON.stringify(status)}`);
+  const check = await post(server, '/graphql', { query: QUERY, variables: { id: seeded.ids[0] } }, server.keys.app);
+  const recs = check.data.profile.recommendations;
+  if (recs.length !== 10) throw new Error(`bad answer: ${JSON.stringify(check)}`);
+  console.error(`sample: ${JSON.stringify(recs.slice(0, 3))}`);
+  await load(server, seeded.ids, { seconds: 3, connections: CONNECTIONS }); // warm-up
+  const r = await load(server, seeded.ids, { seconds: SECONDS, connections: CONNECTIONS });
+  const result = {
+    bench: 'recs-serve', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
+    query: QUERY, dataset: 'movielens-latest-small', items: seeded.items, events: seeded.events, profiles: seeded.ids.length,
+    seedSeconds: Number(seedSeconds.toFixed(1)), training, servedModel: status, sampleReasons: recs.slice(0, 3).map((x) => x.reason),
+    connections: CONNECTIONS, seconds: SECONDS,
+    requestsPerSec: Math.round(r.requests.average), latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+    non2xx: r.non2xx, errors: r.errors, target: 'p99 < 25 ms',
+  };
+  fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench/results/recs-serve.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await server.stop();
+}

@@ -1,0 +1,127 @@
+import type { Logger, Queryable } from '@rapport/core';
+import { CONSENTED } from './store';
+
+/** Attribute tokens of an item, for content similarity: `category=<c>` and `<key>=<value>`. */
+export function tokensOf(category: string | null, attributes: Record<string, unknown>): string[] {
+  const out = new Set<string>();
+  if (category) out.add(`category=${category.toLowerCase()}`);
+  for (const [k, v] of Object.entries(attributes ?? {})) {
+    const values = Array.isArray(v) ? v : [v];
+    for (const x of values) {
+      if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out.add(`${k}=${String(x).toLowerCase()}`);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * What serving needs of the catalog and of recent activity, in memory: titles, categories,
+ * availability, attribute tokens, and trending scores (consented interactions only: this week's
+ * weight, plus a thousandth of the all-time weight to order items without recent activity).
+ * Reloaded as a whole (two statements); availability is re-checked on fresh rows before answering.
+ */
+export class CatalogSnapshot {
+  ids: string[] = [];
+  index = new Map<string, number>();
+  titles: Array<string | null> = [];
+  categories: Array<string | null> = [];
+  available: Uint8Array = new Uint8Array(0);
+  /** Attribute token ids of each item. */
+  itemTokens: Int32Array[] = [];
+  /** Items holding each token id (posting lists). */
+  postings: Int32Array[] = [];
+  /** Scratch counters for similarity (one per item; always zero between calls). */
+  scratch: Uint16Array = new Uint16Array(0);
+  /** Trending score per item. */
+  trending: Float64Array = new Float64Array(0);
+  /** Items with a trending score > 0, best first; and per category. */
+  ranked: number[] = [];
+  rankedByCategory = new Map<string, number[]>();
+  /** Every item, newest first (the fill when nothing is trending). */
+  newest: number[] = [];
+  loadedAt = 0;
+}
+
+export class CatalogCache {
+  snapshot = new CatalogSnapshot();
+  private dirty = true;
+  private loading: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly logger: Logger,
+    private readonly refreshMs: number,
+    private readonly trendingDays: number,
+  ) {}
+
+  /** Local writes mark the snapshot dirty: it is reloaded before the next read (at most once a second). */
+  markDirty(): void {
+    this.dirty = true;
+  }
+
+  /** A snapshot fresh enough to serve from (waits only when it is missing, dirty, or refreshMs is 0). */
+  async get(): Promise<CatalogSnapshot> {
+    const age = Date.now() - this.snapshot.loadedAt;
+    if (this.snapshot.loadedAt === 0 || this.refreshMs === 0 || (this.dirty && age > 1000)) await this.reload();
+    else if (age > this.refreshMs) this.reload().catch((err: unknown) => this.logger.warn({ err }, 'catalog refresh failed; serving the previous one'));
+    return this.snapshot;
+  }
+
+  reload(): Promise<void> {
+    this.loading ??= this.load().finally(() => (this.loading = null));
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    this.dirty = false;
+    const [items, pop] = await Promise.all([
+      this.db.query<{ id: string; title: string | null; category: string | null; available: boolean; attributes: Record<string, unknown> }>(
+        'SELECT id, title, category, available, attributes FROM rec_item ORDER BY created_at DESC, id',
+      ),
+      this.db.query<{ item_id: string; week: number | null; total: number }>(
+        `SELECT i.item_id, SUM(i.weight) FILTER (WHERE i.last_at > now() - make_interval(secs => $1)) AS week, SUM(i.weight) AS total
+           FROM rec_interaction i WHERE ${CONSENTED('i')} GROUP BY i.item_id`,
+        [this.trendingDays * 86400],
+      ),
+    ]);
+    const s = new CatalogSnapshot();
+    s.available = new Uint8Array(items.length);
+    s.scratch = new Uint16Array(items.length);
+    const tokenIds = new Map<string, number>();
+    const lists: number[][] = [];
+    s.trending = new Float64Array(items.length);
+    items.forEach((r, i) => {
+      s.ids.push(r.id);
+      s.index.set(r.id, i);
+      s.titles.push(r.title);
+      s.categories.push(r.category);
+      s.available[i] = r.available ? 1 : 0;
+      const ids = tokensOf(r.category, r.attributes).map((tok) => {
+        let id = tokenIds.get(tok);
+        if (id === undefined) {
+          id = lists.push([]) - 1;
+          tokenIds.set(tok, id);
+        }
+        lists[id].push(i);
+        return id;
+      });
+      s.itemTokens.push(Int32Array.from(ids));
+      s.newest.push(i);
+    });
+    s.postings = lists.map((l) => Int32Array.from(l));
+    for (const r of pop) {
+      const i = s.index.get(r.item_id);
+      if (i !== undefined) s.trending[i] = Number(r.week ?? 0) + Number(r.total) / 1000;
+    }
+    s.ranked = s.newest.filter((i) => s.trending[i] > 0).sort((a, b) => s.trending[b] - s.trending[a] || a - b);
+    for (const i of s.ranked) {
+      const c = s.categories[i];
+      if (!c) continue;
+      const list = s.rankedByCategory.get(c) ?? [];
+      list.push(i);
+      s.rankedByCategory.set(c, list);
+    }
+    s.loadedAt = Date.now();
+    this.snapshot = s;
+  }
+}

@@ -1,0 +1,66 @@
+import type { EaseOptions } from '../models';
+
+/** Options of {@link recommendationsPlugin}. */
+export interface RecommendationsOptions {
+  /**
+   * Interaction weight per Segment event name; events not listed are ignored. Merged over the
+   * defaults `{ 'Product Viewed': 1, 'Product Added': 3, 'Order Completed': 5 }` (set one to 0 to ignore it).
+   */
+  weights?: Record<string, number>;
+  /** Create catalog items from the products events name (default true); false ignores unknown ids. */
+  createItemsFromEvents?: boolean;
+  /** How often each server checks for a newer trained model, in ms (default 10 000; 0 = only at start). */
+  pollMs?: number;
+  /**
+   * Age in ms after which the in-memory catalog and trending counts are refreshed in the
+   * background (default 10 000). 0 refreshes before every request (tests, tiny catalogs).
+   */
+  refreshMs?: number;
+  /** Window of "popular this week", in days (default 7). */
+  trendingDays?: number;
+  /** EASE hyperparameters for training (default lambda 200, minItemUsers 5; see EaseOptions). */
+  ease?: EaseOptions;
+  /** Stored model versions to keep (default 3). */
+  keepVersions?: number;
+  /**
+   * Train on a schedule, every this many ms, in a worker thread of the server process (off the
+   * request path). Off by default: run `rapport train recommendations` (cron) instead.
+   */
+  trainEvery?: number;
+}
+
+export const DEFAULT_WEIGHTS: Record<string, number> = { 'Product Viewed': 1, 'Product Added': 3, 'Order Completed': 5 };
+
+export interface ResolvedOptions {
+  weights: Record<string, number>;
+  createItemsFromEvents: boolean;
+  pollMs: number;
+  refreshMs: number;
+  trendingDays: number;
+  ease: EaseOptions;
+  keepVersions: number;
+  trainEvery: number | null;
+}
+
+export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
+  const weights = { ...DEFAULT_WEIGHTS, ...o.weights };
+  for (const [k, v] of Object.entries(weights)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`recommendations: weights["${k}"] must be a number >= 0, got ${String(v)}`);
+    if (v === 0) delete weights[k];
+  }
+  const positive = (name: string, v: number | undefined, def: number) => {
+    if (v === undefined) return def;
+    if (!Number.isFinite(v) || v < 0) throw new TypeError(`recommendations: ${name} must be a number >= 0, got ${String(v)}`);
+    return v;
+  };
+  return {
+    weights,
+    createItemsFromEvents: o.createItemsFromEvents ?? true,
+    pollMs: positive('pollMs', o.pollMs, 10_000),
+    refreshMs: positive('refreshMs', o.refreshMs, 10_000),
+    trendingDays: positive('trendingDays', o.trendingDays, 7),
+    ease: { lambda: 200, minItemUsers: 5, ...o.ease },
+    keepVersions: Math.max(1, Math.floor(positive('keepVersions', o.keepVersions, 3))),
+    trainEvery: o.trainEvery === undefined || o.trainEvery === null ? null : Math.max(1000, positive('trainEvery', o.trainEvery, 0)),
+  };
+}

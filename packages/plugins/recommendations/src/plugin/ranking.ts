@@ -1,0 +1,211 @@
+import type { HistoryEntry } from '../models';
+import { topK } from '../models';
+import type { CatalogSnapshot } from './catalog-cache';
+import type { LoadedModel } from './model-store';
+import type { InteractionRow } from './store';
+
+/** Business context of a recommendation request. */
+export interface RecContext {
+  category?: string | null;
+  excludeIds?: readonly string[] | null;
+  /** Also leave out every item the profile interacted with (viewed, added). Default false. */
+  excludeInteracted?: boolean | null;
+  /** Let already-bought items back in. Default false (bought items are left out). */
+  includePurchased?: boolean | null;
+}
+
+/** One ranked candidate (the item row is attached after the availability re-check). */
+export interface Candidate {
+  itemId: string;
+  score: number;
+  model: 'ease' | 'attributes' | 'popularity';
+  reason: string;
+}
+
+/** How many history items seed attribute similarity. */
+const CONTENT_SOURCES = 3;
+/** At most this many items are scored for attribute similarity per source item. */
+const CONTENT_SCAN = 5000;
+
+const labelOf = (s: CatalogSnapshot, itemId: string) => {
+  const i = s.index.get(itemId);
+  return (i !== undefined ? s.titles[i] : null) ?? itemId;
+};
+
+/** "because you bought X" / "because you added X to your cart" / "because you viewed X". */
+export function becauseOf(s: CatalogSnapshot, h: InteractionRow): string {
+  const label = labelOf(s, h.itemId);
+  if (h.purchases > 0) return `because you bought ${label}`;
+  if (h.adds > 0) return `because you added ${label} to your cart`;
+  return `because you viewed ${label}`;
+}
+
+/**
+ * Items sharing attribute tokens with catalog item `source`, most similar first (Jaccard over
+ * tokens, ties to the more popular; source excluded). Counts intersections over the tokens'
+ * posting lists, so it costs the lists' lengths, not a comparison per item pair.
+ */
+export function similarByAttributes(s: CatalogSnapshot, source: number, limit: number, accept: (i: number) => boolean): Array<{ item: number; score: number }> {
+  const toks = s.itemTokens[source];
+  if (!toks?.length || limit <= 0) return [];
+  const inter = s.scratch;
+  const touched: number[] = [];
+  for (const t of toks) {
+    const list = s.postings[t];
+    for (let k = 0; k < list.length; k++) if (inter[list[k]]++ === 0) touched.push(list[k]);
+  }
+  const scores = new Float64Array(touched.length);
+  for (let k = 0; k < touched.length; k++) {
+    const i = touched[k];
+    const n = inter[i];
+    inter[i] = 0;
+    scores[k] = i === source ? Number.NEGATIVE_INFINITY : n / (toks.length + s.itemTokens[i].length - n) + 1e-3 * Math.min(1, s.trending[i] / 1000);
+  }
+  const out: Array<{ item: number; score: number }> = [];
+  for (let want = limit * 4; ; want *= 4) {
+    out.length = 0;
+    const top = topK(scores, want);
+    for (const k of top) {
+      if (out.length >= limit) break;
+      if (accept(touched[k])) out.push({ item: touched[k], score: scores[k] });
+    }
+    if (out.length >= limit || top.length < want) return out;
+  }
+}
+
+/** Popularity candidates: trending (in `category` when given), then the newest items. */
+export function popularCandidates(s: CatalogSnapshot, limit: number, category: string | null | undefined, accept: (i: number) => boolean): Candidate[] {
+  const out: Candidate[] = [];
+  const list = category ? (s.rankedByCategory.get(category) ?? []) : s.ranked;
+  for (const i of list) {
+    if (out.length >= limit) return out;
+    if (accept(i)) out.push({ itemId: s.ids[i], score: s.trending[i], model: 'popularity', reason: category ? `popular in ${category} this week` : 'popular right now' });
+  }
+  for (const i of s.newest) {
+    if (out.length >= limit) break;
+    if (s.trending[i] > 0 || !accept(i)) continue;
+    out.push({ itemId: s.ids[i], score: 0, model: 'popularity', reason: 'new in the catalog' });
+  }
+  return out;
+}
+
+/**
+ * Ranks candidates for one profile. `history` is null when the profile has not granted
+ * personalization: then only popularity is used, and nothing of its behaviour (not even what it
+ * bought). Returns up to `limit` candidates, best first, already filtered on the snapshot's
+ * availability, category and exclusions.
+ */
+export function rankForProfile(
+  s: CatalogSnapshot,
+  model: LoadedModel | null,
+  history: readonly InteractionRow[] | null,
+  ctx: RecContext,
+  limit: number,
+): Candidate[] {
+  const excluded = new Set(ctx.excludeIds ?? []);
+  for (const h of history ?? []) {
+    if ((h.purchases > 0 && !ctx.includePurchased) || ctx.excludeInteracted) excluded.add(h.itemId);
+  }
+  const taken = new Set<string>();
+  const acceptId = (id: string) => {
+    if (taken.has(id) || excluded.has(id)) return false;
+    const i = s.index.get(id);
+    return i !== undefined && s.available[i] === 1 && (!ctx.category || s.categories[i] === ctx.category);
+  };
+  const acceptIdx = (i: number) => acceptId(s.ids[i]);
+
+  const personal: Candidate[] = [];
+  const content: Candidate[] = [];
+  if (history?.length) {
+    const strongest = [...history].sort((a, b) => b.weight - a.weight || b.lastAt.getTime() - a.lastAt.getTime());
+    if (model) {
+      const mh: HistoryEntry[] = [];
+      const rowOf = new Map<number, InteractionRow>();
+      for (const h of history) {
+        const i = model.index.get(h.itemId);
+        if (i === undefined) continue;
+        mh.push({ item: i, weight: h.weight });
+        rowOf.set(i, h);
+      }
+      if (mh.length) {
+        const scores = model.ease.scoreUser(mh);
+        const top = topK(scores, limit * 3 + excluded.size + mh.length);
+        for (const i of top) {
+          if (personal.length >= limit) break;
+          if (!(scores[i] > 1e-6) || !acceptId(model.itemIds[i])) continue;
+          const because = model.ease.explain(mh, i).becauseItem;
+          const row = because !== undefined ? rowOf.get(because) : undefined;
+          if (!row) continue; // no item-item evidence: left to popularity
+          personal.push({ itemId: model.itemIds[i], score: scores[i], model: 'ease', reason: becauseOf(s, row) });
+        }
+      }
+    }
+    // Attribute similarity for the strongest history items the model has no neighbours for
+    // (new items, or no trained model at all).
+    const sources = strongest.filter((h) => {
+      const mi = model?.index.get(h.itemId);
+      return mi === undefined || !model!.learned.has(mi);
+    }).slice(0, CONTENT_SOURCES);
+    const seenContent = new Set<string>();
+    for (const h of sources) {
+      const src = s.index.get(h.itemId);
+      if (src === undefined) continue;
+      for (const { item, score } of similarByAttributes(s, src, limit, acceptIdx)) {
+        const id = s.ids[item];
+        if (seenContent.has(id) || personal.some((p) => p.itemId === id)) continue;
+        seenContent.add(id);
+        content.push({ itemId: id, score, model: 'attributes', reason: becauseOf(s, h) });
+      }
+    }
+    content.sort((a, b) => b.score - a.score);
+  }
+
+  // Mix: two learned picks for every attribute pick while both last, then popularity fills.
+  const out: Candidate[] = [];
+  const push = (c: Candidate) => {
+    if (out.length < limit && !taken.has(c.itemId)) {
+      out.push(c);
+      taken.add(c.itemId);
+    }
+  };
+  let p = 0;
+  let c = 0;
+  while (out.length < limit && (p < personal.length || c < content.length)) {
+    const contentTurn = out.length % 3 === 2 || p >= personal.length;
+    if (contentTurn && c < content.length) push(content[c++]);
+    else if (p < personal.length) push(personal[p++]);
+    else push(content[c++]);
+  }
+  if (out.length < limit) for (const cand of popularCandidates(s, limit - out.length, ctx.category, acceptIdx)) push(cand);
+  return out;
+}
+
+/** Items similar to `itemId`: learned neighbours (EASE) first, then attribute similarity. */
+export function rankSimilar(s: CatalogSnapshot, model: LoadedModel | null, itemId: string, limit: number): Candidate[] {
+  const out: Candidate[] = [];
+  const taken = new Set<string>([itemId]);
+  const label = labelOf(s, itemId);
+  const accept = (id: string) => {
+    if (taken.has(id)) return false;
+    const i = s.index.get(id);
+    return i !== undefined && s.available[i] === 1;
+  };
+  const mi = model?.index.get(itemId);
+  if (model && mi !== undefined && model.learned.has(mi)) {
+    const scores = model.ease.scoreUser([{ item: mi, weight: 1 }]);
+    for (const i of topK(scores, limit * 3, [mi])) {
+      if (out.length >= limit) break;
+      if (!(scores[i] > 1e-6) || !accept(model.itemIds[i])) continue;
+      out.push({ itemId: model.itemIds[i], score: scores[i], model: 'ease', reason: `often chosen with ${label}` });
+      taken.add(model.itemIds[i]);
+    }
+  }
+  const src = s.index.get(itemId);
+  if (src !== undefined && out.length < limit) {
+    for (const { item, score } of similarByAttributes(s, src, limit - out.length, (i) => accept(s.ids[i]))) {
+      out.push({ itemId: s.ids[item], score, model: 'attributes', reason: `similar to ${label}` });
+      taken.add(s.ids[item]);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,186 @@
+import type { Queryable } from '@rapport/core';
+import type { InteractionKind, ProductMention } from './products';
+
+/** A catalog row as the plugin reads it. */
+export interface ItemRow {
+  id: string;
+  title: string | null;
+  category: string | null;
+  price: number | null;
+  available: boolean;
+  attributes: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One interaction row. */
+export interface InteractionRow {
+  profileId: string;
+  itemId: string;
+  weight: number;
+  count: number;
+  views: number;
+  adds: number;
+  purchases: number;
+  lastAt: Date;
+}
+
+export const toItem = (r: Record<string, unknown>): ItemRow => ({
+  id: r.id as string,
+  title: (r.title as string | null) ?? null,
+  category: (r.category as string | null) ?? null,
+  price: r.price === null || r.price === undefined ? null : Number(r.price),
+  available: r.available as boolean,
+  attributes: (r.attributes as Record<string, unknown>) ?? {},
+  createdAt: r.created_at as Date,
+  updatedAt: r.updated_at as Date,
+});
+
+const toInteraction = (r: Record<string, unknown>): InteractionRow => ({
+  profileId: r.profile_id as string,
+  itemId: r.item_id as string,
+  weight: Number(r.weight),
+  count: r.count as number,
+  views: r.views as number,
+  adds: r.adds as number,
+  purchases: r.purchases as number,
+  lastAt: r.last_at as Date,
+});
+
+/** An explicit catalog entry (`upsertItems`): fields left undefined keep their stored value. */
+export interface ItemUpsert {
+  id: string;
+  title?: string | null;
+  category?: string | null;
+  price?: number | null;
+  available?: boolean | null;
+  attributes?: Record<string, unknown> | null;
+}
+
+/** Something that runs transactions (the plugin context's `db`). */
+export interface Transactional {
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Upserts explicit catalog entries in one transaction; they become `source = 'catalog'`. A field
+ * left undefined keeps its stored value (a new item: null, `available` true, `attributes` {}).
+ * The same id twice: later fields win.
+ */
+export async function upsertCatalogItems(db: Transactional, input: ItemUpsert[]): Promise<ItemRow[]> {
+  if (!input.length) return [];
+  const byId = new Map<string, ItemUpsert>();
+  for (const i of input) byId.set(i.id, { ...byId.get(i.id), ...Object.fromEntries(Object.entries(i).filter(([, v]) => v !== undefined)) } as ItemUpsert);
+  const items = [...byId.values()];
+  return db.transaction(async (tx) => {
+    const existing = new Map(
+      (await tx.query('SELECT * FROM rec_item WHERE id = ANY($1::text[]) FOR UPDATE', [items.map((i) => i.id)])).map((r) => [r.id as string, toItem(r)]),
+    );
+    const merged = items.map((i) => {
+      const e = existing.get(i.id);
+      return {
+        id: i.id,
+        title: i.title !== undefined ? i.title : (e?.title ?? null),
+        category: i.category !== undefined ? i.category : (e?.category ?? null),
+        price: i.price !== undefined ? i.price : (e?.price ?? null),
+        available: i.available ?? e?.available ?? true,
+        attributes: i.attributes ?? e?.attributes ?? {},
+      };
+    });
+    const rows = await tx.query(
+      `INSERT INTO rec_item AS t (id, title, category, price, available, attributes, source)
+       SELECT u.id, u.title, u.category, u.price, u.available, u.attributes, 'catalog'
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::boolean[], $6::jsonb[]) AS u(id, title, category, price, available, attributes)
+       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, category = EXCLUDED.category, price = EXCLUDED.price,
+         available = EXCLUDED.available, attributes = EXCLUDED.attributes, source = 'catalog', updated_at = now()
+       RETURNING *`,
+      [
+        merged.map((i) => i.id), merged.map((i) => i.title), merged.map((i) => i.category), merged.map((i) => i.price),
+        merged.map((i) => i.available), merged.map((i) => JSON.stringify(i.attributes)),
+      ],
+    );
+    const out = new Map(rows.map((r) => [r.id as string, toItem(r)]));
+    return input.map((i) => out.get(i.id)!);
+  });
+}
+
+/**
+ * Upserts what an event says about products. New ids become `source = 'event'` items. An item
+ * an event created takes newer non-empty values; an explicit catalog item only gets its empty
+ * fields filled (events never overwrite what `upsertItems` set, nor anything with nothing).
+ */
+export async function upsertEventItems(db: Queryable, products: ProductMention[]): Promise<void> {
+  if (!products.length) return;
+  await db.query(
+    `INSERT INTO rec_item AS t (id, title, category, price)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[])
+     ON CONFLICT (id) DO UPDATE SET
+       title    = CASE WHEN t.source = 'catalog' THEN COALESCE(t.title, EXCLUDED.title) ELSE COALESCE(EXCLUDED.title, t.title) END,
+       category = CASE WHEN t.source = 'catalog' THEN COALESCE(t.category, EXCLUDED.category) ELSE COALESCE(EXCLUDED.category, t.category) END,
+       price    = CASE WHEN t.source = 'catalog' THEN COALESCE(t.price, EXCLUDED.price) ELSE COALESCE(EXCLUDED.price, t.price) END,
+       updated_at = now()
+     WHERE (t.source = 'catalog' AND ((t.title IS NULL AND EXCLUDED.title IS NOT NULL) OR (t.category IS NULL AND EXCLUDED.category IS NOT NULL) OR (t.price IS NULL AND EXCLUDED.price IS NOT NULL)))
+        OR (t.source = 'event' AND ((EXCLUDED.title IS NOT NULL AND EXCLUDED.title IS DISTINCT FROM t.title)
+                                 OR (EXCLUDED.category IS NOT NULL AND EXCLUDED.category IS DISTINCT FROM t.category)
+                                 OR (EXCLUDED.price IS NOT NULL AND EXCLUDED.price IS DISTINCT FROM t.price)))`,
+    [products.map((p) => p.id), products.map((p) => p.title), products.map((p) => p.category), products.map((p) => p.price)],
+  );
+}
+
+/** Adds one event's weight to each (profile, item) pair. */
+export async function addInteractions(db: Queryable, profileId: string, itemIds: string[], weight: number, kind: InteractionKind, at: Date): Promise<void> {
+  if (!itemIds.length) return;
+  await db.query(
+    `INSERT INTO rec_interaction AS t (profile_id, item_id, weight, count, views, adds, purchases, last_at)
+     SELECT $1, i, $3, 1, $4, $5, $6, $7 FROM unnest($2::text[]) AS i
+     ON CONFLICT (profile_id, item_id) DO UPDATE SET
+       weight = t.weight + EXCLUDED.weight, count = t.count + 1, views = t.views + EXCLUDED.views,
+       adds = t.adds + EXCLUDED.adds, purchases = t.purchases + EXCLUDED.purchases, last_at = GREATEST(t.last_at, EXCLUDED.last_at)`,
+    [profileId, itemIds, weight, kind === 'view' ? 1 : 0, kind === 'add' ? 1 : 0, kind === 'purchase' ? 1 : 0, at],
+  );
+}
+
+/** Moves the merged profile's interactions onto the survivor, adding up pairs both have. */
+export async function foldInteractions(db: Transactional, survivorId: string, mergedId: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    const gone = await tx.query('DELETE FROM rec_interaction WHERE profile_id = $1 RETURNING *', [mergedId]);
+    if (!gone.length) return 0;
+    await tx.query(
+      `INSERT INTO rec_interaction AS t (profile_id, item_id, weight, count, views, adds, purchases, last_at)
+       SELECT $1, * FROM unnest($2::text[], $3::real[], $4::int[], $5::int[], $6::int[], $7::int[], $8::timestamptz[])
+       ON CONFLICT (profile_id, item_id) DO UPDATE SET
+         weight = t.weight + EXCLUDED.weight, count = t.count + EXCLUDED.count, views = t.views + EXCLUDED.views,
+         adds = t.adds + EXCLUDED.adds, purchases = t.purchases + EXCLUDED.purchases, last_at = GREATEST(t.last_at, EXCLUDED.last_at)`,
+      [
+        survivorId,
+        gone.map((r) => r.item_id), gone.map((r) => r.weight), gone.map((r) => r.count), gone.map((r) => r.views),
+        gone.map((r) => r.adds), gone.map((r) => r.purchases), gone.map((r) => r.last_at),
+      ],
+    );
+    return gone.length;
+  });
+}
+
+/** Current interactions of many profiles, one statement. */
+export async function interactionsOf(db: Queryable, profileIds: readonly string[]): Promise<InteractionRow[][]> {
+  const rows = await db.query('SELECT * FROM rec_interaction WHERE profile_id = ANY($1::uuid[])', [profileIds]);
+  const by = new Map<string, InteractionRow[]>();
+  for (const r of rows) {
+    const list = by.get(r.profile_id as string) ?? [];
+    list.push(toInteraction(r));
+    by.set(r.profile_id as string, list);
+  }
+  return profileIds.map((id) => by.get(id) ?? []);
+}
+
+/** Items by id, one statement (missing ids are null). */
+export async function itemsByIds(db: Queryable, ids: readonly string[]): Promise<Array<ItemRow | null>> {
+  const rows = await db.query('SELECT * FROM rec_item WHERE id = ANY($1::text[])', [ids]);
+  const by = new Map(rows.map((r) => [r.id as string, toItem(r)]));
+  return ids.map((id) => by.get(id) ?? null);
+}
+
+/** SQL condition: the profile `alias.profile_id` has granted, unexpired consent to personalization. */
+export const CONSENTED = (alias: string) =>
+  `EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = ${alias}.profile_id AND c.purpose = 'personalization'
+             AND c.granted AND (c.expires_at IS NULL OR c.expires_at > now()))`;
