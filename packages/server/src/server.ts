@@ -35,8 +35,9 @@ async function purposeOf(core: RapportCore, req: FastifyRequest, key: ApiKeyReco
   if (!known.has(named)) {
     throw new ValidationError(PURPOSE_HEADER, 'enum', `"${named}" is not a purpose; purposes are ${[...known].sort().join(', ')}`);
   }
-  if (key.purposes.length && !key.purposes.includes(named) && !key.roles.includes('admin')) {
-    throw new RapportError('FORBIDDEN', `${PURPOSE_HEADER}: this key may act for [${key.purposes.join(', ')}], not "${named}"`, PURPOSE_HEADER, 'purpose');
+  if (!key.purposes.includes(named) && !key.roles.includes('admin')) {
+    const may = key.purposes.length ? `may act for [${key.purposes.join(', ')}]` : 'may act for no purpose (create keys with --purpose)';
+    throw new RapportError('FORBIDDEN', `${PURPOSE_HEADER}: this key ${may}, not "${named}"`, PURPOSE_HEADER, 'purpose');
   }
   return named;
 }
@@ -91,7 +92,9 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
 
   const schema = await buildRapportSchema(core.plugins);
   // Policies from the config file, checked against the composed schema.
+  const existing = new Set((await core.services.policies.all()).map((p) => `${p.type}.${p.field}`));
   for (const p of core.config.consent.policies) {
+    if (existing.has(`${p.type}.${p.field}`)) continue; // an admin's later edit wins over the seed
     await core.services.policies.upsert({ purposes: [], roles: [], mask: 'null', pii: false, ...p } as FieldPolicy, (type, field) => {
       const t = schema.getType(type);
       return isObjectType(t) && field in t.getFields();

@@ -53,6 +53,13 @@ describe('data subject rights', () => {
     expect((await env.graphql(`{ profileByIdentity(type: "user_id", value: "gone-1") { id } }`)).body.data.profileByIdentity).toBeNull();
     const log = await env.graphql(`query($id: ID!) { auditLog(profileId: $id) { action } }`, { id });
     expect(log.body.data.auditLog[0].action).toBe('delete');
+    // Nor through an alias naming a deleted id, nor counted as accepted in a batch.
+    const alias = await env.post('/v1/alias', { userId: 'someone-new', previousId: 'gone-anon' }, { key: env.keys.admin });
+    expect(alias.body).toMatchObject({ suppressed: true });
+    const batch = await env.post('/v1/batch', { batch: [{ type: 'track', userId: 'gone-1', event: 'X' }, { type: 'track', userId: 'kept', event: 'Y' }] });
+    expect(batch.body).toMatchObject({ accepted: 1, suppressed: 1 });
+    expect(batch.body.results[0]).toEqual(expect.objectContaining({ suppressed: true }));
+    expect(batch.body.results[0].profileId).toBeUndefined();
     const app = await env.graphql(`mutation($id: ID!) { deleteProfile(id: $id) { suppressed } }`, { id }, { key: env.keys.app });
     expect(app.body.errors[0].extensions.code).toBe('FORBIDDEN');
   });

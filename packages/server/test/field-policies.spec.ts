@@ -92,6 +92,25 @@ describe('field policies and consent', () => {
     expect(forbidden.body.errors[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', field: 'filter.traits.favoriteColor' } });
   });
 
+  it('a filter on a field behind a purpose not based on consent skips profiles that denied it', async () => {
+    await setPolicy({ type: 'Profile', field: 'traits.tier', purposes: ['analytics'], roles: ['app'] });
+    const r = await env.post('/v1/identify', { userId: 'fp-tier', traits: { tier: 'gold' }, context: { consent: { categoryPreferences: { analytics: false } } } }, { key: env.keys.admin });
+    expect(r.status).toBe(200);
+    const probe = await asApp(`{ profiles(first: 10, filter: { traits: { tier: "gold" } }) { nodes { id } } }`, {}, 'analytics');
+    expect(probe.body.data.profiles.nodes).toEqual([]);
+    await env.post('/v1/identify', { userId: 'fp-tier2', traits: { tier: 'gold' } }, { key: env.keys.admin });
+    const open = await asApp(`{ profiles(first: 10, filter: { traits: { tier: "gold" } }) { nodes { trait(key: "tier") } } }`, {}, 'analytics');
+    expect(open.body.data.profiles.nodes).toEqual([{ trait: 'gold' }]); // legitimate interest: no grant needed, only no denial
+  });
+
+  it('a key created without purposes may act for none; keys name only existing purposes', async () => {
+    const r = await env.graphql(TRAITS, { id: pid }, { key: env.keys.app, headers: { 'x-rapport-purpose': 'personalization' } });
+    expect(r.status).toBe(403);
+    expect(r.body.errors[0].message).toContain('may act for no purpose');
+    const bad = await env.graphql(`mutation { createApiKey(input: { roles: ["app"], purposes: ["telepathy"] }) { key } }`);
+    expect(bad.body.errors[0].extensions).toMatchObject({ field: 'purposes[0]', rule: 'enum' });
+  });
+
   it('explainAccess says who may read what, and which rule or consent decided', async () => {
     await setConsent(false);
     const q = `query($id: ID!, $r: String!, $p: String) { explainAccess(profileId: $id, field: "Profile.traits.favoriteColor", role: $r, purpose: $p) { allowed code reason consents } }`;

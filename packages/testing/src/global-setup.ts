@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ declare module 'vitest' {
 }
 
 let embedded: EmbeddedPostgresHandle | undefined;
+let embeddedDir = '';
 
 /**
  * Starts one PostgreSQL for the whole test run: `TEST_DATABASE_URL` when set (any PostgreSQL >= 14,
@@ -29,11 +31,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await c.end();
   } else {
     const dataDir = path.join(os.tmpdir(), `rapport-test-${randomBytes(4).toString('hex')}`, 'pgdata');
+    embeddedDir = dataDir;
     embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true, database: 'rapport_template' });
     adminUrl = embedded.adminUrl;
   }
   project.provide('pgAdminUrl', adminUrl);
   return async () => {
     await embedded?.stop();
+    if (!process.env.TEST_DATABASE_URL && embedded) fs.rmSync(path.dirname(embeddedDir), { recursive: true, force: true });
   };
 }

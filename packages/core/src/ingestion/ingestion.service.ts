@@ -91,8 +91,10 @@ export class IngestionService {
     );
 
     // 2b. Messages naming a deleted person's identity are dropped (suppression list).
-    const suppressed = await this.subjects.suppressed(tx, messages.flatMap((m) => m.identities));
-    const isSuppressed = (m: NormalizedMessage) => suppressed.size > 0 && m.identities.some((i) => suppressed.has(suppressionHash(i)));
+    const named = (m: NormalizedMessage): IdentityRef[] =>
+      m.previousId ? [...m.identities, { type: 'user_id', value: m.previousId }, { type: 'anonymous_id', value: m.previousId }] : m.identities;
+    const suppressed = await this.subjects.suppressed(tx, messages.flatMap(named));
+    const isSuppressed = (m: NormalizedMessage) => suppressed.size > 0 && named(m).some((i) => suppressed.has(suppressionHash(i)));
 
     // 3. Who owns the identities the batch mentions.
     const lookup: IdentityRef[] = [];

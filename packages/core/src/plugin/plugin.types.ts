@@ -71,7 +71,10 @@ export interface RapportPlugin {
   purposes?: PurposeDeclaration[];
   /** Survivorship rules the plugin supplies for trait keys (e.g. a function for `loyaltyTier`). */
   survivorship?: Record<string, SurvivorshipRule>;
-  /** Fields the plugin adds, with their purposes (the field guard uses them). */
+  /**
+   * Fields the plugin adds and the purposes their data serves: documentation for admins writing
+   * policies. The guard covers every field anyway; it acts on field policies, not on these.
+   */
   fields?: FieldDeclaration[];
   /**
    * Request-scoped loaders (DataLoader instances, or anything with per-request caches), created

@@ -48,6 +48,13 @@ export class ApiKeyService {
     for (const [i, r] of input.roles.entries()) {
       if (!this.roles.has(r)) throw new ValidationError(`roles[${i}]`, 'enum', `"${r}" is not a role; roles are ${this.roles.names().join(', ')}`);
     }
+    const purposes = input.purposes ?? [];
+    if (purposes.length) {
+      const known = new Set((await this.db.query<{ name: string }>('SELECT name FROM rapport_purpose WHERE name = ANY($1::text[])', [purposes])).map((r) => r.name));
+      purposes.forEach((p, i) => {
+        if (!known.has(p)) throw new ValidationError(`purposes[${i}]`, 'enum', `"${p}" is not a purpose`);
+      });
+    }
     const secret = `rk_${randomBytes(24).toString('base64url')}`;
     const rows = await this.db.query(
       `INSERT INTO rapport_api_key (name, prefix, key_hash, roles, purposes) VALUES ($1, $2, $3, $4, $5) RETURNING *`,

@@ -46,8 +46,11 @@ export interface ProfileFilter {
   traits?: Record<string, unknown>;
   /** Only profiles seen at or after this time. */
   seenSince?: Date;
-  /** Only profiles that granted this purpose (set by the field guard when a filter touches consent-guarded data). */
-  consentedTo?: string;
+  /**
+   * Set by the field guard when a filter touches consent-guarded data: only profiles that granted
+   * the purpose (`granted`), or that did not deny it (`notDenied`, for purposes not based on consent).
+   */
+  consent?: { purpose: string; mode: 'granted' | 'notDenied' };
 }
 
 /** Profile columns, qualified by a table alias. */
@@ -131,9 +134,11 @@ export class ProfileService {
       where.push(`p.id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
     }
     if (f?.traits) where.push(`p.traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
-    if (f?.consentedTo) {
-      where.push(`EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consentedTo)} AND c.granted
+    if (f?.consent?.mode === 'granted') {
+      where.push(`EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consent.purpose)} AND c.granted
                     AND (c.expires_at IS NULL OR c.expires_at > now()))`);
+    } else if (f?.consent?.mode === 'notDenied') {
+      where.push(`NOT EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consent.purpose)} AND NOT c.granted)`);
     }
     if (f?.seenSince) where.push(`EXISTS (SELECT 1 FROM rapport_event e WHERE e.profile_id = p.id AND e.timestamp >= ${p(f.seenSince)})`);
     const rows = await this.db.query(

@@ -14,10 +14,16 @@ export class RequestGuard {
     private readonly loadConsents: (profileId: string) => Promise<ConsentRecord[]>,
   ) {}
 
-  /** The profile's consents as purpose -> granted (false when denied or expired), read fresh per request. */
+  /**
+   * The profile's consents as purpose -> true (granted, unexpired) or false (denied), read fresh
+   * per request. An expired grant is no decision at all: it grants nothing, and denies nothing.
+   */
   async consentsOf(profileId: string): Promise<Consents> {
     const out: Consents = {};
-    for (const c of await this.loadConsents(profileId)) out[c.purpose] = isGranted(c);
+    for (const c of await this.loadConsents(profileId)) {
+      if (isGranted(c)) out[c.purpose] = true;
+      else if (!c.granted) out[c.purpose] = false;
+    }
     return out;
   }
 
@@ -75,7 +81,8 @@ export function applyFieldGuard(schema: GraphQLSchema): GraphQLSchema {
       const typeName = type.name;
       const fieldName = field.name;
       // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
-      const maskable = isScalarType(getNullableType(field.type));
+      const nullable = getNullableType(field.type);
+      const maskable = isScalarType(nullable) && nullable.name !== 'JSONObject';
       field.resolve = (parent, args, ctx: { guard?: RequestGuard }, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);

@@ -1,5 +1,5 @@
-import { isObjectType } from 'graphql';
-import { Permission, checkFirst, type FieldPolicy } from '@rapport/core';
+import { isNonNullType, isObjectType } from 'graphql';
+import { Permission, ValidationError, checkFirst, type FieldPolicy } from '@rapport/core';
 import { Arg, Authorized, Ctx, Field, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { RapportContext } from '../context';
@@ -60,6 +60,10 @@ export class PolicyResolver {
   @Authorized(Permission.PoliciesManage)
   @Mutation(() => FieldPolicyType, { description: 'Creates or replaces the policy of a field or trait key.' })
   setFieldPolicy(@Arg('input') input: FieldPolicyInput, @Ctx() ctx: RapportContext, @Info() info: GraphQLResolveInfo) {
+    const t = info.schema.getType(input.type);
+    if (isObjectType(t) && input.field in t.getFields() && isNonNullType(t.getFields()[input.field].type)) {
+      throw new ValidationError('field', 'nullable', `${input.type}.${input.field} is non-null, so a denial would null its parent: policies apply to nullable fields (every Profile field but id is nullable)`);
+    }
     return ctx.services.policies.upsert(input as FieldPolicy, (type, field) => {
       const t = info.schema.getType(type);
       return isObjectType(t) && field in t.getFields();
@@ -81,6 +85,13 @@ export class PolicyResolver {
     @Arg('purpose', () => String, { nullable: true }) purpose: string | null,
     @Ctx() ctx: RapportContext,
   ): Promise<AccessExplanation> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(profileId)) {
+      throw new ValidationError('profileId', 'uuid', `"${profileId}" is not a profile id`);
+    }
+    if (!ctx.services.roles.has(role)) throw new ValidationError('role', 'enum', `"${role}" is not a role; roles are ${ctx.services.roles.names().join(', ')}`);
+    if (purpose !== null && !(await ctx.services.consent.purposeNames()).has(purpose)) {
+      throw new ValidationError('purpose', 'enum', `"${purpose}" is not a purpose`);
+    }
     const dot = field.indexOf('.');
     const [type, name] = dot > 0 ? [field.slice(0, dot), field.slice(dot + 1)] : ['Profile', field];
     const [policies, purposes, [consents]] = await Promise.all([

@@ -14,19 +14,33 @@ import { Profile, ProfileConnection } from '../types/profile.type';
  * consent-guarded field only matches profiles that granted the request's purpose, so a denied
  * value cannot be probed through which profiles match.
  */
-function guardFilter(filter: ProfileFilterInput, ctx: RapportContext): ProfileFilterInput & { consentedTo?: string } {
+const ALL_GRANTED = new Proxy({}, { get: () => true }) as Record<string, boolean>;
+const ALL_DENIED = new Proxy({}, { get: () => false }) as Record<string, boolean>;
+
+function guardFilter(filter: ProfileFilterInput, ctx: RapportContext): ProfileFilterInput & { consent?: { purpose: string; mode: 'granted' | 'notDenied' } } {
   const guard = ctx.guard;
   if (!guard) return filter;
   const fields = [...Object.keys(filter.traits ?? {}).map((k) => `traits.${k}`), ...(filter.identity ? ['identities'] : [])];
-  let consentedTo: string | undefined;
+  let mode: 'granted' | 'notDenied' | undefined;
   for (const f of fields) {
     if (!guard.decider.guarded('Profile', f)) continue;
-    const allGranted = new Proxy({}, { get: () => true }) as Record<string, boolean>;
-    const d = guard.decider.decide('Profile', f, allGranted);
+    const d = guard.decider.decide('Profile', f, ALL_GRANTED);
     if (!d.allowed) throw new RapportError('FORBIDDEN', `filter on Profile.${f}: ${d.reason}`, `filter.${f}`, 'FORBIDDEN_FIELD');
-    if (!guard.decider.decide('Profile', f, {}).allowed && ctx.purpose) consentedTo = ctx.purpose;
+    // Match only the profiles whose consent would let the field be read.
+    if (!guard.decider.decide('Profile', f, {}).allowed) mode = 'granted';
+    else if (!guard.decider.decide('Profile', f, ALL_DENIED).allowed && mode !== 'granted') mode = 'notDenied';
   }
-  return consentedTo ? { ...filter, consentedTo } : filter;
+  return mode && ctx.purpose ? { ...filter, consent: { purpose: ctx.purpose, mode } } : filter;
+}
+
+/** profileByIdentity is a probe of identities: it answers only when the caller could read them. */
+async function guardIdentityProbe(p: ProfileRecord | null, ctx: RapportContext): Promise<ProfileRecord | null> {
+  const guard = ctx.guard;
+  if (!guard || !guard.decider.guarded('Profile', 'identities')) return p;
+  const d = guard.decider.decide('Profile', 'identities', ALL_GRANTED);
+  if (!d.allowed) throw new RapportError('FORBIDDEN', `profileByIdentity reads Profile.identities: ${d.reason}`, 'identities', 'FORBIDDEN_FIELD');
+  if (p && !guard.decider.decide('Profile', 'identities', await guard.consentsOf(p.id)).allowed) return null;
+  return p;
 }
 
 /** Reads of unified profiles, and the core fields of `Profile`. */
@@ -40,8 +54,8 @@ export class ProfileResolver {
 
   @Authorized(Permission.ProfilesRead)
   @Query(() => Profile, { nullable: true, description: 'The profile holding an identity (value normalised as at ingestion).' })
-  profileByIdentity(@Arg('type') type: string, @Arg('value') value: string, @Ctx() ctx: RapportContext): Promise<ProfileRecord | null> {
-    return ctx.services.profiles.byIdentity(type, value);
+  async profileByIdentity(@Arg('type') type: string, @Arg('value') value: string, @Ctx() ctx: RapportContext): Promise<ProfileRecord | null> {
+    return guardIdentityProbe(await ctx.services.profiles.byIdentity(type, value), ctx);
   }
 
   @Authorized(Permission.ProfilesRead)

@@ -74,11 +74,12 @@ function send(reply: FastifyReply, r: PipelineResult, batch: boolean, showProfil
   const status = r.rejected.length === 0 ? 200 : r.accepted.length === 0 ? (r.rejected.every((e) => e.status === 413) ? 413 : 400) : 207;
   return reply.status(status).send({
     success: r.rejected.length === 0,
-    accepted: r.accepted.filter((a) => !a.duplicate).length,
+    accepted: r.accepted.filter((a) => !a.duplicate && !a.suppressed).length,
     duplicates: r.accepted.filter((a) => a.duplicate).length,
+    suppressed: r.accepted.filter((a) => a.suppressed).length,
     results: r.accepted.map((a) => ({
       index: a.index, messageId: a.messageId, duplicate: a.duplicate, ...(a.suppressed ? { suppressed: true } : {}),
-      ...(a.warnings.length ? { warnings: a.warnings } : {}), ...(showProfiles ? { profileId: a.profileId } : {}),
+      ...(a.warnings.length ? { warnings: a.warnings } : {}), ...(showProfiles && !a.suppressed ? { profileId: a.profileId } : {}),
     })),
     errors,
   });
