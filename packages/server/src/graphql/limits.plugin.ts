@@ -54,14 +54,26 @@ const connectionEstimator: ComplexityEstimator = ({ args, childComplexity }) => 
  * variables are known, so `first: $n` is priced with its real value.
  */
 export function complexityLimitPlugin(maxComplexity: number): ApolloServerPlugin {
+  // The price depends on the operation and its numeric variables only (page sizes), so it is
+  // computed once per such pair: most traffic repeats a few operations with other ids.
+  const cache = new Map<string, number>();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, schema }) {
-          const complexity = getComplexity({
-            schema, query: document, variables: request.variables ?? {}, operationName: request.operationName,
-            estimators: [connectionEstimator],
-          });
+          const variables = request.variables ?? {};
+          const numeric = Object.entries(variables).filter(([, v]) => typeof v === 'number');
+          const key = request.query ? `${request.operationName ?? ''}\u0000${request.query}\u0000${JSON.stringify(numeric)}` : null;
+          let complexity = key ? cache.get(key) : undefined;
+          if (complexity === undefined) {
+            complexity = getComplexity({
+              schema, query: document, variables, operationName: request.operationName, estimators: [connectionEstimator],
+            });
+            if (key) {
+              if (cache.size >= 1000) cache.clear();
+              cache.set(key, complexity);
+            }
+          }
           if (complexity > maxComplexity) {
             throw new GraphQLError(
               `query complexity ${complexity} is over the limit of ${maxComplexity}: ask for smaller pages (first) or fewer fields`,
