@@ -134,6 +134,23 @@ describe('probabilistic identity resolution', () => {
     expect(never.body.errors[0].message).toContain('was never merged into another profile');
   });
 
+  it('unmerge also gives back what arrived after the merge under the restored side\'s ids', async () => {
+    const older = (await env.post('/v1/identify', { userId: 'um-user', traits: { name: 'U' } }, { key: env.keys.admin })).body.profileId;
+    await env.post('/v1/identify', { anonymousId: 'um-anon', traits: { device: 'tablet' } }, { key: env.keys.admin });
+    await env.post('/v1/alias', { userId: 'um-user', previousId: 'um-anon' }, { key: env.keys.admin });
+    // After the merge: one event names only the anonymous id, one only the user id.
+    await env.post('/v1/identify', { anonymousId: 'um-anon', traits: { device: 'phone' } }, { key: env.keys.admin });
+    await env.post('/v1/track', { userId: 'um-user', event: 'Mine' }, { key: env.keys.admin });
+    const merged = (await byAnon('um-anon')).mergeHistory.find((m: { rule: string }) => m.rule === 'alias').mergedId;
+    await env.graphql(`mutation($id: ID!) { unmergeProfile(id: $id) { id } }`, { id: merged });
+    const restored = (await env.graphql(`query($id: ID!) { profile(id: $id) { traits events { nodes { type name } } } }`, { id: merged })).body.data.profile;
+    expect(restored.traits).toEqual({ device: 'phone' });
+    expect(restored.events.nodes.map((e: { type: string }) => e.type).sort()).toEqual(['identify', 'identify']);
+    const survivor = (await env.graphql(`query($id: ID!) { profile(id: $id) { traits events { nodes { type name } } } }`, { id: older })).body.data.profile;
+    expect(survivor.traits).toEqual({ name: 'U' });
+    expect(survivor.events.nodes.map((e: { name: string | null; type: string }) => e.name ?? e.type).sort()).toEqual(['Mine', 'alias', 'identify']);
+  });
+
   it('merges by hand with a reason, and refuses a merge that breaks a limit', async () => {
     const a = (await env.post('/v1/identify', { anonymousId: 'hand-1', traits: { name: 'A' } }, { key: env.keys.admin })).body.profileId;
     const b = (await env.post('/v1/identify', { anonymousId: 'hand-2', traits: { name: 'B' } }, { key: env.keys.admin })).body.profileId;

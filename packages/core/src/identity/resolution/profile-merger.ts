@@ -140,6 +140,17 @@ export class ProfileMerger {
       ).map((r) => r.id);
       await tx.query('UPDATE rapport_identity SET profile_id = $1 WHERE origin_profile_id = ANY($2::uuid[]) AND profile_id = $3', [profileId, subtree, survivorId]);
       await tx.query('UPDATE rapport_event SET profile_id = $1 WHERE origin_profile_id = ANY($2::uuid[]) AND profile_id = $3', [profileId, subtree, survivorId]);
+      // Events that arrived after the merge and name only the restored side's ids belong to it too.
+      await tx.query(
+        `WITH mine AS (SELECT type, value FROM rapport_identity WHERE profile_id = $1),
+              theirs AS (SELECT type, value FROM rapport_identity WHERE profile_id = $2)
+         UPDATE rapport_event e SET profile_id = $1, origin_profile_id = $1
+          WHERE e.profile_id = $2 AND e.received_at >= $3
+            AND (e.anonymous_id IN (SELECT value FROM mine WHERE type = 'anonymous_id') OR e.user_id IN (SELECT value FROM mine WHERE type = 'user_id'))
+            AND NOT (COALESCE(e.anonymous_id IN (SELECT value FROM theirs WHERE type = 'anonymous_id'), false)
+                     OR COALESCE(e.user_id IN (SELECT value FROM theirs WHERE type = 'user_id'), false))`,
+        [profileId, survivorId, merge.created_at],
+      );
       await tx.query('UPDATE rapport_profile SET merged_into = NULL WHERE id = $1', [profileId]);
       await tx.query('UPDATE rapport_profile SET merged_into = $1 WHERE id = ANY($2::uuid[]) AND id <> $1', [profileId, subtree]);
       for (const id of [profileId, survivorId]) await this.rewriteTraits(tx, id);
