@@ -15,11 +15,15 @@ const runs = [
   ['dataset4a+4b', ['data/febrl/dataset4a.csv', 'data/febrl/dataset4b.csv']],
 ];
 const rows = [];
-for (const [name, files] of runs) {
-  const out = execFileSync('node', [EVAL, ...files.map((f) => path.join(ROOT, f)), '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
-  const r = JSON.parse(out.trim().split('\n').at(-1));
-  rows.push({ dataset: name, ...r });
-  console.error(`${name}: F1 ${r.f1} (P ${r.precision}, R ${r.recall}), ${r.candidatePairs} pairs, ${r.seconds.total} s`);
+// The default (a pair whose first and last names both disagree goes to review, not auto-merge),
+// then without that veto.
+for (const variant of [[], ['--no-vetoes']]) {
+  for (const [name, files] of runs) {
+    const out = execFileSync('node', [EVAL, ...files.map((f) => path.join(ROOT, f)), '--json', ...variant], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+    const r = JSON.parse(out.trim().split('\n').at(-1));
+    rows.push({ dataset: name, variant: variant.length ? 'no vetoes' : 'default', ...r });
+    console.error(`${name} (${variant.length ? 'no vetoes' : 'default'}): F1 ${r.f1} (P ${r.precision}, R ${r.recall}), ${r.candidatePairs} pairs, ${r.merged} merged, ${r.queuedForReview} to review, ${r.seconds.total} s`);
+  }
 }
 const result = { bench: 'identity', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded', rows };
 fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });

@@ -107,6 +107,18 @@ describe('probabilistic identity resolution', () => {
     expect((await byAnon('late-dup')).id).toBe((await byAnon('late-dup-2')).id);
   });
 
+  it('never auto-merges two people whose first and last names both differ: the pair waits for review', async () => {
+    const same = { birthday: '19880312', address: { city: 'braddon', postalCode: '2612', street: 'mort street', streetNumber: '14' } };
+    await env.post('/v1/identify', { anonymousId: 'veto-a', traits: { firstName: 'ines', lastName: 'albrecht', ...same } }, { key: env.keys.admin });
+    await env.post('/v1/identify', { anonymousId: 'veto-b', traits: { firstName: 'zelda', lastName: 'marchetti', ...same } }, { key: env.keys.admin });
+    await env.server.core.services.resolution.drain();
+    const a = await byAnon('veto-a');
+    expect((await byAnon('veto-b')).id).not.toBe(a.id);
+    const c = (await env.graphql(`query($id: ID!) { matchCandidates(profileId: $id) { status probability } }`, { id: a.id })).body.data.matchCandidates;
+    expect(c).toEqual([expect.objectContaining({ status: 'pending' })]);
+    expect(c[0].probability).toBeGreaterThanOrEqual(0.999); // sure by the numbers, held back by the veto
+  });
+
   it('unmerges: identities, events and traits go back, who did it is recorded, and the pair is not proposed again', async () => {
     const p = await byAnon('rec-1-org');
     const mergedId = p.mergeHistory[0].mergedId;

@@ -5,7 +5,7 @@ export interface ParsedArgs {
 }
 
 /** Flags that take no value, so they never swallow the next word. */
-const BOOLEAN_FLAGS = new Set(['json', 'retrain', 'help']);
+const BOOLEAN_FLAGS = new Set(['json', 'retrain', 'help', 'no-vetoes']);
 
 /** Parses CLI arguments; flags may repeat (`--role app --role ingest`). */
 export function parseArgs(argv: string[]): ParsedArgs {

@@ -15,6 +15,8 @@ per record), runs identity resolution, and scores the resulting profiles against
   --id-column <name>         column with the record id (default rec_id)
   --cluster-column <name>    column with the true cluster id (default: derived from FEBRL rec_id)
   --map <col>=<trait>,...    map more columns to traits (dotted paths), e.g. first=firstName,zip=address.postalCode
+  --no-vetoes                let pairs whose first and last names both disagree merge automatically
+                             (by default they go to the review queue)
   DATABASE_URL               use this PostgreSQL (default: a fresh embedded one, deleted afterwards)`;
 
 /** Runs the evaluation; resolves to the exit code. */
@@ -44,7 +46,12 @@ export async function main(argv: string[]): Promise<number> {
     database: process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { embedded: { dataDir, port: 56000 + (process.pid % 1000) } },
     api: { rateLimitPerMinute: 1e9 },
     // The batch run below resolves everything; matching each record as it arrives would repeat it.
-    identity: { matching: { incremental: false } },
+    identity: {
+      matching: {
+        incremental: false,
+        ...(args.flags['no-vetoes'] ? { config: { ...matching.DEFAULT_PERSON_MATCHING_CONFIG, autoMergeVetoes: [] } } : {}),
+      },
+    },
     logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2)),
     port: 0,
   });
@@ -82,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       merged: summary.merged,
       queuedForReview: summary.queued,
       thresholds: server.core.config.identity.matching.config.thresholds,
+      autoMergeVetoes: server.core.config.identity.matching.config.autoMergeVetoes ?? [],
       seconds: { ingest: +((tIngested - t0) / 1000).toFixed(2), resolve: +((tResolved - tIngested) / 1000).toFixed(2), total: +((tResolved - t0) / 1000).toFixed(2) },
     };
     if (json) process.stdout.write(JSON.stringify(result) + '\n');

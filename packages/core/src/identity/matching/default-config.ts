@@ -8,6 +8,7 @@ import type { MatchingConfig } from './matching.types';
  * >= 0.8. Treat as read-only; spread it to derive a variant.
  */
 export const DEFAULT_PERSON_MATCHING_CONFIG: MatchingConfig = {
+  autoMergeVetoes: [['firstName', 'lastName']],
   comparisons: [
     { name: 'firstName', kind: 'name', paths: ['firstName'], swapPaths: ['lastName'] },
     { name: 'lastName', kind: 'name', paths: ['lastName'], swapPaths: ['firstName'] },

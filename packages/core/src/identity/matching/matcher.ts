@@ -102,7 +102,26 @@ export function buildScoredPair(
   });
   const weight = weightOfLevels(compiled, levels);
   const probability = matchProbability(weight);
-  return { idA, idB, weight, probability, decision: decide(probability, compiled.model.config.thresholds), explanation };
+  let decision = decide(probability, compiled.model.config.thresholds);
+  if (decision === 'merge' && vetoed(compiled, levels)) decision = 'review';
+  return { idA, idB, weight, probability, decision, explanation };
+}
+
+/**
+ * True when a veto of the config holds: every comparison it names has a value on both sides,
+ * and together they count against a match (their weights sum below zero).
+ */
+export function vetoed(compiled: CompiledModel, levels: ArrayLike<number>): boolean {
+  const vetoes = compiled.model.config.autoMergeVetoes ?? [];
+  return vetoes.some((names) => {
+    let sum = 0;
+    for (const name of names) {
+      const k = compiled.comparisons.findIndex((c) => c.name === name);
+      if (k < 0 || levels[k] < 0) return false;
+      sum += compiled.levelWeights[k][levels[k]];
+    }
+    return names.length > 0 && sum < 0;
+  });
 }
 
 /** Comparison vector of two records of a prepared set. */

@@ -123,6 +123,13 @@ export interface MatchingConfig {
   thresholds: MatchThresholds;
   /** Training options. */
   training?: TrainingConfig;
+  /**
+   * Vetoes on automatic merges: each entry lists comparisons; when all of them have values on
+   * both sides and together count against a match (their weights sum below zero), the pair goes
+   * to review however high its probability. The default holds back a merge of two records whose
+   * names, taken together, disagree, however much else (birthday, address) agrees.
+   */
+  autoMergeVetoes?: string[][];
 }
 
 /** Trained parameters of one agreement level. */
