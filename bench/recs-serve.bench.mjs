@@ -6,7 +6,8 @@
 // Usage: npm run build && node bench/recs-serve.bench.mjs [--seconds 15] [--connections 16]
 import fs from 'node:fs';
 import path from 'node:path';
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { startServerProcess } from './lib/server-process.mjs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { machine } from './lib/machine.mjs';
@@ -20,29 +21,6 @@ const arg = (name, def) => {
 const SECONDS = arg('seconds', 15);
 const CONNECTIONS = arg('connections', 16);
 const QUERY = 'query($id: ID!) { profile(id: $id) { recommendations(first: 10) { item { id } score reason } } }';
-
-function startChild() {
-  const child = fork(path.join(ROOT, 'bench/lib/recs-server-child.cjs'), [], {
-    execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-recs'] : [],
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-    child.once('message', (msg) => {
-      if (msg.error) return reject(new Error(msg.error));
-      resolve({
-        ...msg,
-        stop: () => new Promise((res) => {
-          child.removeAllListeners('exit');
-          child.once('exit', () => res());
-          child.send('stop');
-        }),
-      });
-    });
-  });
-}
 
 /** Minimal CSV line parser (quoted fields with commas, as in movies.csv). */
 function csvLine(line) {
@@ -141,7 +119,7 @@ function load(server, ids, { seconds, connections }) {
   });
 }
 
-const server = await startChild();
+const server = await startServerProcess({ recommendations: { pollMs: 1000 } });
 try {
   let t = performance.now();
   const seeded = await seed(server);
