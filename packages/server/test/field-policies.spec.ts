@@ -128,6 +128,12 @@ describe('field policies and consent', () => {
     const log = await env.graphql(`query($id: ID!) { auditLog(profileId: $id, first: 5) { actor action fields purpose requestId } }`, { id: pid });
     expect(log.body.data.auditLog[0]).toMatchObject({ action: 'read', fields: ['Profile.traits.favoriteColor'], purpose: 'personalization' });
     expect(log.body.data.auditLog[0].actor).toMatch(/^app/);
+    // An admin reads a PII trait that has no policy: allowed, and audited too.
+    const other = (await env.post('/v1/identify', { userId: 'fp-phone', traits: { phone: '+1 650 253 0000' } }, { key: env.keys.admin })).body.profileId;
+    const read = await env.graphql(`query($id: ID!) { profile(id: $id) { traits } }`, { id: other });
+    expect(read.body.data.profile.traits).toEqual({ phone: '+1 650 253 0000' });
+    const adminLog = await env.graphql(`query($id: ID!) { auditLog(profileId: $id, first: 1) { actor fields } }`, { id: other });
+    expect(adminLog.body.data.auditLog[0]).toEqual({ actor: 'test-admin', fields: ['Profile.traits.phone'] });
   });
 
   it('bad input: unknown fields, purposes and roles are refused and nothing is saved; a purpose the key may not use is a 403', async () => {

@@ -73,6 +73,11 @@ export class AccessDecider {
     return this.byKey.has(`${type}.${field}`) || (type === 'Profile' && field.startsWith('traits.') && this.pii.has(field.slice(7)) && !this.admin);
   }
 
+  /** True when a trait key is personal data (config `piiTraits`, or a policy marking it PII). */
+  piiTrait(key: string): boolean {
+    return this.byKey.get(`Profile.traits.${key}`)?.pii ?? this.pii.has(key);
+  }
+
   /** Trait keys of `traits` that need a decision. */
   guardedTraits(keys: string[]): string[] {
     return keys.filter((k) => this.guarded('Profile', `traits.${k}`));

@@ -124,6 +124,8 @@ async function guarded(
   const guardedKeys = new Set(guard.decider.guardedTraits(Object.keys(traits)));
   for (const [k, v] of Object.entries(traits)) {
     if (!guardedKeys.has(k)) {
+      // Readable without a decision (an admin, or no policy), but personal data is still audited.
+      if (profileId && guard.decider.piiTrait(k)) guard.audit(profileId, `Profile.traits.${k}`);
       out[k] = v;
       continue;
     }
