@@ -19,6 +19,24 @@ function rows(m: InteractionMatrix, u: number): Entry[] {
 }
 
 /**
+ * Splits each user's interactions with `holdOut` (given the user's entries, at least `min` of
+ * them, and the seeded generator; returns the indexes to test on). Users with fewer than `min`
+ * interactions stay entirely in training and are not evaluated.
+ */
+function splitPerUser(m: InteractionMatrix, min: number, seed: number, holdOut: (all: Entry[], rng: SeededRandom) => number[]): HoldoutSplit {
+  const rng = new SeededRandom(seed);
+  const trainLists: Entry[][] = [];
+  const test: number[][] = [];
+  for (let u = 0; u < m.numUsers; u++) {
+    const all = rows(m, u);
+    const picked = all.length < min ? new Set<number>() : new Set(holdOut(all, rng));
+    test.push(all.filter((_, i) => picked.has(i)).map((e) => e.item).sort((a, b) => a - b));
+    trainLists.push(all.filter((_, i) => !picked.has(i)));
+  }
+  return { train: InteractionMatrix.fromUserLists(m.userIds, m.itemIds, trainLists), test };
+}
+
+/**
  * Seeded random per-user hold-out: each user with at least `minInteractions` interactions keeps a
  * random `testFraction` (at least one) for testing; users with fewer stay entirely in training and
  * are not evaluated.
@@ -28,23 +46,12 @@ export function randomHoldout(
   opts: { testFraction?: number; seed?: number; minInteractions?: number } = {},
 ): HoldoutSplit {
   const fraction = opts.testFraction ?? 0.2;
-  const min = Math.max(2, opts.minInteractions ?? 5);
-  const rng = new SeededRandom(opts.seed ?? 42);
-  const trainLists: Entry[][] = [];
-  const test: number[][] = [];
-  for (let u = 0; u < m.numUsers; u++) {
-    const all = rows(m, u);
-    if (all.length < min) {
-      trainLists.push(all);
-      test.push([]);
-      continue;
-    }
-    rng.shuffle(all);
+  return splitPerUser(m, Math.max(2, opts.minInteractions ?? 5), opts.seed ?? 42, (all, rng) => {
+    const order = all.map((_, i) => i);
+    rng.shuffle(order);
     const nTest = Math.min(all.length - 1, Math.max(1, Math.round(fraction * all.length)));
-    test.push(all.slice(0, nTest).map((e) => e.item).sort((a, b) => a - b));
-    trainLists.push(all.slice(nTest));
-  }
-  return { train: InteractionMatrix.fromUserLists(m.userIds, m.itemIds, trainLists), test };
+    return order.slice(0, nTest);
+  });
 }
 
 /**
@@ -54,23 +61,10 @@ export function randomHoldout(
  */
 export function leaveLastOut(m: InteractionMatrix, opts: { seed?: number; minInteractions?: number } = {}): HoldoutSplit {
   if (!m.timestamps) throw new Error('leave-last-out needs timestamps');
-  const min = Math.max(2, opts.minInteractions ?? 2);
-  const rng = new SeededRandom(opts.seed ?? 42);
-  const trainLists: Entry[][] = [];
-  const test: number[][] = [];
-  for (let u = 0; u < m.numUsers; u++) {
-    const all = rows(m, u);
-    if (all.length < min) {
-      trainLists.push(all);
-      test.push([]);
-      continue;
-    }
+  return splitPerUser(m, Math.max(2, opts.minInteractions ?? 2), opts.seed ?? 42, (all, rng) => {
     let latest = Number.NEGATIVE_INFINITY;
     for (const e of all) if (e.timestamp! > latest) latest = e.timestamp!;
-    const tied = all.map((e, i) => i).filter((i) => all[i].timestamp === latest);
-    const pick = tied.length > 0 ? tied[rng.int(tied.length)] : all.length - 1;
-    test.push([all[pick].item]);
-    trainLists.push(all.filter((_, i) => i !== pick));
-  }
-  return { train: InteractionMatrix.fromUserLists(m.userIds, m.itemIds, trainLists), test };
+    const tied = all.map((_, i) => i).filter((i) => all[i].timestamp === latest);
+    return [tied.length > 0 ? tied[rng.int(tied.length)] : all.length - 1];
+  });
 }
