@@ -3,7 +3,10 @@
 // under autocannon (16 connections, 15 s, random profiles), after seeding MovieLens-small
 // (movies as catalog items, every rating as a Product Viewed event through /v1/batch, every user
 // consenting to personalization) and training EASE with `rapport train recommendations`.
-// Usage: npm run build && node bench/recs-serve.bench.mjs [--seconds 15] [--connections 16]
+// Usage: npm run build && node bench/recs-serve.bench.mjs [--seconds 15] [--connections 16] [--workers 1]
+//        [--history-cache 10000] (0: every request reads the profile's interactions from PostgreSQL)
+// With DATABASE_URL and --reuse, a database this script seeded and trained before is served again
+// as it is (for quick iterations on serving; recorded figures come from a fresh run).
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -19,6 +22,8 @@ const arg = (name, def) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const SECONDS = arg('seconds', 15);
+const WORKERS = arg('workers', 1);
+const REUSE = process.argv.includes('--reuse') && Boolean(process.env.DATABASE_URL);
 const CONNECTIONS = arg('connections', 16);
 const QUERY = 'query($id: ID!) { profile(id: $id) { recommendations(first: 10) { item { id } score reason } } }';
 
@@ -89,6 +94,23 @@ async function seed(server) {
   return { ids: [...ids], items: items.length, events: ratings.length, users: users.size };
 }
 
+/** What an earlier run left in the database (--reuse), or null when there is nothing to reuse. */
+async function seededBefore(databaseUrl) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const [{ items, events, models }] = (await client.query(
+      'SELECT (SELECT count(*) FROM rec_item)::int AS items, (SELECT count(*) FROM rec_interaction)::int AS events, (SELECT count(*) FROM rec_model)::int AS models',
+    )).rows;
+    if (!items || !models) return null;
+    const ids = (await client.query('SELECT DISTINCT profile_id FROM rec_interaction')).rows.map((r) => r.profile_id);
+    return { ids, items, events, users: ids.length };
+  } finally {
+    await client.end();
+  }
+}
+
 function trainWithCli(databaseUrl) {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [path.join(ROOT, 'packages/server/bin/rapport.js'), 'train', 'recommendations'], {
@@ -119,14 +141,15 @@ function load(server, ids, { seconds, connections }) {
   });
 }
 
-const server = await startServerProcess({ recommendations: { pollMs: 1000 } });
+const server = await startServerProcess({ recommendations: { pollMs: 1000, historyCache: arg('history-cache', 10_000) }, workers: WORKERS });
 try {
   let t = performance.now();
-  const seeded = await seed(server);
+  const previous = REUSE ? await seededBefore(server.databaseUrl) : null;
+  const seeded = previous ?? (await seed(server));
   const seedSeconds = (performance.now() - t) / 1000;
   console.error(`seeded ${seeded.items} items, ${seeded.events} events, ${seeded.ids.length} profiles in ${seedSeconds.toFixed(1)} s`);
   t = performance.now();
-  const training = await trainWithCli(server.databaseUrl);
+  const training = previous ? { reused: true } : await trainWithCli(server.databaseUrl);
   console.error(`trained: ${JSON.stringify(training)}`);
   // The server picks the new version up by polling, without restart.
   let status;
@@ -146,7 +169,7 @@ try {
     bench: 'recs-serve', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
     query: QUERY, dataset: 'movielens-latest-small', items: seeded.items, events: seeded.events, profiles: seeded.ids.length,
     seedSeconds: Number(seedSeconds.toFixed(1)), training, servedModel: status, sampleReasons: recs.slice(0, 3).map((x) => x.reason),
-    connections: CONNECTIONS, seconds: SECONDS,
+    connections: CONNECTIONS, seconds: SECONDS, workers: WORKERS, historyCache: arg('history-cache', 10_000),
     requestsPerSec: Math.round(r.requests.average), latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
     non2xx: r.non2xx, errors: r.errors, target: 'p99 < 25 ms',
   };

@@ -1,2 +1,3 @@
 export { createServer, startServer, PURPOSE_HEADER, type RapportServer } from './server';
 export { defaultPlugins } from './config/default-plugins';
+export { startCluster, runClusterWorker, workerCount, type ClusterHandle } from './cluster';

@@ -4,7 +4,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { createRapport, hashKey, RapportError, ValidationError, type ApiKeyRecord, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { createRapport, hashKey, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
 import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema';
 import { isObjectType } from 'graphql';
 import { guardPlugin } from './graphql/guard.plugin';
@@ -106,6 +106,9 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     validationRules: [depthLimitRule(core.config.api.maxDepth)],
     formatError,
     introspection: true,
+    // The CLI (and a cluster worker) handle SIGINT/SIGTERM: they close Fastify, whose onClose stops
+    // Apollo. Apollo's own handlers would stop it a second time, racing that close.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: process.env.NODE_ENV === 'development',
     logger: {
       debug: (m) => core.logger.debug(m),
@@ -177,8 +180,9 @@ export interface RapportServer {
 /** Starts core and the HTTP server. `port: 0` picks a free port (tests). */
 export async function startServer(
   config: RapportConfigInput & { port?: number; host?: string } = {},
+  options: CreateRapportOptions = {},
 ): Promise<RapportServer> {
-  const core = await createRapport(config);
+  const core = await createRapport(config, options);
   let app: FastifyInstance;
   try {
     app = await createServer(core);

@@ -21,6 +21,11 @@ export interface TestEnvironment {
   post<T = any>(path: string, body: unknown, options?: { key?: string | null; basic?: boolean; contentType?: string; raw?: boolean; headers?: Record<string, string> }): Promise<HttpResult<T>>;
   /** Counts SQL statements run while `work` runs. */
   countSql<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+  /**
+   * Starts another server on the same database (scale-out: several processes behind a load
+   * balancer), with the same keys. Its `close` stops that server only; this one's `close` stops both.
+   */
+  addServer(config?: RapportConfigInput): Promise<TestEnvironment>;
   close(): Promise<void>;
 }
 
@@ -52,13 +57,18 @@ export async function createTestEnvironment(config: RapportConfigInput = {}): Pr
     keys.create({ name: 'test-app', roles: ['app'] }),
     keys.create({ name: 'test-ingest', roles: ['ingest'] }),
   ]);
+  return environmentOf(server, database, { admin: admin.key, app: app.key, ingest: ingest.key }, async () => database.drop());
+}
+
+function environmentOf(server: RapportServer, database: TestDatabase, keys: TestEnvironment['keys'], afterClose: () => Promise<void>): TestEnvironment {
+  const others: TestEnvironment[] = [];
   const env: TestEnvironment = {
     url: server.url,
     server,
     database,
-    keys: { admin: admin.key, app: app.key, ingest: ingest.key },
+    keys,
     async graphql(query, variables, options = {}) {
-      const key = options.key === undefined ? admin.key : options.key;
+      const key = options.key === undefined ? keys.admin : options.key;
       const res = await fetch(`${server.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...options.headers },
@@ -67,7 +77,7 @@ export async function createTestEnvironment(config: RapportConfigInput = {}): Pr
       return { status: res.status, body: (await parse(res)) as never, headers: res.headers };
     },
     async post(path, body, options = {}) {
-      const key = options.key === undefined ? ingest.key : options.key;
+      const key = options.key === undefined ? keys.ingest : options.key;
       const auth = key ? (options.basic ? `Basic ${Buffer.from(`${key}:`).toString('base64')}` : `Bearer ${key}`) : undefined;
       const res = await fetch(`${server.url}${path}`, {
         method: 'POST',
@@ -85,9 +95,16 @@ export async function createTestEnvironment(config: RapportConfigInput = {}): Pr
         off();
       }
     },
+    async addServer(config = {}) {
+      const other = await startServer({ ...config, database: { ...config.database, url: database.url }, port: 0 });
+      const e = environmentOf(other, database, keys, async () => undefined);
+      others.push(e);
+      return e;
+    },
     async close() {
+      for (const o of others.splice(0)) await o.close();
       await server.close();
-      await database.drop();
+      await afterClose();
     },
   };
   return env;

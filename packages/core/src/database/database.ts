@@ -4,6 +4,7 @@ import type { Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from '../logger/logger';
 import { coreEntities } from '../entity';
 import { coreMigrations } from './migrations';
+import { Notifications } from './notifications';
 
 /** Something that runs SQL: the pool, or one transaction. */
 export interface Queryable {
@@ -55,6 +56,7 @@ export interface DatabaseOptions {
 export class Database implements Queryable {
   readonly dataSource: DataSource;
   private readonly listeners = new Set<QueryListener>();
+  private notifier: Notifications | null = null;
 
   constructor(private readonly options: DatabaseOptions) {
     this.dataSource = new DataSource({
@@ -130,6 +132,15 @@ export class Database implements Queryable {
     }
   }
 
+  /**
+   * LISTEN/NOTIFY between server processes (one extra connection, opened on the first `listen`).
+   * Caches use it to drop what another process changed.
+   */
+  get notifications(): Notifications {
+    this.notifier ??= new Notifications(this.options.url, (sql, params) => this.query(sql, params), this.options.logger);
+    return this.notifier;
+  }
+
   /** Registers a listener told of every statement; returns a function that removes it. */
   onQuery(listener: QueryListener): () => void {
     this.listeners.add(listener);
@@ -137,6 +148,7 @@ export class Database implements Queryable {
   }
 
   async close(): Promise<void> {
+    await this.notifier?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

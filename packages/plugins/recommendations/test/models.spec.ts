@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { currentBackend, initTensorflow } from '../../../core/src/ml';
 import { hitRateAtK, ndcgAtK, precisionAtK, recallAtK } from '../src/eval/metrics';
@@ -5,6 +8,8 @@ import { parseMovieLens } from '../src/eval/movielens.loader';
 import { leaveLastOut, randomHoldout } from '../src/eval/split';
 import { evaluateRanking } from '../src/eval/evaluate';
 import { invertSpd } from '../src/models/dense-linalg';
+import { DenseItemWeights } from '../src/models/dense-item-weights';
+import { axpyWasmBytes, useSimd } from '../src/models/axpy-kernel';
 import {
   EaseModel,
   InteractionMatrix,
@@ -65,6 +70,57 @@ describe('metrics', () => {
     expect(topK([0.1, 0.9, 0.5, Number.NEGATIVE_INFINITY, 0.7], 3)).toEqual([1, 4, 2]);
     expect(topK([0.1, 0.9, 0.5, 0.7], 2, [1])).toEqual([3, 2]);
     expect(topK([1, 1, 1], 2)).toEqual([0, 1]);
+  });
+
+  it('topK equals a full sort (score desc, index asc) on random inputs with ties and non-finite scores', () => {
+    const score = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(Number.NaN, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY));
+    fc.assert(
+      fc.property(fc.array(score, { maxLength: 60 }), fc.integer({ min: 0, max: 70 }), fc.array(fc.nat(60), { maxLength: 10 }), (scores, k, exclude) => {
+        const skip = new Set(exclude);
+        const expected = scores
+          .map((s, i) => ({ s, i }))
+          .filter(({ s, i }) => Number.isFinite(s) && !skip.has(i))
+          .sort((a, b) => b.s - a.s || a.i - b.i)
+          .slice(0, k)
+          .map(({ i }) => i);
+        expect(topK(scores, k, exclude)).toEqual(expected);
+        expect(topK(Float32Array.from(scores), k, exclude)).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each([true, false])('dense weights score exactly like a plain sum of rows (WebAssembly SIMD: %s)', (simd) => {
+    useSimd(simd);
+    try {
+      const n = 7;
+      const rng = new SeededRandom(3);
+      const weights = Float32Array.from({ length: n * n }, () => rng.next() - 0.5);
+      const items = Int32Array.from([0, 2, 3, 5, 8, 9, 11]);
+      const table = new DenseItemWeights(12, items, weights);
+      expect(table.simd).toBe(simd);
+      expect(table.weights).toEqual(weights);
+      expect(table.weight(3, 8)).toBe(weights[2 * n + 4]);
+      for (const len of [0, 1, 3, 4, 5, 9, 14]) {
+        const history = Array.from({ length: len }, (_, k) => ({ item: [0, 2, 3, 5, 8, 9, 11, 1, 4][k % 9], weight: 1 + (k % 3) }));
+        const expected = new Float64Array(12);
+        for (const { item, weight } of history) {
+          const r = items.indexOf(item);
+          if (r >= 0) for (let c = 0; c < n; c++) expected[items[c]] += weight * weights[r * n + c];
+        }
+        const got = table.accumulate(history, new Float32Array(12));
+        got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+      }
+    } finally {
+      useSimd(true);
+    }
+  });
+
+  it('the WebAssembly kernel is the build of its source, axpy.wat', async () => {
+    const wabt = await (await import('wabt')).default();
+    const source = fs.readFileSync(path.join(__dirname, '../src/models/axpy.wat'), 'utf8');
+    const built = wabt.parseWat('axpy.wat', source, { simd: true }).toBinary({}).buffer;
+    expect(Buffer.from(built).equals(Buffer.from(axpyWasmBytes()))).toBe(true);
   });
 });
 

@@ -182,18 +182,30 @@ describe('Profile.recommendations', () => {
     expect(sim.body.errors[0].message).toBe('first: must be an integer from 1 to 100, got 101');
   });
 
-  it('reads the interactions of a page of profiles in one statement (DataLoader)', async () => {
+  it('reads the interactions of a page of profiles in one statement, then from memory until they change', async () => {
     const q = (n: number) => `{ profiles(first: ${n}) { nodes { id recommendations(first: 3) { item { id } reason } } } }`;
     await env.graphql(q(1));
-    const one = await env.countSql(() => env.graphql(q(1)));
+    const count = (s: string[], sql: string) => s.filter((x) => x.includes(sql)).length;
     const many = await env.countSql(() => env.graphql(q(8)));
     expect(many.result.body.errors).toBeUndefined();
     expect(many.result.body.data.profiles.nodes.length).toBe(8);
-    const count = (s: string[], sql: string) => s.filter((x) => x.includes(sql)).length;
-    for (const sql of ['FROM rec_interaction WHERE profile_id', 'FROM rec_item WHERE id = ANY', 'FROM rapport_consent WHERE profile_id']) {
-      expect(count(many.statements, sql)).toBe(1);
-      expect(count(one.statements, sql)).toBeLessThanOrEqual(1);
-    }
+    expect(count(many.statements, 'FROM rec_interaction WHERE profile_id')).toBe(1); // the 7 not read before, batched
+    expect(count(many.statements, 'FROM rapport_consent WHERE profile_id')).toBe(1);
+    expect(count(many.statements, 'FROM rec_item WHERE id = ANY')).toBe(0); // rows come from the catalog snapshot
+    const again = await env.countSql(() => env.graphql(q(8)));
+    expect(again.result.body).toEqual(many.result.body);
+    expect(count(again.statements, 'FROM rec_interaction WHERE profile_id')).toBe(0);
+    // A view by one of them drops that profile alone: the next read goes back to PostgreSQL for it.
+    const node = many.result.body.data.profiles.nodes.find((n: { recommendations: Array<{ reason: string }> }) =>
+      n.recommendations.some((r) => r.reason.startsWith('because')), // a consenting profile: its history is read
+    );
+    const who = await env.graphql(`query($id: ID!) { profile(id: $id) { identities { type value } } }`, { id: node.id });
+    const ident = who.body.data.profile.identities[0];
+    const key = ident.type === 'user_id' ? 'userId' : 'anonymousId';
+    await env.post('/v1/track', { [key]: ident.value, event: 'Product Viewed', properties: { product_id: 'shirt-2' } });
+    const changed = await env.countSql(() => env.graphql(q(8)));
+    const reads = changed.statements.filter((x) => x.includes('FROM rec_interaction WHERE profile_id'));
+    expect(reads.length).toBe(1);
   });
 });
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@rapport/core';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
@@ -141,6 +142,26 @@ describe('scheduled training (trainEvery)', () => {
       );
       expect(st).toMatchObject({ model: 'ease', items: 8, lastError: null });
     } finally {
+      await scheduled.close();
+    }
+  });
+
+  it.skipIf(!fs.existsSync(worker))('scheduled training runs on one server at a time (the others skip while one trains)', async () => {
+    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 1000, ease: { lambda: 5, minItemUsers: 2 } })] });
+    // Another server "training": it holds the training lock.
+    const other = new Client({ connectionString: scheduled.database.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [0x72656331]);
+      await send(scheduled, syntheticEvents(12));
+      await new Promise((r) => setTimeout(r, 3500)); // three rounds
+      const [{ n }] = await scheduled.server.core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rec_model');
+      expect(n).toBe(0);
+      await other.query('SELECT pg_advisory_unlock($1)', [0x72656331]);
+      const st = await waitFor(async () => (await scheduled.graphql(STATUS)).body.data.recommendationModel, (v) => v.model === 'ease', 20_000);
+      expect(st.model).toBe('ease');
+    } finally {
+      await other.end();
       await scheduled.close();
     }
   });

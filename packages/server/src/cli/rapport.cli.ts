@@ -1,13 +1,16 @@
-import { createLogger, createRapport, type Logger } from '@rapport/core';
+import { createLogger, createRapport, type Logger, type RapportConfigInput } from '@rapport/core';
 import pino from 'pino';
 import { loadConfig } from '../config/load-config';
 import { startServer } from '../server';
+import cluster from 'node:cluster';
+import { runClusterWorker, startCluster, workerCount } from '../cluster';
 import { parseArgs, type ParsedArgs } from './parse-args';
 
 const HELP = `rapport: the Rapport customer data platform
 
 Usage:
-  rapport start                         start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL)
+  rapport start [--workers <n|auto>]    start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL);
+                                        --workers (or RAPPORT_WORKERS) runs n processes on the one port
   rapport migrate                       apply pending migrations and exit
   rapport resolve [--retrain]           probabilistic identity resolution over all profiles (resumable)
   rapport train <plugin> [args...]      train a plugin's models (e.g. rapport train recommendations)
@@ -32,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'start':
-        return await start();
+        return await start(args);
       case 'migrate':
         return await migrate();
       case 'keys':
@@ -56,9 +59,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function start(): Promise<number> {
+async function start(args: ParsedArgs): Promise<number> {
   const { config, file } = loadConfig();
   const logger = createLogger();
+  if (cluster.isWorker && process.env.RAPPORT_CLUSTER_WORKER) {
+    await runClusterWorker(config, (c) => startServer(c, { migrate: false }), logger);
+    await new Promise(() => undefined);
+  }
+  const workers = workerCount(args.flags.workers?.at(-1) ?? process.env.RAPPORT_WORKERS);
+  if (workers > 1) return startPrimary(config, file, workers, logger);
   const server = await startServer({ ...config, logger });
   const { core } = server;
   const publicUrl = server.url.replace('127.0.0.1', 'localhost');
@@ -83,6 +92,24 @@ async function start(): Promise<number> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  await new Promise(() => undefined);
+  return 0;
+}
+
+/** `rapport start --workers n`: the primary of a cluster of servers. */
+async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger): Promise<number> {
+  const handle = await startCluster(config, workers, logger);
+  logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers, config: file ?? 'defaults' }, 'rapport is listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down the workers');
+    await handle.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

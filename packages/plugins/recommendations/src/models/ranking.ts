@@ -3,39 +3,47 @@
  * and non-finite scores. Ties go to the lower index.
  */
 export function topK(scores: ArrayLike<number>, k: number, exclude?: Iterable<number>): number[] {
-  const skip = new Set(exclude ?? []);
-  const heapIdx: number[] = []; // min-heap by score on (score, -index)
-  const worse = (a: number, b: number) => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
-  const siftDown = (i: number) => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heapIdx.length && worse(heapIdx[l], heapIdx[m])) m = l;
-      if (r < heapIdx.length && worse(heapIdx[r], heapIdx[m])) m = r;
-      if (m === i) return;
-      [heapIdx[i], heapIdx[m]] = [heapIdx[m], heapIdx[i]];
-      i = m;
-    }
-  };
+  const skip = exclude ? new Set(exclude) : null;
   if (k <= 0) return [];
+  // Min-heap of (score, index), worst on top; `worse` = lower score, or equal score and higher index.
+  const hi = new Int32Array(k);
+  const hs = new Float64Array(k);
+  let size = 0;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i];
-    if (!Number.isFinite(s) || skip.has(i)) continue;
-    if (heapIdx.length < k) {
-      heapIdx.push(i);
-      for (let c = heapIdx.length - 1; c > 0; ) {
+    if (!(s > Number.NEGATIVE_INFINITY && s < Number.POSITIVE_INFINITY)) continue; // not finite
+    if (size === k && !(s > hs[0])) continue; // an equal score has a higher index: worse
+    if (skip !== null && skip.size > 0 && skip.has(i)) continue;
+    if (size < k) {
+      let c = size++;
+      while (c > 0) {
         const p = (c - 1) >> 1;
-        if (!worse(heapIdx[c], heapIdx[p])) break;
-        [heapIdx[c], heapIdx[p]] = [heapIdx[p], heapIdx[c]];
+        if (!(s < hs[p] || (s === hs[p] && i > hi[p]))) break;
+        hs[c] = hs[p];
+        hi[c] = hi[p];
         c = p;
       }
-    } else if (worse(heapIdx[0], i)) {
-      heapIdx[0] = i;
-      siftDown(0);
+      hs[c] = s;
+      hi[c] = i;
+    } else {
+      let c = 0;
+      for (;;) {
+        const l = 2 * c + 1;
+        if (l >= size) break;
+        const r = l + 1;
+        const m = r < size && (hs[r] < hs[l] || (hs[r] === hs[l] && hi[r] > hi[l])) ? r : l;
+        if (!(hs[m] < s || (hs[m] === s && hi[m] > i))) break;
+        hs[c] = hs[m];
+        hi[c] = hi[m];
+        c = m;
+      }
+      hs[c] = s;
+      hi[c] = i;
     }
   }
-  return heapIdx.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+  const order = Array.from({ length: size }, (_, j) => j);
+  order.sort((a, b) => hs[b] - hs[a] || hi[a] - hi[b]);
+  return order.map((j) => hi[j]);
 }
 
 /** Tiny popularity tie-breaker (≤ 1e-6) so items without item-item evidence still rank sensibly. */

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Logger, Queryable } from '@rapport/core';
-import { CONSENTED } from './store';
+import { CONSENTED, toItem, type ItemRow } from './store';
+
+/** Longest time attribute neighbours are reused across catalog reloads. */
+export const MEMO_MAX_AGE_MS = 5 * 60_000;
 
 /** Attribute tokens of an item, for content similarity: `category=<c>` and `<key>=<value>`. */
 export function tokensOf(category: string | null, attributes: Record<string, unknown>): string[] {
@@ -18,11 +22,15 @@ export function tokensOf(category: string | null, attributes: Record<string, unk
  * What serving needs of the catalog and of recent activity, in memory: titles, categories,
  * availability, attribute tokens, and trending scores (consented interactions only: this week's
  * weight, plus a thousandth of the all-time weight to order items without recent activity).
- * Reloaded as a whole (two statements); availability is re-checked on fresh rows before answering.
+ * Reloaded as a whole (two statements). Rows this or another server writes are patched in at once
+ * (`applyRows`), so an item made unavailable is never recommended after the write returned here,
+ * and within milliseconds on the other servers.
  */
 export class CatalogSnapshot {
   ids: string[] = [];
   index = new Map<string, number>();
+  /** The catalog rows themselves (what `Recommendation.item` returns). */
+  rows: ItemRow[] = [];
   titles: Array<string | null> = [];
   categories: Array<string | null> = [];
   available: Uint8Array = new Uint8Array(0);
@@ -32,6 +40,15 @@ export class CatalogSnapshot {
   postings: Int32Array[] = [];
   /** Scratch counters for similarity (one per item; always zero between calls). */
   scratch: Uint16Array = new Uint16Array(0);
+  /**
+   * Attribute neighbours already computed per source item (see ranking.ts). Kept across reloads
+   * while the items and their tokens stay the same, for at most {@link MEMO_MAX_AGE_MS} (their
+   * tie-break between equally similar items uses trending as it was when they were computed).
+   */
+  similarMemo = new Map<number, { items: number[]; scores: number[] }>();
+  memoSince = 0;
+  /** Digest of the item ids and their attribute tokens. */
+  structure = '';
   /** Trending score per item. */
   trending: Float64Array = new Float64Array(0);
   /** Items with a trending score > 0, best first; and per category. */
@@ -59,6 +76,26 @@ export class CatalogCache {
     this.dirty = true;
   }
 
+  /**
+   * Patches written rows into the current snapshot (row, title, availability). A new item, or a
+   * changed category or attributes, also marks it dirty: indexes are rebuilt at the next reload.
+   */
+  applyRows(rows: readonly ItemRow[]): void {
+    const s = this.snapshot;
+    for (const r of rows) {
+      const i = s.index.get(r.id);
+      if (i === undefined) {
+        this.dirty = true;
+        continue;
+      }
+      const before = s.rows[i];
+      if (before.category !== r.category || JSON.stringify(before.attributes) !== JSON.stringify(r.attributes)) this.dirty = true;
+      s.rows[i] = r;
+      s.titles[i] = r.title;
+      s.available[i] = r.available ? 1 : 0;
+    }
+  }
+
   /** A snapshot fresh enough to serve from (waits only when it is missing, dirty, or refreshMs is 0). */
   async get(): Promise<CatalogSnapshot> {
     const age = Date.now() - this.snapshot.loadedAt;
@@ -75,9 +112,7 @@ export class CatalogCache {
   private async load(): Promise<void> {
     this.dirty = false;
     const [items, pop] = await Promise.all([
-      this.db.query<{ id: string; title: string | null; category: string | null; available: boolean; attributes: Record<string, unknown> }>(
-        'SELECT id, title, category, available, attributes FROM rec_item ORDER BY created_at DESC, id',
-      ),
+      this.db.query('SELECT * FROM rec_item ORDER BY created_at DESC, id'),
       this.db.query<{ item_id: string; week: number | null; total: number }>(
         `SELECT i.item_id, SUM(i.weight) FILTER (WHERE i.last_at > now() - make_interval(secs => $1)) AS week, SUM(i.weight) AS total
            FROM rec_interaction i WHERE ${CONSENTED('i')} GROUP BY i.item_id`,
@@ -90,13 +125,17 @@ export class CatalogCache {
     const tokenIds = new Map<string, number>();
     const lists: number[][] = [];
     s.trending = new Float64Array(items.length);
-    items.forEach((r, i) => {
+    const digest = createHash('sha1');
+    items.map(toItem).forEach((r, i) => {
+      s.rows.push(r);
       s.ids.push(r.id);
       s.index.set(r.id, i);
       s.titles.push(r.title);
       s.categories.push(r.category);
       s.available[i] = r.available ? 1 : 0;
-      const ids = tokensOf(r.category, r.attributes).map((tok) => {
+      const tokens = tokensOf(r.category, r.attributes);
+      digest.update(`${r.id}\u0000${tokens.join('\u0000')}\u0001`);
+      const ids = tokens.map((tok) => {
         let id = tokenIds.get(tok);
         if (id === undefined) {
           id = lists.push([]) - 1;
@@ -122,6 +161,12 @@ export class CatalogCache {
       s.rankedByCategory.set(c, list);
     }
     s.loadedAt = Date.now();
+    s.structure = digest.digest('hex');
+    const prev = this.snapshot;
+    if (prev.structure === s.structure && s.loadedAt - prev.memoSince < MEMO_MAX_AGE_MS) {
+      s.similarMemo = prev.similarMemo;
+      s.memoSince = prev.memoSince;
+    } else s.memoSince = s.loadedAt;
     this.snapshot = s;
   }
 }

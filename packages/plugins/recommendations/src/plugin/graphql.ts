@@ -2,6 +2,7 @@ import { checkFirst, decodeCursor, encodeCursor, Permission, ValidationError, ty
 import { JSONObjectScalar, PageInfo, Profile, type RapportContext } from '@rapport/schema';
 import type DataLoader from 'dataloader';
 import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, FieldResolver } from 'type-graphql';
+import type { CatalogSnapshot } from './catalog-cache';
 import type { Runtime } from './runtime';
 import { rankForProfile, rankSimilar, type Candidate } from './ranking';
 import { toItem, upsertCatalogItems, type InteractionRow, type ItemRow } from './store';
@@ -92,15 +93,16 @@ export class RecommendationContextInput {
   @Field(() => Boolean, { nullable: true, description: 'Let items the profile bought back in. Default false.' }) includePurchased?: boolean | null;
 }
 
-/** Re-checks candidates on fresh rows (one batched statement) and keeps the first `first`. */
-async function finish(ctx: RapportContext, cands: Candidate[], first: number, category?: string | null): Promise<RecommendationType[]> {
-  const rows = await rec(ctx).items.loadMany(cands.map((c) => c.itemId));
+/** Attaches the snapshot's rows (kept current by `applyRows`), re-checks them, and keeps the first `first`. */
+function finish(s: CatalogSnapshot, cands: Candidate[], first: number, category?: string | null): RecommendationType[] {
   const out: RecommendationType[] = [];
-  cands.forEach((c, k) => {
-    const row = rows[k];
-    if (out.length >= first || !row || row instanceof Error || !row.available || (category && row.category !== category)) return;
+  for (const c of cands) {
+    const i = s.index.get(c.itemId);
+    const row = i === undefined ? undefined : s.rows[i];
+    if (out.length >= first) break;
+    if (!row || !row.available || (category && row.category !== category)) continue;
     out.push({ item: row, score: c.score, model: c.model, reason: c.reason });
-  });
+  }
   return out;
 }
 
@@ -123,7 +125,7 @@ export class ItemResolver {
     checkItemInput(items);
     const r = rec(ctx);
     const rows = await upsertCatalogItems(r.runtime.db, items.map((i) => ({ ...i, id: i.id.trim() })));
-    r.runtime.catalog.markDirty();
+    await r.runtime.itemsChanged(rows);
     return rows;
   }
 
@@ -176,7 +178,7 @@ export class ItemResolver {
     const { runtime } = rec(ctx);
     await runtime.start();
     const snapshot = await runtime.catalog.get();
-    return finish(ctx, rankSimilar(snapshot, runtime.model.current, item.id, first * 2 + 5), first);
+    return finish(snapshot, rankSimilar(snapshot, runtime.model.current, item.id, first * 2 + 5), first);
   }
 }
 
@@ -203,6 +205,6 @@ export class ProfileRecommendationsResolver {
     const personal = consent.allows('personalization');
     const [snapshot, history] = await Promise.all([r.runtime.catalog.get(), personal ? r.history.load(p.id) : Promise.resolve(null)]);
     const cands = rankForProfile(snapshot, r.runtime.model.current, history, context ?? {}, first * 2 + 5);
-    return finish(ctx, cands, first, context?.category);
+    return finish(snapshot, cands, first, context?.category);
   }
 }

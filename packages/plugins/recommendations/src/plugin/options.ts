@@ -16,6 +16,12 @@ export interface RecommendationsOptions {
    * background (default 10 000). 0 refreshes before every request (tests, tiny catalogs).
    */
   refreshMs?: number;
+  /**
+   * Profiles whose interactions each server keeps in memory between requests (default 10 000; 0 =
+   * read them from PostgreSQL on every request). Writes drop a profile at once in the writing
+   * process and, through PostgreSQL notifications, within milliseconds in the others.
+   */
+  historyCache?: number;
   /** Window of "popular this week", in days (default 7). */
   trendingDays?: number;
   /** EASE hyperparameters for training (default lambda 200, minItemUsers 5; see EaseOptions). */
@@ -37,6 +43,7 @@ export interface ResolvedOptions {
   pollMs: number;
   refreshMs: number;
   trendingDays: number;
+  historyCache: number;
   ease: EaseOptions;
   keepVersions: number;
   trainEvery: number | null;
@@ -59,6 +66,7 @@ export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
     pollMs: positive('pollMs', o.pollMs, 10_000),
     refreshMs: positive('refreshMs', o.refreshMs, 10_000),
     trendingDays: positive('trendingDays', o.trendingDays, 7),
+    historyCache: Math.floor(positive('historyCache', o.historyCache, 10_000)),
     ease: { lambda: 200, minItemUsers: 5, ...o.ease },
     keepVersions: Math.max(1, Math.floor(positive('keepVersions', o.keepVersions, 3))),
     trainEvery: o.trainEvery === undefined || o.trainEvery === null ? null : Math.max(1000, positive('trainEvery', o.trainEvery, 0)),

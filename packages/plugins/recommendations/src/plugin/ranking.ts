@@ -40,14 +40,19 @@ export function becauseOf(s: CatalogSnapshot, h: InteractionRow): string {
   return `because you viewed ${label}`;
 }
 
+/** Attribute neighbours kept per source item and snapshot (most requests need far fewer). */
+const MEMO_DEPTH = 64;
+
 /**
- * Items sharing attribute tokens with catalog item `source`, most similar first (Jaccard over
- * tokens, ties to the more popular; source excluded). Counts intersections over the tokens'
- * posting lists, so it costs the lists' lengths, not a comparison per item pair.
+ * The `want` items most similar to catalog item `source` by attribute tokens (Jaccard over tokens,
+ * ties to the more popular, then the lower index; source excluded), best first. Counts
+ * intersections over the tokens' posting lists, so it costs the lists' lengths, not a comparison
+ * per item pair. Lists up to {@link MEMO_DEPTH} are memoised on the snapshot, which they depend on alone.
  */
-export function similarByAttributes(s: CatalogSnapshot, source: number, limit: number, accept: (i: number) => boolean): Array<{ item: number; score: number }> {
+function attributeNeighbours(s: CatalogSnapshot, source: number, want: number): { items: number[]; scores: number[] } {
+  const memo = want <= MEMO_DEPTH ? s.similarMemo.get(source) : undefined;
+  if (memo) return memo;
   const toks = s.itemTokens[source];
-  if (!toks?.length || limit <= 0) return [];
   const inter = s.scratch;
   const touched: number[] = [];
   for (const t of toks) {
@@ -61,15 +66,28 @@ export function similarByAttributes(s: CatalogSnapshot, source: number, limit: n
     inter[i] = 0;
     scores[k] = i === source ? Number.NEGATIVE_INFINITY : n / (toks.length + s.itemTokens[i].length - n) + 1e-3 * Math.min(1, s.trending[i] / 1000);
   }
+  const depth = Math.max(want, MEMO_DEPTH);
+  const top = topK(scores, depth).sort((a, b) => scores[b] - scores[a] || touched[a] - touched[b]);
+  const out = { items: top.map((k) => touched[k]), scores: top.map((k) => scores[k]) };
+  if (depth === MEMO_DEPTH) {
+    if (s.similarMemo.size >= 100_000) s.similarMemo.clear();
+    s.similarMemo.set(source, out);
+  }
+  return out;
+}
+
+/**
+ * Items sharing attribute tokens with catalog item `source` that `accept` lets through, most
+ * similar first (see {@link attributeNeighbours}), at most `limit`.
+ */
+export function similarByAttributes(s: CatalogSnapshot, source: number, limit: number, accept: (i: number) => boolean): Array<{ item: number; score: number }> {
+  if (!s.itemTokens[source]?.length || limit <= 0) return [];
   const out: Array<{ item: number; score: number }> = [];
-  for (let want = limit * 4; ; want *= 4) {
+  for (let want = Math.min(limit * 4, MEMO_DEPTH); ; want *= 4) {
     out.length = 0;
-    const top = topK(scores, want);
-    for (const k of top) {
-      if (out.length >= limit) break;
-      if (accept(touched[k])) out.push({ item: touched[k], score: scores[k] });
-    }
-    if (out.length >= limit || top.length < want) return out;
+    const { items, scores } = attributeNeighbours(s, source, want);
+    for (let k = 0; k < items.length && out.length < limit; k++) if (accept(items[k])) out.push({ item: items[k], score: scores[k] });
+    if (out.length >= limit || items.length < want) return out;
   }
 }
 
@@ -87,6 +105,40 @@ export function popularCandidates(s: CatalogSnapshot, limit: number, category: s
     out.push({ itemId: s.ids[i], score: 0, model: 'popularity', reason: 'new in the catalog' });
   }
   return out;
+}
+
+/** What scoring needs of a history under one model; depends on nothing else. */
+interface PreparedHistory {
+  model: LoadedModel | null;
+  /** The history in model indices (items the model knows). */
+  mh: HistoryEntry[];
+  rowOf: Map<number, InteractionRow>;
+  /** Attribute-similarity sources: the strongest history items the model has no neighbours for. */
+  sources: InteractionRow[];
+}
+
+/** Cached histories are shared, immutable arrays: what is derived from them is kept with them. */
+const preparedHistories = new WeakMap<readonly InteractionRow[], PreparedHistory>();
+
+function prepare(history: readonly InteractionRow[], model: LoadedModel | null): PreparedHistory {
+  const hit = preparedHistories.get(history);
+  if (hit && hit.model === model) return hit;
+  const mh: HistoryEntry[] = [];
+  const rowOf = new Map<number, InteractionRow>();
+  const unlearned: InteractionRow[] = [];
+  for (const h of history) {
+    const i = model?.index.get(h.itemId);
+    if (i !== undefined) {
+      mh.push({ item: i, weight: h.weight });
+      rowOf.set(i, h);
+    }
+    if (i === undefined || !model!.learned.has(i)) unlearned.push(h);
+  }
+  // New items, or no trained model at all: the strongest few get attribute neighbours.
+  const sources = unlearned.sort((a, b) => b.weight - a.weight || b.lastAt.getTime() - a.lastAt.getTime()).slice(0, CONTENT_SOURCES);
+  const prepared = { model, mh, rowOf, sources };
+  preparedHistories.set(history, prepared);
+  return prepared;
 }
 
 /**
@@ -117,19 +169,13 @@ export function rankForProfile(
   const personal: Candidate[] = [];
   const content: Candidate[] = [];
   if (history?.length) {
-    const strongest = [...history].sort((a, b) => b.weight - a.weight || b.lastAt.getTime() - a.lastAt.getTime());
-    if (model) {
-      const mh: HistoryEntry[] = [];
-      const rowOf = new Map<number, InteractionRow>();
-      for (const h of history) {
-        const i = model.index.get(h.itemId);
-        if (i === undefined) continue;
-        mh.push({ item: i, weight: h.weight });
-        rowOf.set(i, h);
-      }
-      if (mh.length) {
-        const scores = model.ease.scoreUser(mh);
-        const top = topK(scores, limit * 3 + excluded.size + mh.length);
+    const { mh, rowOf, sources } = prepare(history, model);
+    if (model && mh.length) {
+      const scores = model.ease.scoreUser(mh);
+      // Few candidates are filtered out, so start small and widen only when the filters ate them.
+      for (let want = limit * 3 + excluded.size; ; want *= 4) {
+        personal.length = 0;
+        const top = topK(scores, want);
         for (const i of top) {
           if (personal.length >= limit) break;
           if (!(scores[i] > 1e-6) || !acceptId(model.itemIds[i])) continue;
@@ -138,14 +184,9 @@ export function rankForProfile(
           if (!row) continue; // no item-item evidence: left to popularity
           personal.push({ itemId: model.itemIds[i], score: scores[i], model: 'ease', reason: becauseOf(s, row) });
         }
+        if (personal.length >= limit || top.length < want || !(scores[top[top.length - 1]] > 1e-6)) break;
       }
     }
-    // Attribute similarity for the strongest history items the model has no neighbours for
-    // (new items, or no trained model at all).
-    const sources = strongest.filter((h) => {
-      const mi = model?.index.get(h.itemId);
-      return mi === undefined || !model!.learned.has(mi);
-    }).slice(0, CONTENT_SOURCES);
     const seenContent = new Set<string>();
     for (const h of sources) {
       const src = s.index.get(h.itemId);

@@ -34,7 +34,7 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     loaders: (ctx: PluginContext): RecLoaders & Record<string, unknown> => ({
       runtime: runtimeOf(ctx),
       // The CURRENT interactions of every profile a request asks about, in one statement.
-      history: new DataLoader((ids: readonly string[]) => interactionsOf(ctx.db, ids)),
+      history: new DataLoader((ids: readonly string[]) => runtimeOf(ctx).historiesOf(ids)),
       items: new DataLoader((ids: readonly string[]) => itemsByIds(ctx.db, ids)),
     }),
 
@@ -58,12 +58,25 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
         ids = ids.filter((_, k) => known[k] !== null);
       }
       await addInteractions(ctx.db, event.profileId, ids, weight, kindOf(event.name), event.timestamp ?? new Date());
+      runtimeOf(ctx).historyChanged([event.profileId]);
       runtimeOf(ctx).catalog.markDirty();
     },
 
     async onProfileMerged(merge, ctx) {
       const moved = await foldInteractions(ctx.db, merge.survivorId, merge.mergedId);
+      runtimeOf(ctx).historyChanged([merge.survivorId, merge.mergedId]);
       if (moved) runtimeOf(ctx).catalog.markDirty();
+    },
+
+    async onExport(profileIds, ctx) {
+      return { interactions: (await interactionsOf(ctx.db, profileIds)).flat() };
+    },
+
+    async onProfileDeleted(profileIds, ctx) {
+      // Erasure: the interactions go in core's delete transaction, then out of every server's memory.
+      await ctx.tx.query('DELETE FROM rec_interaction WHERE profile_id = ANY($1::uuid[])', [profileIds]);
+      runtimeOf(ctx).historyChanged(profileIds);
+      runtimeOf(ctx).catalog.markDirty();
     },
 
     async train(ctx, { onProgress }) {

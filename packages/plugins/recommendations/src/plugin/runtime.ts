@@ -1,16 +1,46 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Database, Logger } from '@rapport/core';
+import { MAX_NOTIFY_PAYLOAD, type Database, type Logger } from '@rapport/core';
 import { CatalogCache } from './catalog-cache';
+import { CHANNELS } from './channels';
+import { HistoryCache } from './history-cache';
 import { ModelHolder } from './model-store';
 import type { ResolvedOptions } from './options';
+import { interactionsOf, itemsByIds, type InteractionRow, type ItemRow } from './store';
 import type { TrainSummary } from './train';
 
-/** Per-process serving state: the catalog snapshot, the loaded model, the timers. */
+/** How long local interaction changes are gathered before one notification tells the other servers. */
+const HISTORY_NOTIFY_MS = 20;
+
+/** Splits ids into payloads under PostgreSQL's NOTIFY limit. */
+export function chunkPayloads(ids: Iterable<string>, encode: (ids: string[]) => string): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  for (const id of ids) {
+    cur.push(id);
+    if (Buffer.byteLength(encode(cur)) > MAX_NOTIFY_PAYLOAD) {
+      cur.pop();
+      if (cur.length) out.push(encode(cur));
+      cur = [id];
+    }
+  }
+  if (cur.length) out.push(encode(cur));
+  return out;
+}
+
+/**
+ * Per-process serving state: the catalog snapshot, the loaded model, the cached interaction
+ * histories, the timers, and the notifications that keep them in step with the other server
+ * processes (a new model is picked up at once; changed items and histories are dropped).
+ */
 export class Runtime {
   readonly catalog: CatalogCache;
   readonly model: ModelHolder;
+  readonly histories: HistoryCache;
+  private readonly pendingHistory = new Set<string>();
+  private historyTimer: NodeJS.Timeout | null = null;
+  private unlisten: Array<() => void> = [];
   private started: Promise<void> | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private trainTimer: NodeJS.Timeout | null = null;
@@ -20,11 +50,75 @@ export class Runtime {
   constructor(readonly db: Database, readonly logger: Logger, readonly opts: ResolvedOptions) {
     this.catalog = new CatalogCache(db, logger, opts.refreshMs, opts.trendingDays);
     this.model = new ModelHolder(db, logger, opts.keepVersions);
+    this.histories = new HistoryCache(opts.historyCache, () => this.db.notifications.listening);
+  }
+
+  /** Current interactions of these profiles (cached; see {@link HistoryCache}). */
+  historiesOf(ids: readonly string[]): Promise<InteractionRow[][]> {
+    return this.histories.get(ids, (missing) => interactionsOf(this.db, missing));
+  }
+
+  /**
+   * This process changed these profiles' interactions: drop them here now, and tell the other
+   * processes (gathered for a few ms into one notification).
+   */
+  historyChanged(ids: Iterable<string>): void {
+    const list = [...ids];
+    this.histories.invalidate(list);
+    if (this.opts.historyCache === 0) return;
+    for (const id of list) this.pendingHistory.add(id);
+    this.historyTimer ??= setTimeout(() => void this.flushHistory(), HISTORY_NOTIFY_MS);
+  }
+
+  private async flushHistory(): Promise<void> {
+    if (this.historyTimer) clearTimeout(this.historyTimer);
+    this.historyTimer = null;
+    const payloads = chunkPayloads(this.pendingHistory, (c) => c.join(','));
+    this.pendingHistory.clear();
+    for (const p of payloads) {
+      await this.db.notifications.notify(CHANNELS.history, p).catch((err: unknown) => this.logger.warn({ err }, 'could not notify other servers of interaction changes'));
+    }
+  }
+
+  /** Catalog rows were written here: apply them to this snapshot now and tell the other processes. */
+  async itemsChanged(rows: ItemRow[]): Promise<void> {
+    this.catalog.applyRows(rows);
+    for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c))) {
+      await this.db.notifications.notify(CHANNELS.items, p).catch((err: unknown) => this.logger.warn({ err }, 'could not notify other servers of catalog changes'));
+    }
+  }
+
+  /** Tells every server that a new model version is stored (they load it at once). */
+  modelStored(id: string): Promise<void> {
+    return this.db.notifications.notify(CHANNELS.model, id);
+  }
+
+  private async listen(): Promise<void> {
+    const n = this.db.notifications;
+    const reset = () => {
+      this.histories.clear();
+      this.catalog.markDirty();
+      void this.model.poll().catch(() => undefined);
+    };
+    this.unlisten = await Promise.all([
+      n.listen(CHANNELS.model, () => void this.model.poll().catch((err: unknown) => this.logger.warn({ err }, 'loading the new recommendation model failed')), reset),
+      n.listen(CHANNELS.history, (payload) => this.histories.invalidate(payload.split(','))),
+      n.listen(CHANNELS.items, (payload) => {
+        const ids = JSON.parse(payload) as string[];
+        itemsByIds(this.db, ids)
+          .then((rows) => this.catalog.applyRows(rows.filter((r): r is ItemRow => r !== null)))
+          .catch((err: unknown) => {
+            this.logger.warn({ err }, 'reading changed catalog items failed; reloading the catalog');
+            this.catalog.markDirty();
+          });
+      }),
+    ]);
   }
 
   /** Loads the newest model and starts polling for newer ones; once, on the first request. */
   start(): Promise<void> {
     this.started ??= (async () => {
+      await this.listen().catch((err: unknown) => this.logger.warn({ err }, 'listening for recommendation changes failed; polling only'));
       await this.model.poll().catch((err: unknown) => this.logger.warn({ err }, 'reading recommendation models failed; serving popularity'));
       if (this.opts.pollMs > 0 && !this.stopped) {
         this.pollTimer = setInterval(() => {
@@ -57,8 +151,9 @@ export class Runtime {
     this.training = worker;
     return new Promise((resolve) => {
       let summary: TrainSummary | null = null;
-      worker.on('message', (m: { progress?: string; done?: TrainSummary; error?: string }) => {
+      worker.on('message', (m: { progress?: string; done?: TrainSummary; error?: string; skipped?: string }) => {
         if (m.progress) this.logger.debug({ progress: m.progress }, 'scheduled training');
+        if (m.skipped) this.logger.debug({ reason: m.skipped }, 'scheduled training skipped');
         if (m.done) summary = m.done;
         if (m.error) this.logger.warn({ error: m.error }, 'scheduled recommendation training failed');
       });
@@ -76,6 +171,8 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const u of this.unlisten) u();
+    await this.flushHistory();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.trainTimer) clearInterval(this.trainTimer);
     await this.training?.terminate();

@@ -1,6 +1,7 @@
 import type { Queryable } from '@rapport/core';
 import { EaseModel, InteractionMatrix, PopularityModel, type EaseOptions } from '../models';
 import { encodePayload, MODEL_NAME } from './model-store';
+import { CHANNELS } from './channels';
 import { CONSENTED } from './store';
 
 /** What a training run reports (`rapport train recommendations` prints it as JSON). */
@@ -20,7 +21,7 @@ export interface TrainSummary {
 /**
  * Builds the interaction matrix from `rec_interaction` (profiles that granted personalization
  * only), fits EASE and popularity, and stores a new version in `rec_model` (gzip JSON), keeping the
- * newest `keep` versions. Servers pick it up at their next poll.
+ * newest `keep` versions, and notifies the servers, which load it at once (or at their next poll).
  */
 export async function trainRecommendations(
   db: Queryable,
@@ -61,6 +62,7 @@ export async function trainRecommendations(
      VALUES ($1, COALESCE((SELECT max(version) FROM rec_model WHERE name = $1), 0) + 1, $2, $3) RETURNING id, version`,
     [MODEL_NAME, payload, JSON.stringify(metrics)],
   );
+  await db.query('SELECT pg_notify($1, $2)', [CHANNELS.model, String(stored.id)]); // servers load it now
   await db.query('DELETE FROM rec_model WHERE name = $1 AND id NOT IN (SELECT id FROM rec_model WHERE name = $1 ORDER BY id DESC LIMIT $2)', [MODEL_NAME, opts.keep]);
   onProgress(`stored version ${stored.version} (${payload.length} bytes)`);
   return { ...base, version: stored.version, id: String(stored.id), learnedItems: learned.length, payloadBytes: payload.length, seconds };

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Database } from '@rapport/core';
+import { Client } from 'pg';
 import type { EaseOptions } from '../models';
 import { trainRecommendations } from './train';
 
@@ -13,7 +14,27 @@ interface Job {
   keep: number;
 }
 
+/** Advisory lock key of scheduled training: one run at a time across all server processes. */
+const TRAINING_LOCK = 0x72656331; // "rec1"
+
 async function run(job: Job): Promise<void> {
+  // Every server (and every worker of a cluster) schedules training; the lock, held for the run's
+  // session, lets one of them train and the others skip this round.
+  const lock = new Client({ connectionString: job.url, application_name: 'rapport-train-lock' });
+  await lock.connect();
+  try {
+    const [{ got }] = (await lock.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [TRAINING_LOCK])).rows;
+    if (!got) {
+      parentPort?.postMessage({ skipped: 'another server is training' });
+      return;
+    }
+    await train(job);
+  } finally {
+    await lock.end();
+  }
+}
+
+async function train(job: Job): Promise<void> {
   const db = new Database({ url: job.url, poolSize: 2 });
   await db.connect({ migrate: false });
   try {

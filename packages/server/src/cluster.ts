@@ -1,0 +1,131 @@
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+import { createRapport, resolveConfig, startEmbeddedPostgres, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core';
+
+/** What the primary tells about the running cluster. */
+export interface ClusterHandle {
+  /** The URL the workers share. */
+  url: string;
+  /** The database URL they use (the embedded PostgreSQL's when none was configured). */
+  databaseUrl: string;
+  workers: number;
+  /** Stops the workers (SIGTERM, then SIGKILL after `graceMs`), then the embedded PostgreSQL. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Parses `--workers`/`RAPPORT_WORKERS`: a count, or `auto` for one per CPU. */
+export function workerCount(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  if (value === 'auto') return Math.max(1, os.availableParallelism());
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`workers must be an integer from 1 to 256 or "auto", got "${value}"`);
+  return n;
+}
+
+/**
+ * Runs the server in `workers` processes sharing one port (Node's cluster module; connections are
+ * spread round-robin). The primary serves nothing: it starts the embedded PostgreSQL when no
+ * `database.url` is configured, applies migrations once, forks the workers with the database URL,
+ * and restarts a worker that dies (after a second). Every worker is a full server: in-memory
+ * state (API-key cache, rate-limit counters, plugin caches) is per process, and plugins keep theirs
+ * consistent through PostgreSQL notifications (see docs/architecture.md, Scale-out).
+ *
+ * Call from the primary; the workers run the same entry script, which must call
+ * {@link runClusterWorker} when `cluster.isWorker`.
+ */
+export async function startCluster(config: RapportConfigInput, workers: number, logger: Logger): Promise<ClusterHandle> {
+  let embedded: EmbeddedPostgresHandle | undefined;
+  const resolved = resolveConfig(config);
+  let databaseUrl = resolved.database.url;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ ...resolved.database.embedded, logger });
+    databaseUrl = embedded.url;
+  }
+  try {
+    // Migrations once, here, before any worker starts (workers skip them).
+    const core = await createRapport({ ...config, logger, database: { ...config.database, url: databaseUrl } });
+    await core.close();
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+
+  let stopping = false;
+  const live = new Set<Worker>();
+  let url = '';
+  let firstReady: (u: string) => void;
+  let firstFailed: (e: Error) => void;
+  const ready = new Promise<string>((res, rej) => ((firstReady = res), (firstFailed = rej)));
+  const fork = (): void => {
+    const w = cluster.fork({ DATABASE_URL: databaseUrl, RAPPORT_CLUSTER_WORKER: '1' });
+    live.add(w);
+    w.on('message', (m: { ready?: string; error?: string }) => {
+      if (m.ready) firstReady(m.ready);
+      if (m.error) firstFailed(new Error(m.error));
+    });
+    w.on('exit', (code, signal) => {
+      live.delete(w);
+      if (stopping) return;
+      logger.error({ pid: w.process.pid, code, signal }, 'worker died; starting another in 1 s');
+      setTimeout(() => !stopping && fork(), 1000).unref();
+    });
+  };
+  for (let i = 0; i < workers; i++) fork();
+  try {
+    url = await ready;
+  } catch (err) {
+    stopping = true;
+    for (const w of live) w.process.kill('SIGKILL');
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    url,
+    databaseUrl,
+    workers,
+    async stop(graceMs = 10_000) {
+      stopping = true;
+      await Promise.all(
+        [...live].map(
+          (w) =>
+            new Promise<void>((res) => {
+              const kill = setTimeout(() => w.process.kill('SIGKILL'), graceMs);
+              w.once('exit', () => (clearTimeout(kill), res()));
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+      await embedded?.stop();
+    },
+  };
+}
+
+/**
+ * The worker side: starts one server (no migrations: the primary ran them), tells the primary its
+ * URL, and closes cleanly on SIGTERM/SIGINT.
+ */
+export async function runClusterWorker(
+  config: RapportConfigInput & { port?: number; host?: string },
+  start: (config: RapportConfigInput & { port?: number; host?: string }) => Promise<{ url: string; close(): Promise<void> }>,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const server = await start({ ...config, logger, database: { ...config.database, url: process.env.DATABASE_URL } });
+    process.send?.({ ready: server.url });
+    let closing = false;
+    const stop = async () => {
+      if (closing) return;
+      closing = true;
+      logger.info({ pid: process.pid }, 'worker shutting down');
+      await server.close().catch((err: unknown) => logger.error({ err }, 'worker shutdown failed'));
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop());
+    process.on('SIGINT', () => void stop());
+  } catch (err) {
+    process.send?.({ error: (err as Error).stack ?? String(err) });
+    process.exit(1);
+  }
+}
+
+

@@ -1,0 +1,95 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@rapport/testing';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../../..');
+const CLI = path.join(ROOT, 'packages/server/bin/rapport.js');
+let db: TestDatabase;
+let primary: ChildProcess | null = null;
+let url = '';
+let key = '';
+
+/** Child pids of a process (the cluster's workers). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+}
+
+async function health(): Promise<number> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: '{ health { status } }' }),
+  });
+  return res.status;
+}
+
+async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(ROOT, 'packages/server/dist/cluster.js'))) await run('npx', ['tsc', '-b'], { cwd: ROOT });
+  db = await createTestDatabase();
+  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production' };
+  primary = spawn(process.execPath, [CLI, 'start', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 60_000);
+    primary!.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('rapport is listening'));
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1'));
+      }
+    });
+    primary!.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
+  });
+  key = (await run(process.execPath, [CLI, 'keys', 'create', '--role', 'app'], { env: { ...process.env, DATABASE_URL: db.url } })).stdout.trim();
+}, 90_000);
+
+afterAll(async () => {
+  if (primary && primary.exitCode === null) primary.kill('SIGKILL');
+  await db?.drop();
+});
+
+describe('rapport start --workers', () => {
+  it('serves from several worker processes on one port', async () => {
+    const workers = await childrenOf(primary!.pid!);
+    expect(workers.length).toBe(2);
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => health()));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+
+  it('replaces a worker that dies, and keeps serving meanwhile', async () => {
+    const [victim, survivor] = await childrenOf(primary!.pid!);
+    process.kill(victim, 'SIGKILL');
+    // A kept-alive connection to the dead worker is reset; a new one reaches the other worker at once.
+    const t0 = Date.now();
+    const status = await health().catch(() => health()).catch(() => health());
+    expect(status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(1000); // answered before the replacement starts (1 s later)
+    const now = await until(() => childrenOf(primary!.pid!), (pids) => pids.length === 2 && !pids.includes(victim));
+    expect(now).toContain(survivor);
+    await until(() => health().catch(() => 0), (s) => s === 200);
+  });
+
+  it('SIGTERM stops the workers, then the primary exits 0', async () => {
+    const workers = await childrenOf(primary!.pid!);
+    const exited = new Promise<number | null>((r) => primary!.once('exit', (code) => r(code)));
+    primary!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
