@@ -206,6 +206,12 @@ describe('Profile.recommendations', () => {
     const changed = await env.countSql(() => env.graphql(q(8)));
     const reads = changed.statements.filter((x) => x.includes('FROM rec_interaction WHERE profile_id'));
     expect(reads.length).toBe(1);
+    // profile(id) reads the profile and its consents in one statement: no second one for consent.
+    const single = await env.countSql(() => env.graphql(`query($id: ID!) { profile(id: $id) { recommendations(first: 3) { item { id } } } }`, { id: node.id }));
+    expect(single.result.body.errors).toBeUndefined();
+    expect(count(single.statements, 'FROM rapport_consent c WHERE c.profile_id = p.id')).toBe(1);
+    expect(count(single.statements, 'FROM rapport_consent WHERE profile_id = ANY')).toBe(0);
+    expect(count(single.statements, 'FROM rec_interaction WHERE profile_id')).toBe(0);
   });
 });
 

@@ -66,6 +66,8 @@ describe('several servers on one database', () => {
   });
 
   it('erasing a profile on one server removes its interactions everywhere', async () => {
+    const exported = (await b.graphql(`mutation($id: ID!) { exportProfile(id: $id) }`, { id: probe })).body.data.exportProfile;
+    expect(exported.plugins.recommendations.interactions.map((i: { itemId: string }) => i.itemId).sort()).toEqual(['a1', 'b1', 'b2']);
     const r = await a.graphql(`mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }`, { id: probe });
     expect(r.body.errors).toBeUndefined();
     const [{ n }] = await a.server.core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rec_interaction WHERE profile_id = $1', [probe]);

@@ -22,13 +22,19 @@ const argsKey = (a: EventPageArgs) => JSON.stringify([a.first, a.type ?? null, a
  * resolving one level of a query into a single SQL statement.
  */
 export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plugins'> {
+  const consents = new DataLoader((ids: readonly string[]) => services.consent.consentsOf(ids));
   return {
-    profile: new DataLoader((ids) => services.profiles.byIds(ids)),
+    // A profile comes with its consents (one statement), which primes `consents`.
+    profile: new DataLoader(async (ids) => {
+      const rows = await services.profiles.byIdsWithConsents(ids);
+      for (const r of rows) if (r) consents.prime(r.profile.id, r.consents);
+      return rows.map((r) => r?.profile ?? null);
+    }),
     identities: new DataLoader((ids) => services.profiles.identitiesOf(ids)),
     merges: new DataLoader((ids) => services.profiles.mergedInto(ids)),
     activity: new DataLoader((ids) => services.profiles.activityOf(ids)),
     mergeHistory: new DataLoader((ids) => services.profiles.mergeHistoryOf(ids)),
-    consents: new DataLoader((ids) => services.consent.consentsOf(ids)),
+    consents,
     consentHistory: new DataLoader((ids) => services.consent.historyOf(ids)),
     events: new DataLoader(
       async (reqs) => {
