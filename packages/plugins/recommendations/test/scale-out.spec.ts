@@ -65,6 +65,18 @@ describe('several servers on one database', () => {
     expect(sim.map((x: { item: { id: string } }) => x.item.id)).not.toContain(first);
   });
 
+  it('what trends follows new interactions within about a second, without re-reading the catalog', async () => {
+    await a.graphql(`mutation { upsertItems(items: [{ id: "c1", title: "Gamma 1", category: "C" }]) { id } }`);
+    const [cold] = await send(a, [{ type: 'identify', userId: 'cold-start', traits: {} }]);
+    expect((await recs(a, cold, 1))[0].item.id).not.toBe('c1');
+    const { result, statements } = await a.countSql(async () => {
+      await send(a, Array.from({ length: 40 }, (_, u) => track(`fan-${u}`, 'Product Viewed', { product_id: 'c1' }, CONSENTED)));
+      return waitFor(() => recs(a, cold, 1), (r) => r[0]?.item.id === 'c1', 4000);
+    });
+    expect(result[0]).toMatchObject({ model: 'popularity', reason: 'popular right now', item: { id: 'c1' } });
+    expect(statements.filter((x) => x.includes('FROM rec_item ORDER BY')).length).toBe(0);
+  });
+
   it('erasing a profile on one server removes its interactions everywhere', async () => {
     const exported = (await b.graphql(`mutation($id: ID!) { exportProfile(id: $id) }`, { id: probe })).body.data.exportProfile;
     expect(exported.plugins.recommendations.interactions.map((i: { itemId: string }) => i.itemId).sort()).toEqual(['a1', 'b1', 'b2']);

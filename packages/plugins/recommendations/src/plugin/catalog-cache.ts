@@ -56,13 +56,22 @@ export class CatalogSnapshot {
   rankedByCategory = new Map<string, number[]>();
   /** Every item, newest first (the fill when nothing is trending). */
   newest: number[] = [];
+  /** When the items were read (a full load). */
   loadedAt = 0;
+  /** When the trending counts were read. */
+  trendingAt = 0;
 }
 
 export class CatalogCache {
   snapshot = new CatalogSnapshot();
+  /** Items changed: the next read reloads everything (at most once a second). */
   private dirty = true;
+  /** Interactions changed: trending is refreshed in the background (at most once a second). */
+  private activity = false;
   private loading: Promise<void> | null = null;
+  private trendingLoad: Promise<void> | null = null;
+  /** Rows written while a full load was reading: applied again on top of its result. */
+  private patchedDuringLoad: ItemRow[] | null = null;
 
   constructor(
     private readonly db: Queryable,
@@ -71,9 +80,14 @@ export class CatalogCache {
     private readonly trendingDays: number,
   ) {}
 
-  /** Local writes mark the snapshot dirty: it is reloaded before the next read (at most once a second). */
+  /** Items were written here: the snapshot is reloaded before the next read (at most once a second). */
   markDirty(): void {
     this.dirty = true;
+  }
+
+  /** Interactions were written: trending is refreshed in the background (at most once a second). */
+  markActivity(): void {
+    this.activity = true;
   }
 
   /**
@@ -81,6 +95,7 @@ export class CatalogCache {
    * changed category or attributes, also marks it dirty: indexes are rebuilt at the next reload.
    */
   applyRows(rows: readonly ItemRow[]): void {
+    this.patchedDuringLoad?.push(...rows);
     const s = this.snapshot;
     for (const r of rows) {
       const i = s.index.get(r.id);
@@ -96,11 +111,25 @@ export class CatalogCache {
     }
   }
 
-  /** A snapshot fresh enough to serve from (waits only when it is missing, dirty, or refreshMs is 0). */
+  /**
+   * A snapshot fresh enough to serve from. Waits only when it is missing, items changed (`markDirty`),
+   * or refreshMs is 0. Otherwise trending is refreshed in the background every `refreshMs`, or a
+   * second after interactions changed; the items are re-read only when they changed (here, by a
+   * notification, or when trending names an item this snapshot lacks).
+   */
   async get(): Promise<CatalogSnapshot> {
-    const age = Date.now() - this.snapshot.loadedAt;
-    if (this.snapshot.loadedAt === 0 || this.refreshMs === 0 || (this.dirty && age > 1000)) await this.reload();
-    else if (age > this.refreshMs) this.reload().catch((err: unknown) => this.logger.warn({ err }, 'catalog refresh failed; serving the previous one'));
+    const now = Date.now();
+    const age = now - this.snapshot.loadedAt;
+    if (this.snapshot.loadedAt === 0 || this.refreshMs === 0 || (this.dirty && age > 1000)) {
+      await this.reload();
+      return this.snapshot;
+    }
+    const trendingAge = now - this.snapshot.trendingAt;
+    if (trendingAge > this.refreshMs || (this.activity && trendingAge > 1000)) {
+      this.trendingLoad ??= this.refreshTrending()
+        .catch((err: unknown) => this.logger.warn({ err }, 'trending refresh failed; serving the previous counts'))
+        .finally(() => (this.trendingLoad = null));
+    }
     return this.snapshot;
   }
 
@@ -109,22 +138,33 @@ export class CatalogCache {
     return this.loading;
   }
 
+  /** Consented weight per item: this week's, and all-time. */
+  private trendingRows(): Promise<Array<{ item_id: string; week: number | null; total: number }>> {
+    this.activity = false;
+    return this.db.query(
+      `SELECT i.item_id, SUM(i.weight) FILTER (WHERE i.last_at > now() - make_interval(secs => $1)) AS week, SUM(i.weight) AS total
+         FROM rec_interaction i WHERE ${CONSENTED('i')} GROUP BY i.item_id`,
+      [this.trendingDays * 86400],
+    );
+  }
+
+  /** New trending counts on the current items (a new snapshot sharing everything else). */
+  private async refreshTrending(): Promise<void> {
+    const pop = await this.trendingRows();
+    const s = Object.assign(new CatalogSnapshot(), this.snapshot);
+    if (!setTrending(s, pop)) this.dirty = true; // an item this snapshot does not have yet
+    if (this.snapshot.loadedAt === s.loadedAt) this.snapshot = s; // unless a full load replaced it meanwhile
+  }
+
   private async load(): Promise<void> {
     this.dirty = false;
-    const [items, pop] = await Promise.all([
-      this.db.query('SELECT * FROM rec_item ORDER BY created_at DESC, id'),
-      this.db.query<{ item_id: string; week: number | null; total: number }>(
-        `SELECT i.item_id, SUM(i.weight) FILTER (WHERE i.last_at > now() - make_interval(secs => $1)) AS week, SUM(i.weight) AS total
-           FROM rec_interaction i WHERE ${CONSENTED('i')} GROUP BY i.item_id`,
-        [this.trendingDays * 86400],
-      ),
-    ]);
+    this.patchedDuringLoad = [];
+    const [items, pop] = await Promise.all([this.db.query('SELECT * FROM rec_item ORDER BY created_at DESC, id'), this.trendingRows()]);
     const s = new CatalogSnapshot();
     s.available = new Uint8Array(items.length);
     s.scratch = new Uint16Array(items.length);
     const tokenIds = new Map<string, number>();
     const lists: number[][] = [];
-    s.trending = new Float64Array(items.length);
     const digest = createHash('sha1');
     items.map(toItem).forEach((r, i) => {
       s.rows.push(r);
@@ -148,18 +188,7 @@ export class CatalogCache {
       s.newest.push(i);
     });
     s.postings = lists.map((l) => Int32Array.from(l));
-    for (const r of pop) {
-      const i = s.index.get(r.item_id);
-      if (i !== undefined) s.trending[i] = Number(r.week ?? 0) + Number(r.total) / 1000;
-    }
-    s.ranked = s.newest.filter((i) => s.trending[i] > 0).sort((a, b) => s.trending[b] - s.trending[a] || a - b);
-    for (const i of s.ranked) {
-      const c = s.categories[i];
-      if (!c) continue;
-      const list = s.rankedByCategory.get(c) ?? [];
-      list.push(i);
-      s.rankedByCategory.set(c, list);
-    }
+    setTrending(s, pop);
     s.loadedAt = Date.now();
     s.structure = digest.digest('hex');
     const prev = this.snapshot;
@@ -167,6 +196,35 @@ export class CatalogCache {
       s.similarMemo = prev.similarMemo;
       s.memoSince = prev.memoSince;
     } else s.memoSince = s.loadedAt;
+    const patches = this.patchedDuringLoad;
+    this.patchedDuringLoad = null;
     this.snapshot = s;
+    if (patches.length) this.applyRows(patches); // writes that committed while the items were being read
   }
+}
+
+/**
+ * Sets trending scores and rankings on a snapshot: this week's weight, plus a thousandth of the
+ * all-time weight to order items without recent activity. False when a row names an item the
+ * snapshot does not have.
+ */
+function setTrending(s: CatalogSnapshot, pop: ReadonlyArray<{ item_id: string; week: number | null; total: number }>): boolean {
+  let complete = true;
+  s.trending = new Float64Array(s.ids.length);
+  for (const r of pop) {
+    const i = s.index.get(r.item_id);
+    if (i !== undefined) s.trending[i] = Number(r.week ?? 0) + Number(r.total) / 1000;
+    else complete = false;
+  }
+  s.ranked = s.newest.filter((i) => s.trending[i] > 0).sort((a, b) => s.trending[b] - s.trending[a] || a - b);
+  s.rankedByCategory = new Map();
+  for (const i of s.ranked) {
+    const c = s.categories[i];
+    if (!c) continue;
+    const list = s.rankedByCategory.get(c) ?? [];
+    list.push(i);
+    s.rankedByCategory.set(c, list);
+  }
+  s.trendingAt = Date.now();
+  return complete;
 }

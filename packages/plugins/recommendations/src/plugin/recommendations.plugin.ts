@@ -52,20 +52,22 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
         return;
       }
       let ids = products.map((p) => p.id);
-      if (opts.createItemsFromEvents) await upsertEventItems(ctx.db, products);
-      else {
+      const runtime = runtimeOf(ctx);
+      if (opts.createItemsFromEvents) {
+        if (await upsertEventItems(ctx.db, products)) runtime.catalog.markDirty();
+      } else {
         const known = await itemsByIds(ctx.db, ids);
         ids = ids.filter((_, k) => known[k] !== null);
       }
       await addInteractions(ctx.db, event.profileId, ids, weight, kindOf(event.name), event.timestamp ?? new Date());
-      runtimeOf(ctx).historyChanged([event.profileId]);
-      runtimeOf(ctx).catalog.markDirty();
+      runtime.historyChanged([event.profileId]);
+      runtime.catalog.markActivity();
     },
 
     async onProfileMerged(merge, ctx) {
       const moved = await foldInteractions(ctx.db, merge.survivorId, merge.mergedId);
       runtimeOf(ctx).historyChanged([merge.survivorId, merge.mergedId]);
-      if (moved) runtimeOf(ctx).catalog.markDirty();
+      if (moved) runtimeOf(ctx).catalog.markActivity();
     },
 
     async onExport(profileIds, ctx) {
@@ -76,7 +78,7 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
       // Erasure: the interactions go in core's delete transaction, then out of every server's memory.
       await ctx.tx.query('DELETE FROM rec_interaction WHERE profile_id = ANY($1::uuid[])', [profileIds]);
       runtimeOf(ctx).historyChanged(profileIds);
-      runtimeOf(ctx).catalog.markDirty();
+      runtimeOf(ctx).catalog.markActivity();
     },
 
     async train(ctx, { onProgress }) {

@@ -108,10 +108,11 @@ export async function upsertCatalogItems(db: Transactional, input: ItemUpsert[])
  * Upserts what an event says about products. New ids become `source = 'event'` items. An item
  * an event created takes newer non-empty values; an explicit catalog item only gets its empty
  * fields filled (events never overwrite what `upsertItems` set, nor anything with nothing).
+ * Returns how many items it created or changed.
  */
-export async function upsertEventItems(db: Queryable, products: ProductMention[]): Promise<void> {
-  if (!products.length) return;
-  await db.query(
+export async function upsertEventItems(db: Queryable, products: ProductMention[]): Promise<number> {
+  if (!products.length) return 0;
+  const changed = await db.query(
     `INSERT INTO rec_item AS t (id, title, category, price)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[])
      ON CONFLICT (id) DO UPDATE SET
@@ -122,9 +123,11 @@ export async function upsertEventItems(db: Queryable, products: ProductMention[]
      WHERE (t.source = 'catalog' AND ((t.title IS NULL AND EXCLUDED.title IS NOT NULL) OR (t.category IS NULL AND EXCLUDED.category IS NOT NULL) OR (t.price IS NULL AND EXCLUDED.price IS NOT NULL)))
         OR (t.source = 'event' AND ((EXCLUDED.title IS NOT NULL AND EXCLUDED.title IS DISTINCT FROM t.title)
                                  OR (EXCLUDED.category IS NOT NULL AND EXCLUDED.category IS DISTINCT FROM t.category)
-                                 OR (EXCLUDED.price IS NOT NULL AND EXCLUDED.price IS DISTINCT FROM t.price)))`,
+                                 OR (EXCLUDED.price IS NOT NULL AND EXCLUDED.price IS DISTINCT FROM t.price)))
+     RETURNING t.id`,
     [products.map((p) => p.id), products.map((p) => p.title), products.map((p) => p.category), products.map((p) => p.price)],
   );
+  return changed.length;
 }
 
 /** Adds one event's weight to each (profile, item) pair. */
