@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -102,7 +102,14 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
   }
   const apollo = new ApolloServer<RapportContext>({
     schema,
-    plugins: [ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(core.config.api.maxComplexity), guardPlugin(core)],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      // No @cacheControl hints exist (responses are per key and per consent, never cacheable by
+      // proxies); the plugin would still wrap every field resolver to compute a policy.
+      ApolloServerPluginCacheControlDisabled(),
+      complexityLimitPlugin(core.config.api.maxComplexity),
+      guardPlugin(core),
+    ],
     validationRules: [depthLimitRule(core.config.api.maxDepth)],
     formatError,
     introspection: true,
