@@ -65,7 +65,7 @@ export class Runtime {
   historyChanged(ids: Iterable<string>): void {
     const list = [...ids];
     this.histories.invalidate(list);
-    if (this.opts.historyCache === 0) return;
+    // Even with caching off here: other servers may cache.
     for (const id of list) this.pendingHistory.add(id);
     this.historyTimer ??= setTimeout(() => void this.flushHistory(), HISTORY_NOTIFY_MS);
   }
@@ -86,11 +86,6 @@ export class Runtime {
     for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c))) {
       await this.db.notifications.notify(CHANNELS.items, p).catch((err: unknown) => this.logger.warn({ err }, 'could not notify other servers of catalog changes'));
     }
-  }
-
-  /** Tells every server that a new model version is stored (they load it at once). */
-  modelStored(id: string): Promise<void> {
-    return this.db.notifications.notify(CHANNELS.model, id);
   }
 
   private async listen(): Promise<void> {
