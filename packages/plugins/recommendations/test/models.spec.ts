@@ -168,6 +168,41 @@ describe('data', () => {
   });
 });
 
+describe('EASE serving shortcuts', () => {
+  /** 60 items, 300 users with random tastes; items 50+ are rare (not learned with minItemUsers 8). */
+  function randomMatrix(): InteractionMatrix {
+    const rng = new SeededRandom(11);
+    const rows: Interaction[] = [];
+    for (let u = 0; u < 300; u++) {
+      const base = Math.floor(rng.next() * 5) * 10;
+      for (let k = 0; k < 8; k++) rows.push({ user: u, item: (base + Math.floor(rng.next() * 12)) % 50, timestamp: 0 });
+      if (rng.next() < 0.03) rows.push({ user: u, item: 50 + Math.floor(rng.next() * 10), timestamp: 0 });
+    }
+    return InteractionMatrix.fromInteractions(rows, { itemIds: Array.from({ length: 60 }, (_, i) => String(i)) });
+  }
+
+  it.each([true, false])('rank() and explainMany() give what scoreUser/topK and explain give (WebAssembly SIMD: %s)', async (simd) => {
+    useSimd(simd);
+    try {
+      const model = new EaseModel({ lambda: 20, minItemUsers: 8 });
+      await model.fit(randomMatrix());
+      const rng = new SeededRandom(5);
+      for (let t = 0; t < 40; t++) {
+        const history = Array.from({ length: 1 + Math.floor(rng.next() * 15) }, () => ({ item: Math.floor(rng.next() * 60), weight: 1 + Math.floor(rng.next() * 3) }));
+        const scores = model.scoreUser(history);
+        for (const k of [1, 5, 30]) {
+          const expected = topK(scores, k).filter((i) => scores[i] > 1e-6).map((item) => ({ item, score: scores[item] }));
+          expect(model.rank(history, k, 1e-6)).toEqual(expected);
+        }
+        const items = topK(scores, 12);
+        expect(model.explainMany(history, items)).toEqual(items.map((i) => model.explain(history, i).becauseItem));
+      }
+    } finally {
+      useSimd(true);
+    }
+  });
+});
+
 describe('item-to-item models', () => {
   for (const make of [() => new EaseModel({ lambda: 5, minItemUsers: 1 }), () => new ItemKnnModel({ shrink: 0 })]) {
     const name = make().name;

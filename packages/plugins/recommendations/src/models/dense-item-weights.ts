@@ -71,19 +71,15 @@ export class DenseItemWeights {
    * rows per pass over the columns (reading the accumulator a quarter as often).
    */
   accumulate(history: readonly HistoryEntry[], out: Float32Array): Float32Array {
-    const n = this.items.length;
-    const rows: number[] = [];
-    const ws: number[] = [];
-    for (const { item, weight } of history) {
-      const r = this.pos(item);
-      if (r >= 0 && weight !== 0) rows.push(r), ws.push(weight);
-    }
+    const acc = this.accumulateColumns(history);
     const items = this.items;
-    if (this.kernel) {
-      const acc = this.kernel.accumulate(rows, ws);
-      for (let c = 0; c < n; c++) out[items[c]] += acc[c];
-      return out;
-    }
+    for (let c = 0; c < items.length; c++) out[items[c]] += acc[c];
+    return out;
+  }
+
+  /** The JavaScript path: sum of `ws[k] x row(rows[k])` in float64 (a reused array). */
+  private accumulateJs(rows: readonly number[], ws: readonly number[]): Float64Array {
+    const n = this.items.length;
     const W = this.table;
     if (this.acc.length !== n) this.acc = new Float64Array(n);
     const acc = this.acc.fill(0);
@@ -97,8 +93,47 @@ export class DenseItemWeights {
       const a = rows[k] * n, wa = ws[k];
       for (let c = 0; c < n; c++) acc[c] += wa * W[a + c];
     }
-    for (let c = 0; c < n; c++) out[items[c]] += acc[c];
-    return out;
+    return acc;
+  }
+
+  /**
+   * The learned part of a score, for serving: `out[c]` = the history's weight sum into column `c`
+   * (item `items[c]`), `out.length` = items.length. The returned array is reused by the next call.
+   */
+  accumulateColumns(history: readonly HistoryEntry[]): Float32Array | Float64Array {
+    const rows: number[] = [];
+    const ws: number[] = [];
+    for (const { item, weight } of history) {
+      const r = this.pos(item);
+      if (r >= 0 && weight !== 0) rows.push(r), ws.push(weight);
+    }
+    return this.kernel ? this.kernel.accumulate(rows, ws).subarray(0, this.items.length) : this.accumulateJs(rows, ws);
+  }
+
+  /**
+   * {@link explain} for many items in one pass over the history (rows read once each): for each
+   * item, the history item contributing most, or undefined when none contributes positively.
+   */
+  explainMany(history: readonly HistoryEntry[], items: readonly number[]): Array<number | undefined> {
+    const cols = items.map((i) => this.pos(i));
+    const best = new Array<number | undefined>(items.length).fill(undefined);
+    const bestContribution = new Float64Array(items.length);
+    const T = this.table;
+    for (const h of history) {
+      const r = this.pos(h.item);
+      if (r < 0) continue;
+      const base = r * this.stride;
+      for (let j = 0; j < cols.length; j++) {
+        const c = cols[j];
+        if (c < 0 || h.item === items[j]) continue;
+        const v = h.weight * T[base + c];
+        if (v > bestContribution[j]) {
+          bestContribution[j] = v;
+          best[j] = h.item;
+        }
+      }
+    }
+    return best;
   }
 
   /** Weight from `source` to `target` (0 outside the subset). */

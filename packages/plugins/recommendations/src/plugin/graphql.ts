@@ -93,7 +93,10 @@ export class RecommendationContextInput {
   @Field(() => Boolean, { nullable: true, description: 'Let items the profile bought back in. Default false.' }) includePurchased?: boolean | null;
 }
 
-/** Attaches the snapshot's rows (kept current by `applyRows`), re-checks them, and keeps the first `first`. */
+/**
+ * Attaches the snapshot's rows (kept current by `applyRows`) and keeps the first `first`. Ranking
+ * filtered on the same snapshot in the same tick, so the re-check is a guard, not a second filter.
+ */
 function finish(s: CatalogSnapshot, cands: Candidate[], first: number, category?: string | null): RecommendationType[] {
   const out: RecommendationType[] = [];
   for (const c of cands) {
@@ -178,7 +181,7 @@ export class ItemResolver {
     const { runtime } = rec(ctx);
     await runtime.start();
     const snapshot = await runtime.catalog.get();
-    return finish(snapshot, rankSimilar(snapshot, runtime.model.current, item.id, first * 2 + 5), first);
+    return finish(snapshot, rankSimilar(snapshot, runtime.model.current, item.id, first), first);
   }
 }
 
@@ -204,7 +207,7 @@ export class ProfileRecommendationsResolver {
     const [consent] = await Promise.all([ctx.consentOf(p.id), r.runtime.start()]);
     const personal = consent.allows('personalization');
     const [snapshot, history] = await Promise.all([r.runtime.catalog.get(), personal ? r.history.load(p.id) : Promise.resolve(null)]);
-    const cands = rankForProfile(snapshot, r.runtime.model.current, history, context ?? {}, first * 2 + 5);
+    const cands = rankForProfile(snapshot, r.runtime.model.current, history, context ?? {}, first);
     return finish(snapshot, cands, first, context?.category);
   }
 }

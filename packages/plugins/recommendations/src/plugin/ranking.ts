@@ -117,6 +117,20 @@ interface PreparedHistory {
   sources: InteractionRow[];
 }
 
+/** Catalog position of each model item (-1: not in the catalog), per model and catalog index. */
+const modelPositions = new WeakMap<LoadedModel, WeakMap<Map<string, number>, Int32Array>>();
+
+function positionsIn(model: LoadedModel, s: CatalogSnapshot): Int32Array {
+  let byIndex = modelPositions.get(model);
+  if (!byIndex) modelPositions.set(model, (byIndex = new WeakMap()));
+  let at = byIndex.get(s.index);
+  if (!at) {
+    at = Int32Array.from(model.itemIds, (id) => s.index.get(id) ?? -1);
+    byIndex.set(s.index, at);
+  }
+  return at;
+}
+
 /** Cached histories are shared, immutable arrays: what is derived from them is kept with them. */
 const preparedHistories = new WeakMap<readonly InteractionRow[], PreparedHistory>();
 
@@ -159,32 +173,34 @@ export function rankForProfile(
     if ((h.purchases > 0 && !ctx.includePurchased) || ctx.excludeInteracted) excluded.add(h.itemId);
   }
   const taken = new Set<string>();
-  const acceptId = (id: string) => {
-    if (taken.has(id) || excluded.has(id)) return false;
-    const i = s.index.get(id);
-    return i !== undefined && s.available[i] === 1 && (!ctx.category || s.categories[i] === ctx.category);
+  const acceptIdx = (i: number) => {
+    if (s.available[i] !== 1 || (ctx.category && s.categories[i] !== ctx.category)) return false;
+    const id = s.ids[i];
+    return !taken.has(id) && !excluded.has(id);
   };
-  const acceptIdx = (i: number) => acceptId(s.ids[i]);
 
   const personal: Candidate[] = [];
   const content: Candidate[] = [];
   if (history?.length) {
     const { mh, rowOf, sources } = prepare(history, model);
     if (model && mh.length) {
-      const scores = model.ease.scoreUser(mh);
       // Few candidates are filtered out, so start small and widen only when the filters ate them.
       for (let want = limit * 3 + excluded.size; ; want *= 4) {
         personal.length = 0;
-        const top = topK(scores, want);
-        for (const i of top) {
-          if (personal.length >= limit) break;
-          if (!(scores[i] > 1e-6) || !acceptId(model.itemIds[i])) continue;
-          const because = model.ease.explain(mh, i).becauseItem;
-          const row = because !== undefined ? rowOf.get(because) : undefined;
-          if (!row) continue; // no item-item evidence: left to popularity
-          personal.push({ itemId: model.itemIds[i], score: scores[i], model: 'ease', reason: becauseOf(s, row) });
+        const top = model.ease.rank(mh, want, 1e-6);
+        const at = positionsIn(model, s);
+        const accepted = top.filter((t) => at[t.item] >= 0 && acceptIdx(at[t.item]));
+        // "because you ...": one pass over the history per chunk of candidates.
+        for (let from = 0; from < accepted.length && personal.length < limit; from += limit) {
+          const chunk = accepted.slice(from, from + limit);
+          const because = model.ease.explainMany(mh, chunk.map((t) => t.item));
+          chunk.forEach((t, j) => {
+            const row = because[j] !== undefined ? rowOf.get(because[j]!) : undefined;
+            if (!row || personal.length >= limit) return; // no item-item evidence: left to popularity
+            personal.push({ itemId: model.itemIds[t.item], score: t.score, model: 'ease', reason: becauseOf(s, row) });
+          });
         }
-        if (personal.length >= limit || top.length < want || !(scores[top[top.length - 1]] > 1e-6)) break;
+        if (personal.length >= limit || top.length < want) break;
       }
     }
     const seenContent = new Set<string>();
