@@ -58,6 +58,9 @@ export function defaultModelSpecs(seed = 42): ModelSpec[] {
     { name: 'most-popular', create: () => new PopularityModel() },
     { name: 'item-knn', create: () => new ItemKnnModel() },
     { name: 'ease', create: () => new EaseModel() },
+    // Confidence-weighted EASE, lambda and observedWeight chosen on a validation split carved out of
+    // each training matrix (never the test part); one item-item matrix like 'ease'.
+    { name: 'ease-tuned', create: () => new EaseModel({ tune: { seed } }) },
     { name: 'mult-dae', create: () => new MultDaeModel({ seed }) },
   ];
 }

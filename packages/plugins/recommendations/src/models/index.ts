@@ -1,7 +1,9 @@
 export type { Explanation, FitOptions, FitProgress, HistoryEntry, Recommender, SerializedModel } from './model.types';
 export { InteractionMatrix, type CsrParts, type Interaction } from './interaction-matrix';
 export { PopularityModel, type PopularityJSON, type PopularityOptions } from './popularity.model';
-export { EaseModel, type EaseJSON, type EaseOptions } from './ease.model';
+export { DEFAULT_EASE_TUNE_GRID, EaseModel, type EaseJSON, type EaseOptions, type EaseTuneOptions, type EaseTuningReport } from './ease.model';
+export { EaseWeightSolver, MAX_WEIGHTED_EASE_USERS } from './weighted-ease';
+export { validationNdcg, validationSplit, type ValidationSplit } from './validation';
 export { ItemKnnModel, type ItemKnnJSON, type ItemKnnOptions } from './item-knn.model';
 export { MultDaeModel, type MultDaeJSON, type MultDaeOptions } from './mult-dae.model';
 export { ItemNeighbours, type ItemNeighboursJSON } from './item-neighbours';
