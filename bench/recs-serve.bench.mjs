@@ -174,7 +174,9 @@ try {
     non2xx: r.non2xx, errors: r.errors, target: 'p99 < 25 ms',
   };
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench/results/recs-serve.json'), JSON.stringify(result, null, 2) + '\n');
+  // The default configuration writes recs-serve.json; variants get their own file.
+  const variant = [WORKERS > 1 ? `workers-${WORKERS}` : '', arg('history-cache', 10_000) !== 10_000 ? `history-cache-${arg('history-cache', 10_000)}` : ''].filter(Boolean).join('-');
+  fs.writeFileSync(path.join(ROOT, `bench/results/recs-serve${variant ? `-${variant}` : ''}.json`), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await server.stop();
