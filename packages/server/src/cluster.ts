@@ -53,6 +53,7 @@ export async function startCluster(config: RapportConfigInput, workers: number, 
   let stopping = false;
   const live = new Set<Worker>();
   let url = '';
+  let earlyDeaths = 0;
   let firstReady: (u: string) => void;
   let firstFailed: (e: Error) => void;
   const ready = new Promise<string>((res, rej) => ((firstReady = res), (firstFailed = rej)));
@@ -66,6 +67,10 @@ export async function startCluster(config: RapportConfigInput, workers: number, 
     w.on('exit', (code, signal) => {
       live.delete(w);
       if (stopping) return;
+      if (!url && ++earlyDeaths >= workers * 3) {
+        firstFailed(new Error(`workers keep dying before serving (${earlyDeaths} exits; last code ${code}, signal ${signal})`));
+        return;
+      }
       logger.error({ pid: w.process.pid, code, signal }, 'worker died; starting another in 1 s');
       setTimeout(() => !stopping && fork(), 1000).unref();
     });
@@ -123,8 +128,9 @@ export async function runClusterWorker(
     process.on('SIGTERM', () => void stop());
     process.on('SIGINT', () => void stop());
   } catch (err) {
-    process.send?.({ error: (err as Error).stack ?? String(err) });
-    process.exit(1);
+    // Exit once the primary has the message (it would be lost by an immediate exit).
+    if (process.send) process.send({ error: (err as Error).stack ?? String(err) }, () => process.exit(1));
+    else process.exit(1);
   }
 }
 

@@ -15,6 +15,8 @@ interface Subscription {
 export const MAX_NOTIFY_PAYLOAD = 7900;
 
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+const HEARTBEAT_MS = 30_000;
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 /**
  * PostgreSQL LISTEN/NOTIFY, for telling the other server processes that something they cache
@@ -33,6 +35,7 @@ export class Notifications {
   private closed = false;
   private up = false;
   private everUp = false;
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly url: string,
@@ -70,6 +73,7 @@ export class Notifications {
     this.closed = true;
     this.up = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     const c = this.client;
     this.client = null;
     await c?.end().catch(() => undefined);
@@ -78,7 +82,9 @@ export class Notifications {
   private connect(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.connecting ??= (async () => {
-      const client = new Client({ connectionString: this.url, application_name: 'rapport-listen' });
+      // keepAlive: the connection only ever reads, so a half-open socket (NAT timeout, failover)
+      // would otherwise never error; the heartbeat below notices a server that stopped answering.
+      const client = new Client({ connectionString: this.url, application_name: 'rapport-listen', keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
       client.on('notification', (m) => {
         for (const s of this.subs) {
           if (s.channel !== m.channel) continue;
@@ -89,11 +95,19 @@ export class Notifications {
           }
         }
       });
-      client.on('error', (err) => this.lost(err));
-      client.on('end', () => this.lost(new Error('connection ended')));
+      // Only this client's own failures count (a late error from a replaced client must not reset).
+      client.on('error', (err) => (this.client === client || this.client === null) && this.lost(err));
+      client.on('end', () => (this.client === client || this.client === null) && this.lost(new Error('connection ended')));
       try {
         await client.connect();
-        for (const channel of new Set([...this.subs].map((s) => s.channel))) await client.query(`LISTEN ${channel}`);
+        // Channels subscribed while connecting are picked up by the next round.
+        const done = new Set<string>();
+        for (let todo = this.channels(); todo.length; todo = this.channels().filter((c) => !done.has(c))) {
+          for (const channel of todo) {
+            await client.query(`LISTEN ${channel}`);
+            done.add(channel);
+          }
+        }
       } catch (err) {
         await client.end().catch(() => undefined);
         throw err;
@@ -107,6 +121,8 @@ export class Notifications {
       this.up = true;
       this.everUp = true;
       this.retryMs = 500;
+      this.heartbeat ??= setInterval(() => void this.beat(), HEARTBEAT_MS);
+      this.heartbeat.unref();
       if (wasReset) {
         this.logger?.info('notifications: listening again; caches reset');
         for (const s of this.subs) s.onReset?.();
@@ -120,6 +136,27 @@ export class Notifications {
     return this.connecting;
   }
 
+  private channels(): string[] {
+    return [...new Set([...this.subs].map((s) => s.channel))];
+  }
+
+  /** A query on the listening connection; no answer within the timeout counts as a lost connection. */
+  private async beat(): Promise<void> {
+    const c = this.client;
+    if (!c || !this.up) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.query('SELECT 1'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('heartbeat timed out')), HEARTBEAT_TIMEOUT_MS))),
+      ]);
+    } catch (err) {
+      if (this.client === c) this.lost(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private lost(err: unknown): void {
     if (this.closed) return;
     const wasUp = this.up;
@@ -130,7 +167,6 @@ export class Notifications {
     }
     const c = this.client;
     this.client = null;
-    c?.removeAllListeners('end');
     c?.end().catch(() => undefined);
     if (this.retryTimer || this.connecting) return;
     const wait = this.retryMs;

@@ -71,7 +71,11 @@ export class AxpyKernel {
     const m = module();
     if (!m) return null;
     const ex = new WebAssembly.Instance(m, {}).exports as unknown as AxpyExports;
-    return new AxpyKernel(ex, rows, Math.ceil(columns / 4) * 4);
+    try {
+      return new AxpyKernel(ex, rows, Math.ceil(columns / 4) * 4);
+    } catch {
+      return null; // more than WebAssembly memory can hold (4 GB): the JavaScript path serves
+    }
   }
 
   /** `acc = sum of weights[k] x row(rowIndex[k])` (acc is zeroed first). */

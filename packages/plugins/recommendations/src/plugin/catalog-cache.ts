@@ -78,6 +78,8 @@ export class CatalogCache {
     private readonly logger: Logger,
     private readonly refreshMs: number,
     private readonly trendingDays: number,
+    /** False while item changes made by other servers may be missed (notifications down). */
+    private readonly trusted: () => boolean = () => true,
   ) {}
 
   /** Items were written here: the snapshot is reloaded before the next read (at most once a second). */
@@ -104,9 +106,11 @@ export class CatalogCache {
         continue;
       }
       const before = s.rows[i];
+      if (r.updatedAt < before.updatedAt) continue; // an older read arriving late
       if (before.category !== r.category || JSON.stringify(before.attributes) !== JSON.stringify(r.attributes)) this.dirty = true;
       s.rows[i] = r;
       s.titles[i] = r.title;
+      s.categories[i] = r.category;
       s.available[i] = r.available ? 1 : 0;
     }
   }
@@ -120,7 +124,9 @@ export class CatalogCache {
   async get(): Promise<CatalogSnapshot> {
     const now = Date.now();
     const age = now - this.snapshot.loadedAt;
-    if (this.snapshot.loadedAt === 0 || this.refreshMs === 0 || (this.dirty && age > 1000)) {
+    // Without notifications, other servers' item writes are not heard of: re-read them every refreshMs.
+    const blind = !this.trusted() && age > this.refreshMs;
+    if (this.snapshot.loadedAt === 0 || this.refreshMs === 0 || (this.dirty && age > 1000) || blind) {
       await this.reload();
       return this.snapshot;
     }
@@ -134,7 +140,13 @@ export class CatalogCache {
   }
 
   reload(): Promise<void> {
-    this.loading ??= this.load().finally(() => (this.loading = null));
+    this.loading ??= this.load()
+      .catch((err: unknown) => {
+        this.dirty = true; // try again at the next read
+        this.patchedDuringLoad = null;
+        throw err;
+      })
+      .finally(() => (this.loading = null));
     return this.loading;
   }
 
@@ -150,10 +162,12 @@ export class CatalogCache {
 
   /** New trending counts on the current items (a new snapshot sharing everything else). */
   private async refreshTrending(): Promise<void> {
+    const base = this.snapshot;
     const pop = await this.trendingRows();
+    if (this.snapshot.loadedAt !== base.loadedAt) return; // a full load replaced it meanwhile, with newer counts
     const s = Object.assign(new CatalogSnapshot(), this.snapshot);
     if (!setTrending(s, pop)) this.dirty = true; // an item this snapshot does not have yet
-    if (this.snapshot.loadedAt === s.loadedAt) this.snapshot = s; // unless a full load replaced it meanwhile
+    this.snapshot = s;
   }
 
   private async load(): Promise<void> {

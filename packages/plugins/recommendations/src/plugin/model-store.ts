@@ -50,11 +50,20 @@ export class ModelHolder {
   lastError: string | null = null;
   private readonly failed = new Set<string>();
   private polling: Promise<void> | null = null;
+  private again: Promise<void> | null = null;
 
   constructor(private readonly db: Queryable, private readonly logger: Logger, private readonly keep: number) {}
 
+  /** Checks for a newer version. A call during a running check runs one more after it (its news may be newer). */
   poll(): Promise<void> {
-    this.polling ??= this.doPoll().finally(() => (this.polling = null));
+    if (this.polling) {
+      this.again ??= this.polling.catch(() => undefined).then(() => {
+        this.again = null;
+        return this.poll();
+      });
+      return this.again;
+    }
+    this.polling = this.doPoll().finally(() => (this.polling = null));
     return this.polling;
   }
 

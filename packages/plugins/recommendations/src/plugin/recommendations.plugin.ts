@@ -5,7 +5,8 @@ import { RecInteraction, RecItem, RecModel } from './entities';
 import { ItemResolver, MANAGE, ProfileRecommendationsResolver, type RecLoaders } from './graphql';
 import { resolveOptions, type RecommendationsOptions } from './options';
 import { kindOf, productsOf } from './products';
-import { Runtime } from './runtime';
+import { CHANNELS } from './channels';
+import { chunkPayloads, Runtime } from './runtime';
 import { addInteractions, foldInteractions, interactionsOf, itemsByIds, upsertEventItems } from './store';
 import { trainRecommendations } from './train';
 
@@ -54,7 +55,8 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
       let ids = products.map((p) => p.id);
       const runtime = runtimeOf(ctx);
       if (opts.createItemsFromEvents) {
-        if (await upsertEventItems(ctx.db, products)) runtime.catalog.markDirty();
+        const changed = await upsertEventItems(ctx.db, products);
+        if (changed.length) await runtime.itemsChanged(changed);
       } else {
         const known = await itemsByIds(ctx.db, ids);
         ids = ids.filter((_, k) => known[k] !== null);
@@ -77,6 +79,9 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     async onProfileDeleted(profileIds, ctx) {
       // Erasure: the interactions go in core's delete transaction, then out of every server's memory.
       await ctx.tx.query('DELETE FROM rec_interaction WHERE profile_id = ANY($1::uuid[])', [profileIds]);
+      // Sent with the transaction: every server (this one too) drops them when the deletion commits,
+      // so no read between this hook and the commit can put them back in a cache.
+      for (const payload of chunkPayloads(profileIds, (c) => c.join(','))) await ctx.tx.query('SELECT pg_notify($1, $2)', [CHANNELS.history, payload]);
       runtimeOf(ctx).historyChanged(profileIds);
       runtimeOf(ctx).catalog.markActivity();
     },

@@ -48,7 +48,7 @@ export class Runtime {
   private stopped = false;
 
   constructor(readonly db: Database, readonly logger: Logger, readonly opts: ResolvedOptions) {
-    this.catalog = new CatalogCache(db, logger, opts.refreshMs, opts.trendingDays);
+    this.catalog = new CatalogCache(db, logger, opts.refreshMs, opts.trendingDays, () => this.db.notifications.listening);
     this.model = new ModelHolder(db, logger, opts.keepVersions);
     this.histories = new HistoryCache(opts.historyCache, () => this.db.notifications.listening);
   }
@@ -75,17 +75,30 @@ export class Runtime {
     this.historyTimer = null;
     const payloads = chunkPayloads(this.pendingHistory, (c) => c.join(','));
     this.pendingHistory.clear();
-    for (const p of payloads) {
-      await this.db.notifications.notify(CHANNELS.history, p).catch((err: unknown) => this.logger.warn({ err }, 'could not notify other servers of interaction changes'));
+    for (const p of payloads) await this.notify(CHANNELS.history, p);
+  }
+
+  /**
+   * Sends a notification; when that fails, retries in the background (1 s, 2 s, ... 5 tries):
+   * a lost notification would leave other servers' caches stale until their next reload.
+   */
+  private async notify(channel: string, payload: string, attempt = 0): Promise<void> {
+    try {
+      await this.db.notifications.notify(channel, payload);
+    } catch (err) {
+      if (attempt >= 5 || this.stopped) {
+        this.logger.error({ err, channel }, 'could not notify other servers; their caches may stay stale until they reload');
+        return;
+      }
+      this.logger.warn({ err, channel, attempt }, 'notifying other servers failed; retrying');
+      setTimeout(() => void this.notify(channel, payload, attempt + 1), 1000 * 2 ** attempt).unref();
     }
   }
 
   /** Catalog rows were written here: apply them to this snapshot now and tell the other processes. */
   async itemsChanged(rows: ItemRow[]): Promise<void> {
     this.catalog.applyRows(rows);
-    for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c))) {
-      await this.db.notifications.notify(CHANNELS.items, p).catch((err: unknown) => this.logger.warn({ err }, 'could not notify other servers of catalog changes'));
-    }
+    for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c))) await this.notify(CHANNELS.items, p);
   }
 
   private async listen(): Promise<void> {

@@ -108,10 +108,10 @@ export async function upsertCatalogItems(db: Transactional, input: ItemUpsert[])
  * Upserts what an event says about products. New ids become `source = 'event'` items. An item
  * an event created takes newer non-empty values; an explicit catalog item only gets its empty
  * fields filled (events never overwrite what `upsertItems` set, nor anything with nothing).
- * Returns how many items it created or changed.
+ * Returns the items it created or changed.
  */
-export async function upsertEventItems(db: Queryable, products: ProductMention[]): Promise<number> {
-  if (!products.length) return 0;
+export async function upsertEventItems(db: Queryable, products: ProductMention[]): Promise<ItemRow[]> {
+  if (!products.length) return [];
   const changed = await db.query(
     `INSERT INTO rec_item AS t (id, title, category, price)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[])
@@ -124,10 +124,10 @@ export async function upsertEventItems(db: Queryable, products: ProductMention[]
         OR (t.source = 'event' AND ((EXCLUDED.title IS NOT NULL AND EXCLUDED.title IS DISTINCT FROM t.title)
                                  OR (EXCLUDED.category IS NOT NULL AND EXCLUDED.category IS DISTINCT FROM t.category)
                                  OR (EXCLUDED.price IS NOT NULL AND EXCLUDED.price IS DISTINCT FROM t.price)))
-     RETURNING t.id`,
+     RETURNING t.*`,
     [products.map((p) => p.id), products.map((p) => p.title), products.map((p) => p.category), products.map((p) => p.price)],
   );
-  return changed.length;
+  return changed.map(toItem);
 }
 
 /** Adds one event's weight to each (profile, item) pair. */
