@@ -13,6 +13,23 @@ export interface ClusterHandle {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * On the first SIGINT or SIGTERM: logs `message`, runs `close` (errors are logged), exits 0.
+ * Later signals are ignored while it closes.
+ */
+export function closeOnSignal(close: () => Promise<void>, logger: Logger, message: string): void {
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal, pid: process.pid }, message);
+    await close().catch((err: unknown) => logger.error({ err }, 'shutdown failed'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
 /** Parses `--workers`/`RAPPORT_WORKERS`: a count, or `auto` for one per CPU. */
 export function workerCount(value: string | undefined): number {
   if (value === undefined || value === '') return 1;
@@ -117,16 +134,7 @@ export async function runClusterWorker(
   try {
     const server = await start({ ...config, logger, database: { ...config.database, url: process.env.DATABASE_URL } });
     process.send?.({ ready: server.url });
-    let closing = false;
-    const stop = async () => {
-      if (closing) return;
-      closing = true;
-      logger.info({ pid: process.pid }, 'worker shutting down');
-      await server.close().catch((err: unknown) => logger.error({ err }, 'worker shutdown failed'));
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void stop());
-    process.on('SIGINT', () => void stop());
+    closeOnSignal(() => server.close(), logger, 'worker shutting down');
   } catch (err) {
     // Exit once the primary has the message (it would be lost by an immediate exit).
     if (process.send) process.send({ error: (err as Error).stack ?? String(err) }, () => process.exit(1));

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../config/load-config';
 import { startServer } from '../server';
 import cluster from 'node:cluster';
-import { runClusterWorker, startCluster, workerCount } from '../cluster';
+import { closeOnSignal, runClusterWorker, startCluster, workerCount } from '../cluster';
 import { parseArgs, type ParsedArgs } from './parse-args';
 
 const HELP = `rapport: the Rapport customer data platform
@@ -86,16 +86,7 @@ async function start(args: ParsedArgs): Promise<number> {
       ].join('\n'),
     );
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  closeOnSignal(() => server.close(), logger, 'shutting down');
   await new Promise(() => undefined);
   return 0;
 }
@@ -104,16 +95,7 @@ async function start(args: ParsedArgs): Promise<number> {
 async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger): Promise<number> {
   const handle = await startCluster(config, workers, logger);
   logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers, config: file ?? 'defaults' }, 'rapport is listening');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down the workers');
-    await handle.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  closeOnSignal(() => handle.stop(), logger, 'shutting down the workers');
   await new Promise(() => undefined);
   return 0;
 }

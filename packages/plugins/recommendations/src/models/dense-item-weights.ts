@@ -145,21 +145,8 @@ export class DenseItemWeights {
 
   /** "Because you interacted with X": the history item contributing most to `item` (as {@link explainByContribution}). */
   explain(history: readonly HistoryEntry[], item: number): Explanation | undefined {
-    const c = this.pos(item);
-    if (c < 0) return undefined;
-    let best = -1;
-    let bestContribution = 0;
-    for (const h of history) {
-      if (h.item === item) continue;
-      const r = this.pos(h.item);
-      if (r < 0) continue;
-      const v = h.weight * this.table[r * this.stride + c];
-      if (v > bestContribution) {
-        bestContribution = v;
-        best = h.item;
-      }
-    }
-    return best >= 0 ? { reason: 'because you interacted with', becauseItem: best } : undefined;
+    const best = this.explainMany(history, [item])[0];
+    return best === undefined ? undefined : { reason: 'because you interacted with', becauseItem: best };
   }
 
   toJSON(): DenseItemWeightsJSON {

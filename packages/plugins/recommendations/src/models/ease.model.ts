@@ -187,8 +187,11 @@ export class EaseModel implements Recommender {
     return { lambda: best.lambda, observedWeight: best.observedWeight, k, users, candidates };
   }
 
-  /** The items of the item-item matrix: at least `minItemUsers` users, the `maxItems` most popular, ascending. */
-  private learnedItems(counts: Int32Array): { items: Int32Array; columnOf: Int32Array } {
+  /**
+   * The items of the item-item matrix for these per-item user counts: at least `minItemUsers` users,
+   * the `maxItems` most popular, ascending (what `fit` learns neighbours for).
+   */
+  learnedItems(counts: Int32Array): { items: Int32Array; columnOf: Int32Array } {
     const candidates = [...counts.keys()].filter((i) => counts[i] >= (this.options.minItemUsers ?? 5));
     candidates.sort((a, b) => counts[b] - counts[a] || a - b);
     const items = Int32Array.from(candidates.slice(0, this.options.maxItems ?? 6000)).sort();

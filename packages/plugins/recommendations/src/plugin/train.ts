@@ -46,13 +46,8 @@ export async function trainRecommendations(
   await ease.fit(matrix, { onProgress: (p) => onProgress(`${p.model}: ${p.message ?? ''}`) });
   const popularity = new PopularityModel({ itemCategories: matrix.itemIds.map((id) => (cats.get(id) ? [cats.get(id)!] : undefined)) });
   await popularity.fit(matrix);
-  // The items EASE keeps in its item-item matrix (same rule as EaseModel.fit).
-  const counts = matrix.itemUserCounts();
-  const learned = [...counts.keys()]
-    .filter((i) => counts[i] >= (opts.ease.minItemUsers ?? 5))
-    .sort((a, b) => counts[b] - counts[a] || a - b)
-    .slice(0, opts.ease.maxItems ?? 6000)
-    .map((i) => matrix.itemIds[i]);
+  // The items EASE keeps in its item-item matrix (they have learned neighbours).
+  const learned = Array.from(ease.learnedItems(matrix.itemUserCounts()).items, (i) => matrix.itemIds[i]);
   onProgress(`fitted: ${learned.length} items with learned neighbours; storing`);
   const payload = encodePayload({ format: 1, ease: ease.toJSON(), popularity: popularity.toJSON(), learned });
   const seconds = (performance.now() - t0) / 1000;
