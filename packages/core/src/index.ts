@@ -7,6 +7,7 @@ export { createLogger, type Logger } from './logger/logger';
 export { Database, type Queryable, type DatabaseOptions, type QueryListener } from './database/database';
 export { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './database/embedded-postgres';
 export { Notifications, MAX_NOTIFY_PAYLOAD, type NotificationHandler } from './database/notifications';
+export { ReadCoalescer } from './database/read-coalescer';
 export * from './entity';
 export * from './ingestion/segment-message.types';
 export { validateMessage } from './ingestion/message-validator';

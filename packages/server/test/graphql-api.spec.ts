@@ -79,6 +79,20 @@ describe('reading profiles', () => {
     expect(large.statements.length).toBeLessThanOrEqual(4); // profiles, identities, events, merges
   });
 
+  it('concurrent profile(id) requests share their profile reads, and each gets its own profile', async () => {
+    const q = `query($id: ID!) { profile(id: $id) { id email: trait(key: "email") i: trait(key: "i") } }`;
+    const asked = [...profileIds.slice(0, 24), ...profileIds.slice(0, 4)]; // 4 asked twice
+    await Promise.all(asked.map(() => env.graphql(q, { id: profileIds[0] }))); // open the connections, warm the key cache
+    const { result, statements } = await env.countSql(() => Promise.all(asked.map((id) => env.graphql(q, { id }))));
+    result.forEach((r, k) => {
+      const i = profileIds.indexOf(asked[k]);
+      expect(r.body.data.profile).toEqual({ id: asked[k], email: `gq${i}@example.com`, i });
+    });
+    const reads = statements.filter((x) => x.includes('FROM rapport_consent c WHERE c.profile_id = p.id'));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBeLessThan(asked.length); // 28 requests, fewer statements
+  });
+
   it('bad arguments are clear errors naming the argument', async () => {
     const r = await env.graphql(`{ profiles(first: 0) { nodes { id } } }`);
     expect(r.body.errors[0]).toMatchObject({ extensions: { code: 'VALIDATION_FAILED', field: 'first', rule: 'range' } });

@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database';
+import { ReadCoalescer } from '../database/read-coalescer';
 import type { ConsentRecord } from '../consent/consent.types';
 import type { TraitSource } from '../entity/profile.entity';
 import { ValidationError } from '../errors/rapport-error';
@@ -15,6 +16,12 @@ export interface ProfileRecord {
   traitSources: Record<string, TraitSource>;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A profile with its current consent decisions. */
+export interface ProfileWithConsents {
+  profile: ProfileRecord;
+  consents: ConsentRecord[];
 }
 
 /** An identity of a profile. */
@@ -83,6 +90,12 @@ function toMerge(r: Record<string, unknown>): MergeRecord {
 
 /** Reads of the profile graph. Every batch method takes many ids and issues one statement. */
 export class ProfileService {
+  /**
+   * Concurrent requests reading profiles with consents share one statement (the hot read of
+   * every profile query; see {@link ReadCoalescer}).
+   */
+  private readonly withConsents = new ReadCoalescer<ProfileWithConsents>((ids) => this.loadWithConsents(ids));
+
   constructor(private readonly db: Queryable, private readonly identity: IdentityConfig) {}
 
   /**
@@ -108,9 +121,15 @@ export class ProfileService {
    * (the request-scoped loaders prime the consent loader with them: reads that need both, such
    * as a guarded field or a plugin asking `ctx.consentOf`, cost one round trip instead of two).
    */
-  async byIdsWithConsents(ids: readonly string[]): Promise<Array<{ profile: ProfileRecord; consents: ConsentRecord[] } | null>> {
+  async byIdsWithConsents(ids: readonly string[]): Promise<Array<ProfileWithConsents | null>> {
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return ids.map(() => null);
+    const found = await this.withConsents.get(valid);
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
+  /** The statement behind {@link byIdsWithConsents}, for the ids of every caller of one batch. */
+  private async loadWithConsents(ids: string[]): Promise<Map<string, ProfileWithConsents>> {
     const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: Array<Record<string, string | boolean | null>> }>(
       `SELECT q.asked, ${columns('p')},
               (SELECT COALESCE(json_agg(json_build_object('purpose', c.purpose, 'granted', c.granted, 'source', c.source,
@@ -119,9 +138,9 @@ export class ProfileService {
          FROM unnest($1::uuid[]) AS q(asked)
          JOIN rapport_profile t ON t.id = q.asked
          JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`,
-      [valid],
+      [ids],
     );
-    const byAsked = new Map(
+    return new Map(
       rows.map((r) => {
         const profile = toProfile(r);
         const consents = r.consents.map((c) => ({
@@ -131,7 +150,6 @@ export class ProfileService {
         return [r.asked, { profile, consents }];
       }),
     );
-    return ids.map((id) => byAsked.get(id) ?? null);
   }
 
   /** The live profile holding an identity (the value is normalised as at ingestion), or null. */

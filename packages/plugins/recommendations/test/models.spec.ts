@@ -8,7 +8,7 @@ import { parseMovieLens } from '../src/eval/movielens.loader';
 import { leaveLastOut, randomHoldout } from '../src/eval/split';
 import { evaluateRanking } from '../src/eval/evaluate';
 import { invertSpd } from '../src/models/dense-linalg';
-import { DenseItemWeights } from '../src/models/dense-item-weights';
+import { DenseItemWeights, quantizeRows } from '../src/models/dense-item-weights';
 import { axpyWasmBytes, useSimd } from '../src/models/axpy-kernel';
 import {
   EaseModel,
@@ -93,27 +93,62 @@ describe('metrics', () => {
   it.each([true, false])('dense weights score exactly like a plain sum of rows (WebAssembly SIMD: %s)', (simd) => {
     useSimd(simd);
     try {
-      const n = 7;
+      // 21 columns: not a multiple of the 4 (float32) or 16 (int8) the kernel pads rows to.
+      const n = 21;
       const rng = new SeededRandom(3);
       const weights = Float32Array.from({ length: n * n }, () => rng.next() - 0.5);
-      const items = Int32Array.from([0, 2, 3, 5, 8, 9, 11]);
-      const table = new DenseItemWeights(12, items, weights);
-      expect(table.simd).toBe(simd);
-      expect(table.weights).toEqual(weights);
-      expect(table.weight(3, 8)).toBe(weights[2 * n + 4]);
-      for (const len of [0, 1, 3, 4, 5, 9, 14]) {
-        const history = Array.from({ length: len }, (_, k) => ({ item: [0, 2, 3, 5, 8, 9, 11, 1, 4][k % 9], weight: 1 + (k % 3) }));
-        const expected = new Float64Array(12);
-        for (const { item, weight } of history) {
-          const r = items.indexOf(item);
-          if (r >= 0) for (let c = 0; c < n; c++) expected[items[c]] += weight * weights[r * n + c];
+      weights.fill(0, 5 * n, 6 * n); // an all-zero row
+      const items = Int32Array.from({ length: n }, (_, c) => 2 * c + (c % 3 === 0 ? 1 : 0));
+      const numItems = 2 * n + 2;
+      const q = quantizeRows(weights, n);
+      const asServed = { float32: weights, int8: Float32Array.from(weights, (_, k) => q.int8[k] * q.scales[Math.floor(k / n)]) };
+      for (const precision of ['float32', 'int8'] as const) {
+        const table = new DenseItemWeights(numItems, items, weights, precision);
+        const W = asServed[precision];
+        expect(table.simd).toBe(simd);
+        expect(table.precision).toBe(precision);
+        expect(table.weights).toEqual(W);
+        expect(table.weight(items[2], items[4])).toBe(W[2 * n + 4]);
+        expect(table.weight(0, items[4])).toBe(0); // 0 is not in the table
+        for (const len of [0, 1, 3, 4, 5, 9, 14, 40]) {
+          const history = Array.from({ length: len }, (_, k) => ({ item: k % 5 === 4 ? 0 : items[(k * 7) % n], weight: 1 + (k % 3) }));
+          const expected = new Float64Array(numItems);
+          for (const { item, weight } of history) {
+            const r = items.indexOf(item);
+            if (r >= 0) for (let c = 0; c < n; c++) expected[items[c]] += weight * W[r * n + c];
+          }
+          const got = table.accumulate(history, new Float32Array(numItems));
+          got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
         }
-        const got = table.accumulate(history, new Float32Array(12));
-        got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
       }
     } finally {
       useSimd(true);
     }
+  });
+
+  it('int8 weights stay within half a step of the float32 ones and round-trip through JSON unchanged', () => {
+    const n = 37;
+    const rng = new SeededRandom(11);
+    const weights = Float32Array.from({ length: n * n }, (_, k) => (k % n === Math.floor(k / n) ? 0 : (rng.next() - 0.5) * (1 + (k % 5))));
+    const items = Int32Array.from({ length: n }, (_, c) => c);
+    const table = new DenseItemWeights(n, items, weights, 'int8');
+    const served = table.weights;
+    for (let r = 0; r < n; r++) {
+      const row = weights.subarray(r * n, r * n + n);
+      const max = Math.max(...row.map(Math.abs));
+      for (let c = 0; c < n; c++) expect(Math.abs(served[r * n + c] - row[c])).toBeLessThanOrEqual((max / 127) * 0.5 + 1e-7);
+      expect(Math.max(...served.subarray(r * n, r * n + n).map(Math.abs))).toBeCloseTo(max, 6); // the largest weight is exact
+    }
+    const json = JSON.parse(JSON.stringify(table.toJSON()));
+    expect(json.weights).toBeUndefined();
+    const restored = DenseItemWeights.fromJSON(json);
+    expect(restored.precision).toBe('int8');
+    expect(restored.weights).toEqual(served);
+    // A float32 table (as stored before int8 existed) still loads as float32.
+    const f32 = DenseItemWeights.fromJSON(JSON.parse(JSON.stringify(new DenseItemWeights(n, items, weights).toJSON())));
+    expect(f32.precision).toBe('float32');
+    expect(f32.weights).toEqual(weights);
+    expect(() => DenseItemWeights.fromJSON({ numItems: n, items: json.items })).toThrow(/weights/);
   });
 
   it('the WebAssembly kernel is the build of its source, axpy.wat', async () => {
@@ -184,7 +219,8 @@ describe('EASE serving shortcuts', () => {
   it.each([true, false])('rank() and explainMany() give what scoreUser/topK and explain give (WebAssembly SIMD: %s)', async (simd) => {
     useSimd(simd);
     try {
-      const model = new EaseModel({ lambda: 20, minItemUsers: 8 });
+      for (const precision of ['int8', 'float32'] as const) {
+      const model = new EaseModel({ lambda: 20, minItemUsers: 8, precision });
       await model.fit(randomMatrix());
       const rng = new SeededRandom(5);
       for (let t = 0; t < 40; t++) {
@@ -196,6 +232,7 @@ describe('EASE serving shortcuts', () => {
         }
         const items = topK(scores, 12);
         expect(model.explainMany(history, items)).toEqual(items.map((i) => model.explain(history, i).becauseItem));
+      }
       }
     } finally {
       useSimd(true);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { recommendationsPlugin } from '../src';
-import { CONSENTED, recs, send, setConsent, track } from './helpers';
+import { CONSENTED, RECS, recs, send, setConsent, track } from './helpers';
 
 let env: TestEnvironment;
 beforeAll(async () => {
@@ -212,6 +212,22 @@ describe('Profile.recommendations', () => {
     expect(count(single.statements, 'FROM rapport_consent c WHERE c.profile_id = p.id')).toBe(1);
     expect(count(single.statements, 'FROM rapport_consent WHERE profile_id = ANY')).toBe(0);
     expect(count(single.statements, 'FROM rec_interaction WHERE profile_id')).toBe(0);
+  });
+
+  it('concurrent reads of profiles not in memory share one interactions statement; each is ranked from its own history', async () => {
+    const viewed = ['shoe-1', 'shoe-3', 'shirt-1', 'shirt-2'];
+    const ids = await send(env, viewed.map((item, k) => track(`concurrent-${k}`, 'Product Viewed', { product_id: item }, CONSENTED)));
+    // Open the connections first (profile(id) alone reads no interactions), so the four requests arrive together.
+    await Promise.all(ids.map((id) => env.graphql(`query($id: ID!) { profile(id: $id) { id } }`, { id })));
+    const { result, statements } = await env.countSql(() => Promise.all(ids.map((id) => env.graphql(RECS, { id, first: 3 }))));
+    result.forEach((r, k) => {
+      expect(r.body.errors).toBeUndefined();
+      const got = r.body.data.profile.recommendations as Array<{ item: { id: string }; reason: string }>;
+      const title = CATALOG.find((c) => c.id === viewed[k])!.title;
+      expect(got.some((x) => x.reason === `because you viewed ${title}`)).toBe(true);
+      for (const x of got) if (x.reason.startsWith('because')) expect(x.reason).toBe(`because you viewed ${title}`); // never another's
+    });
+    expect(statements.filter((x) => x.includes('FROM rec_interaction WHERE profile_id')).length).toBe(1);
   });
 });
 

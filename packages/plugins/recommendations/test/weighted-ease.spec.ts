@@ -135,7 +135,7 @@ describe('confidence-weighted EASE (EaseWeightSolver)', () => {
 
   it('EaseModel with observedWeight serves the solver weights as history · B', async () => {
     const m = tasteMatrix(5);
-    const model = new EaseModel({ lambda: 7, observedWeight: 5, minItemUsers: 1 });
+    const model = new EaseModel({ lambda: 7, observedWeight: 5, minItemUsers: 1, precision: 'float32' });
     await model.fit(m);
     const brute = bruteForce(m, 7, 5);
     const n = m.numItems;

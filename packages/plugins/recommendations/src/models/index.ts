@@ -7,7 +7,7 @@ export { validationNdcg, validationSplit, type ValidationSplit } from './validat
 export { ItemKnnModel, type ItemKnnJSON, type ItemKnnOptions } from './item-knn.model';
 export { MultDaeModel, type MultDaeJSON, type MultDaeOptions } from './mult-dae.model';
 export { ItemNeighbours, type ItemNeighboursJSON } from './item-neighbours';
-export { DenseItemWeights, type DenseItemWeightsJSON } from './dense-item-weights';
+export { DenseItemWeights, quantizeRows, type DenseItemWeightsJSON, type QuantizedWeights, type WeightPrecision } from './dense-item-weights';
 export { invertSpd } from './dense-linalg';
 export { recommenderFromJSON } from './model-registry';
 export { topK } from './ranking';

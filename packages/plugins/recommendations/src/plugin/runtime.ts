@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { MAX_NOTIFY_PAYLOAD, type Database, type Logger } from '@rapport/core';
+import { MAX_NOTIFY_PAYLOAD, ReadCoalescer, type Database, type Logger } from '@rapport/core';
 import { CatalogCache } from './catalog-cache';
 import { CHANNELS } from './channels';
 import { HistoryCache } from './history-cache';
@@ -46,6 +46,13 @@ export class Runtime {
   private trainTimer: NodeJS.Timeout | null = null;
   private training: Worker | null = null;
   private stopped = false;
+  private readonly historyReads = new ReadCoalescer<InteractionRow[]>(
+    async (ids) => {
+      const rows = await interactionsOf(this.db, ids);
+      return new Map(ids.map((id, k) => [id, rows[k]]));
+    },
+    (rows) => rows,
+  );
 
   constructor(readonly db: Database, readonly logger: Logger, readonly opts: ResolvedOptions) {
     this.catalog = new CatalogCache(db, logger, opts.refreshMs, opts.trendingDays, () => this.db.notifications.listening);
@@ -53,9 +60,15 @@ export class Runtime {
     this.histories = new HistoryCache(opts.historyCache, () => this.db.notifications.listening);
   }
 
-  /** Current interactions of these profiles (cached; see {@link HistoryCache}). */
+  /**
+   * Current interactions of these profiles (cached; see {@link HistoryCache}). Misses of concurrent
+   * requests share one statement; rows are never changed once read, so callers share them too.
+   */
   historiesOf(ids: readonly string[]): Promise<InteractionRow[][]> {
-    return this.histories.get(ids, (missing) => interactionsOf(this.db, missing));
+    return this.histories.get(ids, async (missing) => {
+      const found = await this.historyReads.get(missing);
+      return missing.map((id) => found.get(id) ?? []);
+    });
   }
 
   /**
