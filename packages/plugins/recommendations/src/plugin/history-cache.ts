@@ -7,13 +7,21 @@ import type { InteractionRow } from './store';
  * Correctness rests on invalidation, not on expiry: this process drops a profile the moment it
  * writes the profile's interactions (event, merge, erasure), and other processes drop it when the
  * write's notification arrives (see `Runtime`). While notifications are not being received the
- * cache serves nothing from memory, and a read that raced with an invalidation is not stored.
+ * cache serves nothing from memory. A read is not stored for a profile invalidated while the read
+ * was in flight (its rows may predate the write), nor at all after a `clear`; reads of other
+ * profiles are stored, so a busy cluster's stream of invalidations does not stop caching.
  * Bounded: least recently used profiles are evicted beyond `maxProfiles`; 0 turns caching off.
  */
 export class HistoryCache {
   private readonly entries = new Map<string, InteractionRow[]>();
-  /** Bumped by every invalidation; a load that saw it change does not store its (maybe stale) rows. */
+  /** Bumped by every invalidation and clear. */
   private epoch = 0;
+  /** The epoch of the last `clear`: a load that started before it stores nothing. */
+  private clearedAt = 0;
+  /** Profiles invalidated while loads were in flight, with the epoch of their last invalidation. */
+  private readonly invalidatedAt = new Map<string, number>();
+  /** The epoch each in-flight load started at (a multiset: epoch -> count). */
+  private readonly inFlight = new Map<number, number>();
   hits = 0;
   misses = 0;
 
@@ -39,29 +47,55 @@ export class HistoryCache {
     this.hits += ids.length - missing.length;
     this.misses += missing.length;
     if (!missing.length) return out as InteractionRow[][];
-    const epoch = this.epoch;
-    const loaded = await load(missing);
-    const store = useCache && epoch === this.epoch && this.trusted();
+    const started = this.epoch;
+    this.inFlight.set(started, (this.inFlight.get(started) ?? 0) + 1);
+    let loaded: InteractionRow[][];
+    try {
+      loaded = await load(missing);
+    } catch (err) {
+      this.loadEnded(started);
+      throw err;
+    }
+    const store = useCache && this.clearedAt <= started && this.trusted();
     let m = 0;
-    return out.map((rows) => {
+    const result = out.map((rows) => {
       if (rows) return rows;
+      const id = missing[m];
       const fresh = loaded[m];
-      if (store) this.put(missing[m], fresh);
+      if (store && (this.invalidatedAt.get(id) ?? 0) <= started) this.put(id, fresh);
       m++;
       return fresh;
     });
+    this.loadEnded(started); // after the checks above: it may drop the marks they read
+    return result;
   }
 
   /** Forgets these profiles (their interactions changed). */
   invalidate(ids: Iterable<string>): void {
     this.epoch++;
-    for (const id of ids) this.entries.delete(id);
+    for (const id of ids) {
+      this.entries.delete(id);
+      if (this.inFlight.size > 0) this.invalidatedAt.set(id, this.epoch); // only in-flight loads need to know
+    }
   }
 
   /** Forgets everything (notifications were lost). */
   clear(): void {
     this.epoch++;
+    this.clearedAt = this.epoch;
     this.entries.clear();
+  }
+
+  /** Drops the invalidation marks no in-flight load can be older than (all of them when none is left). */
+  private loadEnded(started: number): void {
+    const n = this.inFlight.get(started)! - 1;
+    if (n > 0) this.inFlight.set(started, n);
+    else this.inFlight.delete(started);
+    if (this.inFlight.size === 0) this.invalidatedAt.clear();
+    else if (this.invalidatedAt.size > 1024) {
+      const oldest = Math.min(...this.inFlight.keys());
+      for (const [id, at] of this.invalidatedAt) if (at <= oldest) this.invalidatedAt.delete(id);
+    }
   }
 
   get size(): number {
