@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { createRapport, resolveConfig, startEmbeddedPostgres, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core';
+import { createRapport, resolveConfig, startEmbeddedPostgres, type Database, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core';
 
 /** What the primary tells about the running cluster. */
 export interface ClusterHandle {
@@ -39,6 +39,20 @@ export function workerCount(value: string | undefined): number {
   return n;
 }
 
+/** PostgreSQL connections one worker may hold: its pool, the listening connection, and three while it trains. */
+export function connectionsPerWorker(poolSize: number): number {
+  return poolSize + 4;
+}
+
+/** Connections the database can still give (max_connections less the superuser reserve and those in use). */
+async function freeConnections(db: Database): Promise<{ free: number; max: number }> {
+  const [r] = await db.query<{ max: number; reserved: number; used: number }>(
+    `SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved,
+            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int AS used`,
+  );
+  return { free: Math.max(0, r.max - r.reserved - r.used), max: r.max };
+}
+
 /**
  * Runs the server in `workers` processes sharing one port (Node's cluster module; connections are
  * spread round-robin). The primary serves nothing: it starts the embedded PostgreSQL when no
@@ -49,8 +63,12 @@ export function workerCount(value: string | undefined): number {
  *
  * Call from the primary; the workers run the same entry script, which must call
  * {@link runClusterWorker} when `cluster.isWorker`.
+ *
+ * Each worker may hold {@link connectionsPerWorker} PostgreSQL connections. With `auto` (a count
+ * derived from the CPUs rather than asked for) the count is lowered to what the database's free
+ * connections allow, with a warning; an explicit count that may not fit is only warned about.
  */
-export async function startCluster(config: RapportConfigInput, workers: number, logger: Logger): Promise<ClusterHandle> {
+export async function startCluster(config: RapportConfigInput, workers: number, logger: Logger, opts: { auto?: boolean } = {}): Promise<ClusterHandle> {
   let embedded: EmbeddedPostgresHandle | undefined;
   const resolved = resolveConfig(config);
   let databaseUrl = resolved.database.url;
@@ -61,7 +79,23 @@ export async function startCluster(config: RapportConfigInput, workers: number, 
   try {
     // Migrations once, here, before any worker starts (workers skip them).
     const core = await createRapport({ ...config, logger, database: { ...config.database, url: databaseUrl } });
-    await core.close();
+    try {
+      const { free, max } = await freeConnections(core.db);
+      const each = connectionsPerWorker(resolved.database.poolSize);
+      const fit = Math.floor(free / each);
+      if (workers > fit) {
+        const asked = workers;
+        if (opts.auto) workers = Math.max(1, fit);
+        logger.warn(
+          { asked, workers, connectionsPerWorker: each, freeConnections: free, maxConnections: max },
+          opts.auto
+            ? 'fewer workers than CPUs: PostgreSQL does not have the connections for more (lower RAPPORT_PG_POOL or raise max_connections)'
+            : 'these workers may run out of PostgreSQL connections (lower --workers or RAPPORT_PG_POOL, or raise max_connections)',
+        );
+      }
+    } finally {
+      await core.close();
+    }
   } catch (err) {
     await embedded?.stop();
     throw err;

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,15 +39,14 @@ async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_0
   }
 }
 
-beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'packages/server/dist/cluster.js'))) await run('npx', ['tsc', '-b'], { cwd: ROOT });
-  db = await createTestDatabase();
-  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production' };
-  primary = spawn(process.execPath, [CLI, 'start', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `rapport start` with these arguments; resolves once it logs that it listens. */
+async function startCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string; lines: () => string[] }> {
+  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...extraEnv };
+  const proc = spawn(process.execPath, [CLI, 'start', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  url = await new Promise<string>((resolve, reject) => {
+  const served = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 60_000);
-    primary!.stdout!.on('data', (d) => {
+    proc.stdout!.on('data', (d) => {
       out += d;
       const line = out.split('\n').find((l) => l.includes('rapport is listening'));
       if (line) {
@@ -54,8 +54,17 @@ beforeAll(async () => {
         resolve((JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1'));
       }
     });
-    primary!.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
+    proc.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
   });
+  return { proc, url: served, lines: () => out.split('\n').filter(Boolean) };
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(ROOT, 'packages/server/dist/cluster.js'))) await run('npx', ['tsc', '-b'], { cwd: ROOT });
+  db = await createTestDatabase();
+  const started = await startCli(['--workers', '2']);
+  primary = started.proc;
+  url = started.url;
   key = (await run(process.execPath, [CLI, 'keys', 'create', '--role', 'app'], { env: { ...process.env, DATABASE_URL: db.url } })).stdout.trim();
 }, 90_000);
 
@@ -84,6 +93,21 @@ describe('rapport start --workers', () => {
     expect(now).toContain(survivor);
     await until(() => health().catch(() => 0), (s) => s === 200);
   });
+
+  it.skipIf(os.availableParallelism() < 2)('--workers auto starts no more workers than PostgreSQL has connections for', async () => {
+    // A pool of 400 per worker: no PostgreSQL here has the connections for two.
+    const { proc, lines } = await startCli(['--workers', 'auto'], { RAPPORT_PG_POOL: '400' });
+    try {
+      const warning = lines().map((l) => JSON.parse(l)).find((l) => l.msg?.startsWith('fewer workers than CPUs'));
+      expect(warning).toMatchObject({ asked: os.availableParallelism(), workers: 1, connectionsPerWorker: 404 });
+      expect(lines().map((l) => JSON.parse(l)).find((l) => l.msg === 'rapport is listening')).toMatchObject({ workers: 1 });
+      expect(await childrenOf(proc.pid!)).toHaveLength(1);
+    } finally {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  }, 90_000);
 
   it('SIGTERM stops the workers, then the primary exits 0', async () => {
     const workers = await childrenOf(primary!.pid!);

@@ -66,8 +66,9 @@ async function start(args: ParsedArgs): Promise<number> {
     await runClusterWorker(config, (c) => startServer(c, { migrate: false }), logger);
     await new Promise(() => undefined);
   }
-  const workers = workerCount(args.flags.workers?.at(-1) ?? process.env.RAPPORT_WORKERS);
-  if (workers > 1) return startPrimary(config, file, workers, logger);
+  const asked = args.flags.workers?.at(-1) ?? process.env.RAPPORT_WORKERS;
+  const workers = workerCount(asked);
+  if (workers > 1) return startPrimary(config, file, workers, logger, asked === 'auto');
   const server = await startServer({ ...config, logger });
   const { core } = server;
   const publicUrl = server.url.replace('127.0.0.1', 'localhost');
@@ -92,9 +93,9 @@ async function start(args: ParsedArgs): Promise<number> {
 }
 
 /** `rapport start --workers n`: the primary of a cluster of servers. */
-async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger): Promise<number> {
-  const handle = await startCluster(config, workers, logger);
-  logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers, config: file ?? 'defaults' }, 'rapport is listening');
+async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger, auto: boolean): Promise<number> {
+  const handle = await startCluster(config, workers, logger, { auto });
+  logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers: handle.workers, config: file ?? 'defaults' }, 'rapport is listening');
   closeOnSignal(() => handle.stop(), logger, 'shutting down the workers');
   await new Promise(() => undefined);
   return 0;
