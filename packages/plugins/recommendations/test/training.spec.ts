@@ -68,6 +68,8 @@ describe('training and serving EASE', () => {
     );
     expect(row.head).toBe('1f8b'); // gzip magic
     expect(row.metrics).toMatchObject({ users: 41, items: 8 });
+    // The options given merge over the default: EASE with the time kernel, as measured.
+    expect(row.metrics.options).toEqual({ lambda: 5, minItemUsers: 2, timeKernel: { tauSeconds: 150, weight: 4 } });
 
     const s = await waitFor(status, (v) => v.model === 'ease');
     expect(s).toMatchObject({ model: 'ease', version: 1, items: 8, lastError: null });
@@ -75,6 +77,19 @@ describe('training and serving EASE', () => {
     expect(r[0]).toMatchObject({ model: 'ease', reason: 'because you viewed Alpha 1' });
     expect(['a2', 'a3']).toContain(r[0].item.id);
     expect(r.filter((x) => x.model === 'ease').every((x) => x.item.category === 'A')).toBe(true);
+  });
+
+  it('with observedWeight or tune, the default is plain EASE (their solver assumes XᵀX)', async () => {
+    const weighted = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 0, ease: { observedWeight: 4, minItemUsers: 2 } })] });
+    try {
+      await send(weighted, syntheticEvents(12));
+      const { summary } = await trainLikeTheCli(weighted);
+      expect(summary).toMatchObject({ model: 'ease', version: 1 });
+      const [row] = await weighted.server.core.db.query<{ metrics: { options: Record<string, unknown> } }>('SELECT metrics FROM rec_model');
+      expect(row.metrics.options).toEqual({ lambda: 200, minItemUsers: 2, observedWeight: 4, timeKernel: false });
+    } finally {
+      await weighted.close();
+    }
   });
 
   it('scores the current interactions: new events flip the next answer without retraining', async () => {

@@ -1,4 +1,5 @@
 import { EaseModel } from '../models/ease.model';
+import { EASE_TIME_OPTIONS } from '../models/time-kernel';
 import type { InteractionMatrix } from '../models/interaction-matrix';
 import { ItemKnnModel } from '../models/item-knn.model';
 import type { FitProgress, Recommender } from '../models/model.types';
@@ -61,6 +62,10 @@ export function defaultModelSpecs(seed = 42): ModelSpec[] {
     // Confidence-weighted EASE, lambda and observedWeight chosen on a validation split carved out of
     // each training matrix (never the test part); one item-item matrix like 'ease'.
     { name: 'ease-tuned', create: () => new EaseModel({ tune: { seed } }) },
+    // EASE on a Gram matrix with time-kernel co-occurrence (items one user took close together in time
+    // weigh more); tau, weight and lambda were chosen on validation splits carved out of seed 42's
+    // training part only (see src/models/time-kernel.ts). One item-item matrix, served like 'ease'.
+    { name: 'ease-time', create: () => new EaseModel(EASE_TIME_OPTIONS) },
     { name: 'mult-dae', create: () => new MultDaeModel({ seed }) },
   ];
 }

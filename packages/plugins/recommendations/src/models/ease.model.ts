@@ -6,6 +6,7 @@ import { ItemNeighbours, type ItemNeighboursJSON } from './item-neighbours';
 import type { Explanation, FitOptions, HistoryEntry, Recommender, SerializedModel } from './model.types';
 import { popularityPrior, topK } from './ranking';
 import { initTensorflow, type Tf } from './tensorflow';
+import { checkTimeKernel, timeKernelGram, type TimeKernelOptions } from './time-kernel';
 import { validationNdcg, validationSplit } from './validation';
 import { EaseWeightSolver } from './weighted-ease';
 
@@ -50,6 +51,16 @@ export interface EaseOptions {
    * at most 0.0005 on MovieLens. `float32` keeps the fitted weights exactly.
    */
   precision?: WeightPrecision;
+  /**
+   * Time-kernel co-occurrence: the Gram matrix becomes XᵀX + γ Σ_u X_uᵀ K_u X_u with
+   * K_u(p, q) = exp(−|t_p − t_q| / τ) over each user's interactions, so items taken close together
+   * in time count as more related (see {@link TimeKernelOptions}). Needs the matrix's timestamps at
+   * `fit`; scoring is unchanged. Default: off (plain EASE). On MovieLens-latest-small
+   * `{ tauSeconds: 150, weight: 4 }` with `lambda: 500` (the evaluation's `ease-time`) gained about
+   * 6% NDCG@10 over EASE on the random 80/20 test split. Not combinable with `observedWeight` > 1 or
+   * `tune`, whose solver assumes the Gram matrix is XᵀX. `false` is off.
+   */
+  timeKernel?: TimeKernelOptions | false;
 }
 
 /**
@@ -116,7 +127,12 @@ export class EaseModel implements Recommender {
   private prior: Float32Array = new Float32Array(0);
   private itemIds: string[] = [];
 
-  constructor(private readonly options: EaseOptions = {}) {}
+  constructor(private readonly options: EaseOptions = {}) {
+    if (options.timeKernel) {
+      checkTimeKernel(options.timeKernel);
+      if (options.tune || (options.observedWeight ?? 1) !== 1) throw new RangeError('timeKernel does not combine with observedWeight > 1 or tune');
+    }
+  }
 
   /** The hyperparameters the weights were fitted with (the tuned ones after a tuned `fit`). */
   get fitted(): { lambda: number; observedWeight: number } {
@@ -134,7 +150,7 @@ export class EaseModel implements Recommender {
 
     let B: Float32Array = new Float32Array(0);
     if (n > 0) {
-      const gram = gramMatrix(tf, matrix, columnOf, n, lambda);
+      const gram = gramMatrix(tf, matrix, columnOf, n, lambda, this.options.timeKernel || undefined);
       const P = await inverseData(tf, gram, this.options.blockSize);
       gram.dispose();
       if (observedWeight === 1) {
@@ -277,8 +293,11 @@ export class EaseModel implements Recommender {
   }
 }
 
-/** XᵀX + λI over the learned columns, accumulated on the tfjs backend a block of users at a time. */
-function gramMatrix(tf: Tf, matrix: InteractionMatrix, columnOf: Int32Array, n: number, lambda: number): Tensor2D {
+/**
+ * XᵀX + λI over the learned columns, accumulated on the tfjs backend a block of users at a time,
+ * plus the time-kernel term ({@link timeKernelGram}) when `kernel` is given.
+ */
+function gramMatrix(tf: Tf, matrix: InteractionMatrix, columnOf: Int32Array, n: number, lambda: number, kernel?: TimeKernelOptions): Tensor2D {
   let gram = tf.mul(tf.eye(n), lambda) as Tensor2D;
   const batch = Math.max(1, Math.floor(16_000_000 / n));
   for (let u0 = 0; u0 < matrix.numUsers; u0 += batch) {
@@ -288,6 +307,12 @@ function gramMatrix(tf: Tf, matrix: InteractionMatrix, columnOf: Int32Array, n: 
       return tf.add(gram, tf.matMul(tf.transpose(x), x)) as Tensor2D; // explicit transpose: ~7x faster on wasm
     });
     gram.dispose();
+    gram = next;
+  }
+  if (kernel && kernel.weight > 0) {
+    const extra = tf.tensor2d(timeKernelGram(matrix, columnOf, n, kernel), [n, n]);
+    const next = tf.add(gram, extra) as Tensor2D;
+    tf.dispose([gram, extra]);
     gram = next;
   }
   return gram;

@@ -3,6 +3,7 @@ export { InteractionMatrix, type CsrParts, type Interaction } from './interactio
 export { PopularityModel, type PopularityJSON, type PopularityOptions } from './popularity.model';
 export { DEFAULT_EASE_TUNE_GRID, EaseModel, type EaseJSON, type EaseOptions, type EaseTuneOptions, type EaseTuningReport } from './ease.model';
 export { EaseWeightSolver, MAX_WEIGHTED_EASE_USERS } from './weighted-ease';
+export { EASE_TIME_OPTIONS, TIME_KERNEL_CUTOFF, timeKernelGram, type TimeKernelOptions } from './time-kernel';
 export { validationNdcg, validationSplit, type ValidationSplit } from './validation';
 export { ItemKnnModel, type ItemKnnJSON, type ItemKnnOptions } from './item-knn.model';
 export { MultDaeModel, type MultDaeJSON, type MultDaeOptions } from './mult-dae.model';

@@ -1,4 +1,4 @@
-import type { EaseOptions } from '../models';
+import { EASE_TIME_OPTIONS, type EaseOptions } from '../models';
 
 /** Options of {@link recommendationsPlugin}. */
 export interface RecommendationsOptions {
@@ -24,7 +24,12 @@ export interface RecommendationsOptions {
   historyCache?: number;
   /** Window of "popular this week", in days (default 7). */
   trendingDays?: number;
-  /** EASE hyperparameters for training (default lambda 200, minItemUsers 5; see EaseOptions). */
+  /**
+   * EASE hyperparameters for training, merged over the default: EASE with the time kernel as
+   * measured (lambda 500, timeKernel { tauSeconds: 150, weight: 4 }, minItemUsers 5; the
+   * evaluation's `ease-time`). `timeKernel: false` (best with lambda 200) is plain EASE; with
+   * `observedWeight` > 1 or `tune` the default is plain EASE, lambda 200. See EaseOptions.
+   */
   ease?: EaseOptions;
   /** Stored model versions to keep (default 3). */
   keepVersions?: number;
@@ -49,6 +54,15 @@ export interface ResolvedOptions {
   trainEvery: number | null;
 }
 
+/** What `rapport train` fits unless `ease` says otherwise. */
+export const DEFAULT_EASE: EaseOptions = { ...EASE_TIME_OPTIONS, minItemUsers: 5 };
+
+function resolveEase(e: EaseOptions): EaseOptions {
+  // The confidence-weighted solver assumes a plain XᵀX: then the default is plain EASE.
+  const weighted = Boolean(e.tune) || (e.observedWeight ?? 1) !== 1;
+  return weighted && !e.timeKernel ? { lambda: 200, minItemUsers: 5, ...e, timeKernel: false } : { ...DEFAULT_EASE, ...e };
+}
+
 export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
   const weights = { ...DEFAULT_WEIGHTS, ...o.weights };
   for (const [k, v] of Object.entries(weights)) {
@@ -67,7 +81,7 @@ export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
     refreshMs: positive('refreshMs', o.refreshMs, 10_000),
     trendingDays: positive('trendingDays', o.trendingDays, 7),
     historyCache: Math.floor(positive('historyCache', o.historyCache, 10_000)),
-    ease: { lambda: 200, minItemUsers: 5, ...o.ease },
+    ease: resolveEase(o.ease ?? {}),
     keepVersions: Math.max(1, Math.floor(positive('keepVersions', o.keepVersions, 3))),
     trainEvery: o.trainEvery === undefined || o.trainEvery === null ? null : Math.max(1000, positive('trainEvery', o.trainEvery, 0)),
   };
