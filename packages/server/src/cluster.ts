@@ -47,7 +47,8 @@ export function connectionsPerWorker(poolSize: number): number {
 /** Connections the database can still give (max_connections less the superuser reserve and those in use). */
 async function freeConnections(db: Database): Promise<{ free: number; max: number }> {
   const [r] = await db.query<{ max: number; reserved: number; used: number }>(
-    `SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved,
+    `SELECT current_setting('max_connections')::int AS max,
+            current_setting('superuser_reserved_connections')::int + COALESCE(current_setting('reserved_connections', true), '0')::int AS reserved,
             (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int AS used`,
   );
   return { free: Math.max(0, r.max - r.reserved - r.used), max: r.max };
@@ -80,7 +81,10 @@ export async function startCluster(config: RapportConfigInput, workers: number, 
     // Migrations once, here, before any worker starts (workers skip them).
     const core = await createRapport({ ...config, logger, database: { ...config.database, url: databaseUrl } });
     try {
-      const { free, max } = await freeConnections(core.db);
+      const { free, max } = await freeConnections(core.db).catch((err: unknown) => {
+        logger.warn({ err }, 'could not read how many connections PostgreSQL has free; starting the workers asked for');
+        return { free: Number.POSITIVE_INFINITY, max: Number.NaN };
+      });
       const each = connectionsPerWorker(resolved.database.poolSize);
       const fit = Math.floor(free / each);
       if (workers > fit) {

@@ -21,7 +21,7 @@ export class ReadCoalescer<V> {
   private waiters: Array<Waiter<V>> = [];
   private keys = new Set<string>();
   private scheduled = false;
-  /** Loads issued and keys asked, for tests and metrics. */
+  /** Loads issued and calls answered, for tests and metrics. */
   readonly stats = { loads: 0, calls: 0 };
 
   constructor(
@@ -53,23 +53,30 @@ export class ReadCoalescer<V> {
     this.waiters = [];
     this.keys = new Set();
     this.stats.loads++;
-    this.load(keys).then(
-      (found) => {
-        const handedOut = new Set<string>();
-        for (const w of waiters) {
-          const mine = new Map<string, V>();
-          for (const k of w.keys) {
-            const v = found.get(k);
-            if (v === undefined || mine.has(k)) continue;
-            mine.set(k, handedOut.has(k) ? this.clone(v) : v);
-            handedOut.add(k);
+    // `load` runs in a promise job: a synchronous throw becomes a rejection, as an async one would.
+    Promise.resolve()
+      .then(() => this.load(keys))
+      .then(
+        (found) => {
+          const handedOut = new Set<string>();
+          for (const w of waiters) {
+            try {
+              const mine = new Map<string, V>();
+              for (const k of w.keys) {
+                const v = found.get(k);
+                if (v === undefined || mine.has(k)) continue;
+                mine.set(k, handedOut.has(k) ? this.clone(v) : v);
+                handedOut.add(k);
+              }
+              w.resolve(mine);
+            } catch (err) {
+              w.reject(err); // e.g. a value `clone` cannot copy: this caller fails, the others still get theirs
+            }
           }
-          w.resolve(mine);
-        }
-      },
-      (err) => {
-        for (const w of waiters) w.reject(err);
-      },
-    );
+        },
+        (err) => {
+          for (const w of waiters) w.reject(err);
+        },
+      );
   }
 }

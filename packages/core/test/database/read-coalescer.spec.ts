@@ -52,6 +52,26 @@ describe('ReadCoalescer', () => {
     expect(all.map((m) => [...m.keys()])).toEqual([['1', '2'], ['3'], ['4']]);
   });
 
+  it('a load that throws at once fails its callers like one that rejects', async () => {
+    const c = new ReadCoalescer<number>(() => {
+      throw new Error('bad keys');
+    });
+    const results = await Promise.allSettled([c.get(['1']), c.get(['2'])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('a value that cannot be copied fails only the caller that needed the copy', async () => {
+    const c = new ReadCoalescer<{ id: string }>(
+      async (keys) => new Map(keys.map((k) => [k, { id: k }])),
+      () => {
+        throw new Error('cannot copy');
+      },
+    );
+    const [first, second] = await Promise.allSettled([c.get(['1']), c.get(['1', '2'])]);
+    expect(first.status).toBe('fulfilled');
+    expect(second).toMatchObject({ status: 'rejected', reason: { message: 'cannot copy' } });
+  });
+
   it('a failed load fails every caller of its batch, and the next batch is unaffected', async () => {
     const opts = { fail: true };
     const { c, loads } = fixture(opts);

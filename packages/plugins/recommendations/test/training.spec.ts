@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@rapport/core';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { recommendationsPlugin } from '../src';
+import { DenseItemWeights } from '../src/models';
+import { decodePayload, encodePayload } from '../src/plugin/model-store';
 import { CONSENTED, recs, send, track, waitFor } from './helpers';
 
 const logLines: string[] = [];
@@ -92,6 +94,14 @@ describe('training and serving EASE', () => {
     }
   });
 
+  it('an EASE configuration that cannot train is refused when the plugin is created, naming the option', () => {
+    expect(() => recommendationsPlugin({ ease: { tune: true, timeKernel: { tauSeconds: 60, weight: 1 } } })).toThrow(
+      'recommendations: ease: timeKernel does not combine with observedWeight > 1 or tune',
+    );
+    expect(() => recommendationsPlugin({ ease: { timeKernel: { tauSeconds: 0, weight: 1 } } })).toThrow(/timeKernel.tauSeconds must be a finite number > 0, got 0/);
+    expect(() => recommendationsPlugin({ ease: { precision: 'int4' as 'int8' } })).toThrow(/precision must be "int8" or "float32", got "int4"/);
+  });
+
   it('scores the current interactions: new events flip the next answer without retraining', async () => {
     await send(env, [
       track('probe', 'Product Added', { product_id: 'b1' }),
@@ -140,6 +150,25 @@ describe('training and serving EASE', () => {
     const { summary } = await trainLikeTheCli(env);
     expect(summary.version).toBe(3);
     expect(await waitFor(status, (v) => v.version === 3)).toMatchObject({ model: 'ease', version: 3, lastError: null });
+  });
+
+  it('still serves a version stored by an earlier release (format 1, float32 weights)', async () => {
+    const [row] = await env.server.core.db.query<{ payload: Buffer }>(`SELECT payload FROM rec_model WHERE version = 3`);
+    const p = decodePayload(row.payload);
+    expect(p.format).toBe(2);
+    const dense = p.ease.weights.kind === 'dense' ? p.ease.weights.dense : null;
+    expect(dense?.int8).toBeDefined();
+    const asFloat32 = new DenseItemWeights(dense!.numItems, DenseItemWeights.fromJSON(dense!).items, DenseItemWeights.fromJSON(dense!).weights);
+    const old = { ...p, format: 1 as const, ease: { ...p.ease, weights: { kind: 'dense' as const, dense: asFloat32.toJSON() } } };
+    expect(old.ease.weights.dense.int8).toBeUndefined();
+    const before = await recs(env, probe, 5);
+    await env.server.core.db.query(`INSERT INTO rec_model (name, version, payload) VALUES ('ease', 4, $1)`, [encodePayload(old)]);
+    expect(await waitFor(status, (v) => v.version === 4)).toMatchObject({ model: 'ease', version: 4, lastError: null });
+    // The same weights as float32: the same answer.
+    const after = await recs(env, probe, 5);
+    expect(after.map(({ item, model, reason }) => [item.id, model, reason])).toEqual(before.map(({ item, model, reason }) => [item.id, model, reason]));
+    after.forEach((x, k) => expect(x.score).toBeCloseTo(before[k].score, 5));
+    expect(after.some((x) => x.model === 'ease')).toBe(true);
   });
 });
 

@@ -70,6 +70,7 @@ export class DenseItemWeights {
     weights: Float32Array | QuantizedWeights,
     precision: WeightPrecision = weights instanceof Float32Array ? 'float32' : 'int8',
   ) {
+    if (precision !== 'float32' && precision !== 'int8') throw new RangeError(`precision must be "float32" or "int8", got ${JSON.stringify(precision)}`);
     const n = items.length;
     const given = weights instanceof Float32Array ? weights : weights.int8;
     if (given.length !== n * n) throw new RangeError('weights must be items x items');

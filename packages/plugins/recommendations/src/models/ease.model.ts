@@ -128,6 +128,8 @@ export class EaseModel implements Recommender {
   private itemIds: string[] = [];
 
   constructor(private readonly options: EaseOptions = {}) {
+    const p = options.precision;
+    if (p !== undefined && p !== 'int8' && p !== 'float32') throw new RangeError(`precision must be "int8" or "float32", got ${JSON.stringify(p)}`);
     if (options.timeKernel) {
       checkTimeKernel(options.timeKernel);
       if (options.tune || (options.observedWeight ?? 1) !== 1) throw new RangeError('timeKernel does not combine with observedWeight > 1 or tune');

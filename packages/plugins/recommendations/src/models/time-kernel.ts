@@ -49,9 +49,9 @@ export function timeKernelGram(matrix: InteractionMatrix, columnOf: Int32Array, 
   checkTimeKernel(opts);
   const ts = matrix.timestamps;
   if (!ts) throw new Error('timeKernel needs the interactions\' timestamps (InteractionMatrix.timestamps)');
-  const out = new Float32Array(n * n);
+  const out = new Float64Array(n * n); // summed over every user: float32 would stop adding small terms
   const gamma = opts.weight;
-  if (gamma === 0) return out;
+  if (gamma === 0) return new Float32Array(n * n);
   const tau = opts.tauSeconds * 1000;
   const window = TIME_KERNEL_CUTOFF * tau;
   let order = new Int32Array(0);
@@ -84,5 +84,5 @@ export function timeKernelGram(matrix: InteractionMatrix, columnOf: Int32Array, 
       }
     }
   }
-  return out;
+  return Float32Array.from(out);
 }

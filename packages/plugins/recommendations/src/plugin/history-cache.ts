@@ -22,6 +22,8 @@ export class HistoryCache {
   private readonly invalidatedAt = new Map<string, number>();
   /** The epoch each in-flight load started at (a multiset: epoch -> count). */
   private readonly inFlight = new Map<number, number>();
+  /** Size of `invalidatedAt` at which `loadEnded` prunes it (doubles while a long load pins old marks). */
+  private pruneAt = 1024;
   hits = 0;
   misses = 0;
 
@@ -91,10 +93,14 @@ export class HistoryCache {
     const n = this.inFlight.get(started)! - 1;
     if (n > 0) this.inFlight.set(started, n);
     else this.inFlight.delete(started);
-    if (this.inFlight.size === 0) this.invalidatedAt.clear();
-    else if (this.invalidatedAt.size > 1024) {
-      const oldest = Math.min(...this.inFlight.keys());
+    if (this.inFlight.size === 0) {
+      this.invalidatedAt.clear();
+      this.pruneAt = 1024;
+    } else if (this.invalidatedAt.size > this.pruneAt) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const at of this.inFlight.keys()) oldest = Math.min(oldest, at);
       for (const [id, at] of this.invalidatedAt) if (at <= oldest) this.invalidatedAt.delete(id);
+      this.pruneAt = Math.max(1024, 2 * this.invalidatedAt.size);
     }
   }
 

@@ -5,9 +5,13 @@ import { EaseModel, type EaseJSON, type PopularityJSON } from '../models';
 /** The `rec_model.name` of the served model. */
 export const MODEL_NAME = 'ease';
 
-/** What one stored version holds (gzip-compressed JSON in `rec_model.payload`). */
+/**
+ * What one stored version holds (gzip-compressed JSON in `rec_model.payload`). Format 2 is what
+ * training writes since EASE weights may be int8 (servers that read only format 1 refuse it with a
+ * clear error and keep serving their model); format 1 (float32 weights) still loads.
+ */
 export interface ModelPayload {
-  format: 1;
+  format: 1 | 2;
   ease: EaseJSON;
   popularity: PopularityJSON;
   /** Item ids with learned item-item weights (enough users at training time). */
@@ -21,8 +25,8 @@ export function encodePayload(p: ModelPayload): Buffer {
 /** Decodes and checks a payload; throws with a readable message when it is not one. */
 export function decodePayload(buf: Buffer): ModelPayload {
   const p = JSON.parse(gunzipSync(buf).toString('utf8')) as ModelPayload;
-  if (!p || p.format !== 1 || !p.ease || p.ease.type !== 'ease' || !Array.isArray(p.ease.itemIds) || !Array.isArray(p.learned)) {
-    throw new Error('payload is not a recommendations model (format 1 with an ease model)');
+  if (!p || (p.format !== 1 && p.format !== 2) || !p.ease || p.ease.type !== 'ease' || !Array.isArray(p.ease.itemIds) || !Array.isArray(p.learned)) {
+    throw new Error('payload is not a recommendations model (format 1 or 2 with an ease model)');
   }
   return p;
 }

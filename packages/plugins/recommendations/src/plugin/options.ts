@@ -1,4 +1,4 @@
-import { EASE_TIME_OPTIONS, type EaseOptions } from '../models';
+import { EASE_TIME_OPTIONS, EaseModel, type EaseOptions } from '../models';
 
 /** Options of {@link recommendationsPlugin}. */
 export interface RecommendationsOptions {
@@ -60,7 +60,13 @@ export const DEFAULT_EASE: EaseOptions = { ...EASE_TIME_OPTIONS, minItemUsers: 5
 function resolveEase(e: EaseOptions): EaseOptions {
   // The confidence-weighted solver assumes a plain XᵀX: then the default is plain EASE.
   const weighted = Boolean(e.tune) || (e.observedWeight ?? 1) !== 1;
-  return weighted && !e.timeKernel ? { lambda: 200, minItemUsers: 5, ...e, timeKernel: false } : { ...DEFAULT_EASE, ...e };
+  const resolved = weighted && !e.timeKernel ? { lambda: 200, minItemUsers: 5, ...e, timeKernel: false as const } : { ...DEFAULT_EASE, ...e };
+  try {
+    new EaseModel(resolved); // checks the options now, not at the first training
+  } catch (err) {
+    throw new TypeError(`recommendations: ease: ${(err as Error).message}`);
+  }
+  return resolved;
 }
 
 export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {

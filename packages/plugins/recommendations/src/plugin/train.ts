@@ -49,7 +49,7 @@ export async function trainRecommendations(
   // The items EASE keeps in its item-item matrix (they have learned neighbours).
   const learned = Array.from(ease.learnedItems(matrix.itemUserCounts()).items, (i) => matrix.itemIds[i]);
   onProgress(`fitted: ${learned.length} items with learned neighbours; storing`);
-  const payload = encodePayload({ format: 1, ease: ease.toJSON(), popularity: popularity.toJSON(), learned });
+  const payload = encodePayload({ format: 2, ease: ease.toJSON(), popularity: popularity.toJSON(), learned });
   const seconds = (performance.now() - t0) / 1000;
   const metrics = { ...base, learnedItems: learned.length, seconds, options: opts.ease };
   const [stored] = await db.query<{ id: string; version: number }>(
