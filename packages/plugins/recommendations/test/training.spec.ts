@@ -7,6 +7,7 @@ import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { recommendationsPlugin } from '../src';
 import { DenseItemWeights } from '../src/models';
 import { decodePayload, encodePayload } from '../src/plugin/model-store';
+import type { Runtime } from '../src/plugin/runtime';
 import { CONSENTED, recs, send, track, waitFor } from './helpers';
 
 const logLines: string[] = [];
@@ -185,6 +186,27 @@ describe('scheduled training (trainEvery)', () => {
         20_000,
       );
       expect(st).toMatchObject({ model: 'ease', items: 8, lastError: null });
+    } finally {
+      await scheduled.close();
+    }
+  });
+
+  it.skipIf(!fs.existsSync(worker))('a scheduled round skips when a version was started less than a period ago; the CLI never does', async () => {
+    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 600_000, ease: { lambda: 5, minItemUsers: 2 } })] });
+    try {
+      await send(scheduled, syntheticEvents(12));
+      const core = scheduled.server.core;
+      const plugin = core.plugins.find((p) => p.name === 'recommendations')!;
+      // The runtime every server's timer calls, one round at a time (the 10-minute timer never fires here).
+      const { runtime } = plugin.loaders!(core.pluginContext(plugin)) as { runtime: Runtime };
+      expect(await runtime.trainInWorker()).toMatchObject({ version: 1 });
+      expect(await runtime.trainInWorker()).toBeNull(); // another server's round in the same period
+      expect((await trainLikeTheCli(scheduled)).summary.version).toBe(2);
+      const versions = async () => (await core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rec_model'))[0].n;
+      expect(await versions()).toBe(2);
+      // Once the last start is a period old, the next round trains.
+      await core.db.query(`UPDATE rec_model SET metrics = jsonb_set(metrics, '{startedAt}', to_jsonb(now() - interval '11 minutes'))`);
+      expect(await runtime.trainInWorker()).toMatchObject({ version: 3 });
     } finally {
       await scheduled.close();
     }

@@ -168,7 +168,7 @@ export class Runtime {
     if (this.training || !script || this.stopped) return Promise.resolve(null);
     const url = (this.db.dataSource.options as { url?: string }).url;
     if (!url) return Promise.resolve(null);
-    const worker = new Worker(script, { workerData: { url, ease: this.opts.ease, keep: this.opts.keepVersions } });
+    const worker = new Worker(script, { workerData: { url, ease: this.opts.ease, keep: this.opts.keepVersions, every: this.opts.trainEvery ?? 0 } });
     this.training = worker;
     return new Promise((resolve) => {
       let summary: TrainSummary | null = null;

@@ -29,6 +29,7 @@ export async function trainRecommendations(
   onProgress: (message: string) => void = () => undefined,
 ): Promise<TrainSummary> {
   const t0 = performance.now();
+  const startedAt = new Date();
   const rows = await db.query<{ profile_id: string; item_id: string; weight: number; last_at: Date }>(
     `SELECT i.profile_id, i.item_id, i.weight, i.last_at FROM rec_interaction i WHERE ${CONSENTED('i')} ORDER BY i.profile_id, i.item_id`,
   );
@@ -51,7 +52,7 @@ export async function trainRecommendations(
   onProgress(`fitted: ${learned.length} items with learned neighbours; storing`);
   const payload = encodePayload({ format: 2, ease: ease.toJSON(), popularity: popularity.toJSON(), learned });
   const seconds = (performance.now() - t0) / 1000;
-  const metrics = { ...base, learnedItems: learned.length, seconds, options: opts.ease };
+  const metrics = { ...base, learnedItems: learned.length, seconds, startedAt: startedAt.toISOString(), options: opts.ease };
   const [stored] = await db.query<{ id: string; version: number }>(
     `INSERT INTO rec_model (name, version, payload, metrics)
      VALUES ($1, COALESCE((SELECT max(version) FROM rec_model WHERE name = $1), 0) + 1, $2, $3) RETURNING id, version`,

@@ -6,13 +6,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Database } from '@rapport/core';
 import { Client } from 'pg';
 import type { EaseOptions } from '../models';
+import { MODEL_NAME } from './model-store';
 import { trainRecommendations } from './train';
 
 interface Job {
   url: string;
   ease: EaseOptions;
   keep: number;
+  /** `trainEvery`, ms. */
+  every: number;
 }
+
+/**
+ * A round skips when a version was started less than this share of `trainEvery` ago (by any
+ * server, or by `rapport train`): with n servers, one training per period instead of n.
+ */
+const SKIP_WITHIN = 0.9;
 
 /** Advisory lock key of scheduled training: one run at a time across all server processes. */
 const TRAINING_LOCK = 0x72656331; // "rec1"
@@ -26,6 +35,17 @@ async function run(job: Job): Promise<void> {
     const [{ got }] = (await lock.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [TRAINING_LOCK])).rows;
     if (!got) {
       parentPort?.postMessage({ skipped: 'another server is training' });
+      return;
+    }
+    const [{ age }] = (
+      await lock.query<{ age: number | null }>(
+        `SELECT (EXTRACT(EPOCH FROM now() - max(COALESCE((metrics->>'startedAt')::timestamptz, created_at))) * 1000)::float8 AS age
+           FROM rec_model WHERE name = $1`,
+        [MODEL_NAME],
+      )
+    ).rows;
+    if (age !== null && age < SKIP_WITHIN * job.every) {
+      parentPort?.postMessage({ skipped: `a version was started ${Math.round(age / 1000)} s ago (trainEvery ${job.every} ms)` });
       return;
     }
     await train(job);
