@@ -5,6 +5,8 @@
 // consenting to personalization) and training EASE with `rapport train recommendations`.
 // Usage: npm run build && node bench/recs-serve.bench.mjs [--seconds 15] [--connections 16] [--workers 1]
 //        [--history-cache 10000] (0: every request reads the profile's interactions from PostgreSQL)
+//        [--events-per-sec 0] (also send this many Product Viewed events a second, in batches every
+//        100 ms, for random MovieLens users, while the reads run: each drops a profile from the cache)
 // With DATABASE_URL and --reuse, a database this script seeded and trained before is served again
 // as it is (for quick iterations on serving; recorded figures come from a fresh run).
 import fs from 'node:fs';
@@ -25,6 +27,7 @@ const SECONDS = arg('seconds', 15);
 const WORKERS = arg('workers', 1);
 const REUSE = process.argv.includes('--reuse') && Boolean(process.env.DATABASE_URL);
 const CONNECTIONS = arg('connections', 16);
+const EVENTS_PER_SEC = arg('events-per-sec', 0);
 const QUERY = 'query($id: ID!) { profile(id: $id) { recommendations(first: 10) { item { id } score reason } } }';
 
 /** Minimal CSV line parser (quoted fields with commas, as in movies.csv). */
@@ -122,6 +125,53 @@ function trainWithCli(databaseUrl) {
   });
 }
 
+/**
+ * Sends `perSecond` Product Viewed events a second (a batch every 100 ms, from random MovieLens
+ * users for random movies) until stopped; resolves with the batches' latencies and counts.
+ */
+function writeEvents(server, perSecond) {
+  const movies = fs.readFileSync(path.join(DATA, 'movies.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.slice(0, l.indexOf(',')));
+  const latencies = [];
+  let events = 0;
+  let failures = 0;
+  let stopped = false;
+  const perBatch = Math.max(1, Math.round(perSecond / 10));
+  const inFlight = new Set();
+  const done = (async () => {
+    const t0 = performance.now();
+    // A batch every 100 ms whether or not the previous ones have answered (an open-loop load).
+    for (let tick = 0; !stopped; tick++) {
+      const batch = Array.from({ length: perBatch }, () => ({
+        type: 'track', userId: `ml-${1 + Math.floor(Math.random() * 610)}`, event: 'Product Viewed',
+        properties: { product_id: `movie-${movies[Math.floor(Math.random() * movies.length)]}` },
+      }));
+      const t = performance.now();
+      const p = post(server, '/v1/batch', { batch }, server.keys.ingest).then(
+        () => {
+          latencies.push(performance.now() - t);
+          events += batch.length;
+        },
+        () => void failures++,
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      const wait = t0 + (tick + 1) * 100 - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await Promise.all(inFlight);
+    return (performance.now() - t0) / 1000;
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      const seconds = await done;
+      latencies.sort((a, b) => a - b);
+      const q = (p) => Number((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1));
+      return { eventsPerSec: Math.round(events / seconds), batches: latencies.length, failures, batchLatencyMs: { p50: q(0.5), p99: q(0.99) } };
+    },
+  };
+}
+
 function load(server, ids, { seconds, connections }) {
   return new Promise((resolve, reject) => {
     const inst = autocannon(
@@ -164,18 +214,25 @@ try {
   if (recs.length !== 10) throw new Error(`bad answer: ${JSON.stringify(check)}`);
   console.error(`sample: ${JSON.stringify(recs.slice(0, 3))}`);
   await load(server, seeded.ids, { seconds: 3, connections: CONNECTIONS }); // warm-up
+  const writer = EVENTS_PER_SEC > 0 ? writeEvents(server, EVENTS_PER_SEC) : null;
   const r = await load(server, seeded.ids, { seconds: SECONDS, connections: CONNECTIONS });
+  const writes = writer ? await writer.stop() : null;
   const result = {
     bench: 'recs-serve', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
     query: QUERY, dataset: 'movielens-latest-small', items: seeded.items, events: seeded.events, profiles: seeded.ids.length,
     seedSeconds: Number(seedSeconds.toFixed(1)), training, servedModel: status, sampleReasons: recs.slice(0, 3).map((x) => x.reason),
     connections: CONNECTIONS, seconds: SECONDS, workers: WORKERS, historyCache: arg('history-cache', 10_000),
+    ...(writes ? { writes } : {}),
     requestsPerSec: Math.round(r.requests.average), latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
     non2xx: r.non2xx, errors: r.errors, target: 'p99 < 25 ms',
   };
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   // The default configuration writes recs-serve.json; variants get their own file.
-  const variant = [WORKERS > 1 ? `workers-${WORKERS}` : '', arg('history-cache', 10_000) !== 10_000 ? `history-cache-${arg('history-cache', 10_000)}` : ''].filter(Boolean).join('-');
+  const variant = [
+    WORKERS > 1 ? `workers-${WORKERS}` : '',
+    arg('history-cache', 10_000) !== 10_000 ? `history-cache-${arg('history-cache', 10_000)}` : '',
+    EVENTS_PER_SEC > 0 ? `events-${EVENTS_PER_SEC}` : '',
+  ].filter(Boolean).join('-');
   fs.writeFileSync(path.join(ROOT, `bench/results/recs-serve${variant ? `-${variant}` : ''}.json`), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
 } finally {
