@@ -61,6 +61,11 @@ export interface ProfileFilter {
   consent?: { purpose: string; mode: 'granted' | 'notDenied' };
 }
 
+/** The asked ids ($1) as `q.asked`, each with its live profile `p` (a merged-away id follows its tombstone). */
+const ASKED_AND_LIVE = `FROM unnest($1::uuid[]) AS q(asked)
+         JOIN rapport_profile t ON t.id = q.asked
+         JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`;
+
 /** Profile columns, qualified by a table alias. */
 function columns(a: string): string {
   return `${a}.id, ${a}.merged_into, ${a}.traits, ${a}.trait_sources, ${a}.created_at, ${a}.updated_at`;
@@ -106,10 +111,7 @@ export class ProfileService {
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return ids.map(() => null);
     const rows = await this.db.query<Record<string, unknown> & { asked: string }>(
-      `SELECT q.asked, ${columns('p')}
-         FROM unnest($1::uuid[]) AS q(asked)
-         JOIN rapport_profile t ON t.id = q.asked
-         JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`,
+      `SELECT q.asked, ${columns('p')} ${ASKED_AND_LIVE}`,
       [valid],
     );
     const byAsked = new Map(rows.map((r) => [r.asked, toProfile(r)]));
@@ -135,9 +137,7 @@ export class ProfileService {
               (SELECT COALESCE(json_agg(json_build_object('purpose', c.purpose, 'granted', c.granted, 'source', c.source,
                                                           'at', c.at, 'expires_at', c.expires_at) ORDER BY c.purpose), '[]'::json)
                  FROM rapport_consent c WHERE c.profile_id = p.id) AS consents
-         FROM unnest($1::uuid[]) AS q(asked)
-         JOIN rapport_profile t ON t.id = q.asked
-         JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`,
+         ${ASKED_AND_LIVE}`,
       [ids],
     );
     return new Map(

@@ -20,6 +20,15 @@ function gate() {
   return { asked, load, release: () => release(), fail: (e: Error) => fail(e) };
 }
 
+/** A read that nothing races: asks `cache` for `ids` and finishes the load at once; returns what was loaded. */
+async function readNow(cache: HistoryCache, ids: string[]): Promise<string[][]> {
+  const g = gate();
+  const pending = cache.get(ids, g.load);
+  g.release();
+  await pending;
+  return g.asked;
+}
+
 describe('HistoryCache', () => {
   it('serves a stored read from memory until the profile is invalidated', async () => {
     const cache = new HistoryCache(10, () => true);
@@ -43,11 +52,7 @@ describe('HistoryCache', () => {
     cache.invalidate(['a']); // a write to a committed after the read began: its rows may be stale
     g.release();
     await pending;
-    const next = gate();
-    const later = cache.get(['a', 'b'], next.load);
-    next.release();
-    await later;
-    expect(next.asked).toEqual([['a']]); // b came from memory
+    expect(await readNow(cache, ['a', 'b'])).toEqual([['a']]); // b came from memory
     expect(cache.size).toBe(2);
   });
 
@@ -56,10 +61,7 @@ describe('HistoryCache', () => {
     const g = gate();
     const slow = cache.get(['x'], g.load); // keeps a read in flight throughout
     cache.invalidate(['a']);
-    const h = gate();
-    const read = cache.get(['a'], h.load); // began after the invalidation
-    h.release();
-    await read;
+    await readNow(cache, ['a']); // began after the invalidation
     g.release();
     await slow;
     expect(cache.size).toBe(2);
@@ -74,10 +76,7 @@ describe('HistoryCache', () => {
     await pending;
     expect(cache.size).toBe(0);
     const untrusted = new HistoryCache(10, () => false); // notifications down
-    const u = gate();
-    const p2 = untrusted.get(['a'], u.load);
-    u.release();
-    await p2;
+    await readNow(untrusted, ['a']);
     expect(untrusted.size).toBe(0);
   });
 
@@ -87,30 +86,15 @@ describe('HistoryCache', () => {
     const pending = cache.get(['a'], g.load);
     g.fail(new Error('connection lost'));
     await expect(pending).rejects.toThrow('connection lost');
-    const h = gate();
-    const ok = cache.get(['a'], h.load);
-    h.release();
-    await ok;
+    await readNow(cache, ['a']);
     expect(cache.size).toBe(1);
   });
 
   it('keeps at most maxProfiles, evicting the least recently used', async () => {
     const cache = new HistoryCache(2, () => true);
-    for (const id of ['a', 'b']) {
-      const g = gate();
-      const p = cache.get([id], g.load);
-      g.release();
-      await p;
-    }
-    await cache.get(['a'], gate().load); // a is now the most recent
-    const g = gate();
-    const p = cache.get(['c'], g.load);
-    g.release();
-    await p;
-    const probe = gate();
-    const q = cache.get(['a', 'b', 'c'], probe.load);
-    probe.release();
-    await q;
-    expect(probe.asked).toEqual([['b']]);
+    for (const id of ['a', 'b']) await readNow(cache, [id]);
+    await readNow(cache, ['a']); // a is now the most recent
+    await readNow(cache, ['c']);
+    expect(await readNow(cache, ['a', 'b', 'c'])).toEqual([['b']]);
   });
 });

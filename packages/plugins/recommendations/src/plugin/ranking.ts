@@ -249,12 +249,12 @@ export function rankSimilar(s: CatalogSnapshot, model: LoadedModel | null, itemI
   };
   const mi = model?.index.get(itemId);
   if (model && mi !== undefined && model.learned.has(mi)) {
-    const scores = model.ease.scoreUser([{ item: mi, weight: 1 }]);
-    for (const i of topK(scores, limit * 3, [mi])) {
+    // Learned items only, above the popularity prior (the item itself scores only its prior).
+    for (const { item, score } of model.ease.rank([{ item: mi, weight: 1 }], limit * 3, 1e-6)) {
       if (out.length >= limit) break;
-      if (!(scores[i] > 1e-6) || !accept(model.itemIds[i])) continue;
-      out.push({ itemId: model.itemIds[i], score: scores[i], model: 'ease', reason: `often chosen with ${label}` });
-      taken.add(model.itemIds[i]);
+      if (!accept(model.itemIds[item])) continue;
+      out.push({ itemId: model.itemIds[item], score, model: 'ease', reason: `often chosen with ${label}` });
+      taken.add(model.itemIds[item]);
     }
   }
   const src = s.index.get(itemId);

@@ -13,17 +13,24 @@ import type { TrainSummary } from './train';
 /** How long local interaction changes are gathered before one notification tells the other servers. */
 const HISTORY_NOTIFY_MS = 20;
 
-/** Splits ids into payloads under PostgreSQL's NOTIFY limit. */
+/**
+ * Splits ids into payloads under PostgreSQL's NOTIFY limit. A chunk's size is bounded by the sum of
+ * its ids encoded alone plus a separator each (true of a comma-joined list and of a JSON array), so
+ * each id is encoded once, not the growing chunk after every id.
+ */
 export function chunkPayloads(ids: Iterable<string>, encode: (ids: string[]) => string): string[] {
   const out: string[] = [];
   let cur: string[] = [];
+  let bytes = 0;
   for (const id of ids) {
-    cur.push(id);
-    if (Buffer.byteLength(encode(cur)) > MAX_NOTIFY_PAYLOAD) {
-      cur.pop();
-      if (cur.length) out.push(encode(cur));
-      cur = [id];
+    const size = Buffer.byteLength(encode([id])) + 1;
+    if (cur.length && bytes + size > MAX_NOTIFY_PAYLOAD) {
+      out.push(encode(cur));
+      cur = [];
+      bytes = 0;
     }
+    cur.push(id);
+    bytes += size;
   }
   if (cur.length) out.push(encode(cur));
   return out;
