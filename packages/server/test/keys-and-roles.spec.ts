@@ -79,6 +79,20 @@ describe('API keys', () => {
     expect((bad as { code: number }).code).toBe(1);
     expect((bad as { stderr: string }).stderr).toContain('--role is required');
   });
+
+  it('CLI commands print human lines only, as in a user\'s shell (no JSON log lines)', async () => {
+    const cli = path.join(ROOT, 'packages/server/bin/rapport.js');
+    const { VITEST: _v, VITEST_WORKER_ID: _w, VITEST_POOL_ID: _p, LOG_LEVEL: _l, ...shell } = process.env;
+    const envVars = { ...shell, DATABASE_URL: env.database.url };
+    const jsonLines = (text: string) => text.split('\n').filter((l) => l.trim().startsWith('{'));
+    const migrate = await run('node', [cli, 'migrate'], { cwd: ROOT, env: envVars });
+    expect(migrate.stderr).toMatch(/^(no pending migrations|applied: .+)$/m);
+    expect(jsonLines(migrate.stderr)).toEqual([]);
+    expect(migrate.stdout).toBe('');
+    const created = await run('node', [cli, 'keys', 'create', '--role', 'ingest'], { cwd: ROOT, env: envVars });
+    expect(created.stdout).toMatch(/^rk_[A-Za-z0-9_-]{32}\n$/);
+    expect(jsonLines(created.stderr)).toEqual([]);
+  });
 });
 
 describe('GraphQL ingestion mutations', () => {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../core/src/database/embedded-postgres';
+import { createRequire } from 'node:module';
 import { freePort } from './free-port';
 
 declare module 'vitest' {
@@ -36,8 +37,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     adminUrl = embedded.adminUrl;
   }
   project.provide('pgAdminUrl', adminUrl);
+  // Said once for the run; test files pick the TensorFlow.js backend silently, in the same order.
+  const where = process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : 'embedded PostgreSQL';
+  process.stdout.write(`rapport tests: ${where}, Node ${process.version}, TensorFlow.js backend ${tfjsNodeInstalled() ? 'tensorflow (tfjs-node)' : 'wasm (@tensorflow/tfjs-node is not installed)'}\n`);
   return async () => {
     await embedded?.stop();
     if (!process.env.TEST_DATABASE_URL && embedded) fs.rmSync(path.dirname(embeddedDir), { recursive: true, force: true });
   };
+}
+
+function tfjsNodeInstalled(): boolean {
+  try {
+    createRequire(__filename).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
 }

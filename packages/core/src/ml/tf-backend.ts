@@ -50,12 +50,21 @@ export interface TensorflowHandle {
   reason?: string;
 }
 
+/**
+ * The default logger: structured JSON lines on stderr at `LOG_LEVEL` (default `info`; silent under
+ * vitest unless `LOG_LEVEL` is set, as for {@link createLogger}), so a test run or a CLI command's
+ * human output carries no stray lines.
+ */
 const stderrLogger: MlLogger = {
   info: (obj, msg) => writeLine('info', obj, msg),
   warn: (obj, msg) => writeLine('warn', obj, msg),
 };
 
-function writeLine(level: string, obj: object, msg?: string): void {
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+function writeLine(level: 'info' | 'warn', obj: object, msg?: string): void {
+  const threshold = LEVELS[process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info')] ?? LEVELS.info;
+  if (LEVELS[level] < threshold) return;
   process.stderr.write(`${JSON.stringify({ level, name: 'rapport:ml', msg, ...obj })}\n`);
 }
 
@@ -138,8 +147,10 @@ async function select(options: InitTensorflowOptions): Promise<TensorflowHandle>
     } catch (err) {
       const message = describe(err);
       skipped.push(`${name}: ${message}`);
+      // A backend that is simply not installed (tfjs-node, an optional dependency) is said once, in
+      // the `skipped` of the line naming the backend chosen; one that failed to load is a warning.
       const notInstalled = (err as { code?: string } | null)?.code === 'MODULE_NOT_FOUND';
-      (notInstalled ? logger.info : logger.warn).call(logger, { backend: name, err: message }, `tensorflow backend ${name} unavailable`);
+      if (!notInstalled) logger.warn({ backend: name, err: message }, `tensorflow backend ${name} unavailable`);
     }
   }
   throw new Error(`No TensorFlow.js backend could be initialised (${skipped.join('; ')})`);

@@ -23,7 +23,10 @@ Usage:
 Configuration: rapport.config.js in the working directory (or RAPPORT_CONFIG=<file>), then the
 environment: DATABASE_URL, PORT, HOST, LOG_LEVEL, RAPPORT_DATA_DIR, RAPPORT_PG_PORT.`;
 
-/** A logger on stderr, so stdout carries only a command's answer (a key, a list). */
+/**
+ * A logger on stderr at `LOG_LEVEL` (default `warn`), so stdout carries only a command's answer (a
+ * key, a list) and stderr only its human lines unless something goes wrong.
+ */
 function stderrLogger(level = process.env.LOG_LEVEL ?? 'warn'): Logger {
   return createLogger({ level }, pino.destination(2));
 }
@@ -103,7 +106,7 @@ async function startPrimary(config: RapportConfigInput, file: string | null | un
 
 async function migrate(): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger('info') }, { migrate: false });
+  const core = await createRapport({ ...config, logger: stderrLogger() }, { migrate: false });
   try {
     const applied = await core.db.migrate();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
@@ -115,7 +118,7 @@ async function migrate(): Promise<number> {
 
 async function train(name: string | undefined, args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger('info') });
+  const core = await createRapport({ ...config, logger: stderrLogger() });
   try {
     const trainable = core.plugins.filter((p) => p.train).map((p) => p.name);
     const plugin = core.plugins.find((p) => p.name === name);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -46,6 +47,14 @@ export class Runtime {
   readonly model: ModelHolder;
   readonly histories: HistoryCache;
   private readonly pendingHistory = new Set<string>();
+  /**
+   * Prefix (`<sender>:`) of the history notifications this process sends. This process dropped
+   * those profiles when it wrote them, so it ignores its own echo, which would otherwise drop them
+   * again whenever it arrives (later under load) and evict reads cached since. Erasure's
+   * notifications, sent inside the delete transaction, carry no prefix: every process, this one
+   * included, drops the profiles when the deletion commits.
+   */
+  private readonly sender = randomBytes(6).toString('hex');
   private historyTimer: NodeJS.Timeout | null = null;
   private unlisten: Array<() => void> = [];
   private started: Promise<void> | null = null;
@@ -93,7 +102,7 @@ export class Runtime {
   private async flushHistory(): Promise<void> {
     if (this.historyTimer) clearTimeout(this.historyTimer);
     this.historyTimer = null;
-    const payloads = chunkPayloads(this.pendingHistory, (c) => c.join(','));
+    const payloads = chunkPayloads(this.pendingHistory, (c) => `${this.sender}:${c.join(',')}`);
     this.pendingHistory.clear();
     for (const p of payloads) await this.notify(CHANNELS.history, p);
   }
@@ -130,7 +139,11 @@ export class Runtime {
     };
     this.unlisten = await Promise.all([
       n.listen(CHANNELS.model, () => void this.model.poll().catch((err: unknown) => this.logger.warn({ err }, 'loading the new recommendation model failed')), reset),
-      n.listen(CHANNELS.history, (payload) => this.histories.invalidate(payload.split(','))),
+      n.listen(CHANNELS.history, (payload) => {
+        const sep = payload.indexOf(':');
+        if (sep >= 0 && payload.slice(0, sep) === this.sender) return;
+        this.histories.invalidate(payload.slice(sep + 1).split(','));
+      }),
       n.listen(CHANNELS.items, (payload) => {
         const ids = JSON.parse(payload) as string[];
         itemsByIds(this.db, ids)

@@ -1,8 +1,13 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-const r = (p: string) => path.resolve(__dirname, p);
+// An ES module (.mts): Vite loads it natively, with no CommonJS shim or warning.
+const require = createRequire(import.meta.url);
+const root = path.dirname(fileURLToPath(import.meta.url));
+const r = (p: string) => path.resolve(root, p);
 
 /**
  * One vitest run for the whole monorepo.
