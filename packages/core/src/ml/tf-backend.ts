@@ -130,6 +130,9 @@ export function initTensorflow(options: InitTensorflowOptions = {}): Promise<Ten
 
 async function select(options: InitTensorflowOptions): Promise<TensorflowHandle> {
   const logger = options.logger ?? stderrLogger;
+  // Production mode: no debug-only checks, and no console banners (the cpu backend's "install
+  // tfjs-node" notice): the one log line below says which backend serves and why.
+  tf.enableProdMode();
   const prefer = options.prefer ?? [...TF_BACKENDS];
   for (const name of prefer) {
     if (!TF_BACKENDS.includes(name)) throw new TypeError(`Unknown TensorFlow.js backend "${name}"`);
