@@ -10,8 +10,15 @@ const path = require('node:path');
 const { startServer, startCluster, runClusterWorker } = require('../../packages/server/dist');
 const { createRapport, createLogger } = require('../../packages/core/dist');
 
-const { recommendations, workers = 1, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
+const { recommendations, slowPluginMs, workers = 1, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
 const plugins = recommendations ? [require('../../packages/plugins/recommendations/dist').recommendationsPlugin(recommendations)] : [];
+// `slowPluginMs`: a plugin whose durable delivery sleeps that long per batch (bench/delivery.bench.mjs).
+if (slowPluginMs !== undefined) {
+  plugins.push({
+    name: 'slow',
+    delivery: { kinds: ['event'], batchSize: 100, handle: () => new Promise((r) => setTimeout(r, slowPluginMs)) },
+  });
+}
 const dataDir = path.join(os.tmpdir(), `rapport-bench-${process.pid}`, 'pgdata');
 const config = {
   database: process.env.DATABASE_URL

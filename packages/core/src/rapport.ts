@@ -20,6 +20,7 @@ import { ConsentService } from './consent/consent.service';
 import { isGranted } from './consent/consent.types';
 import { FieldPolicyService } from './consent/field-policy.service';
 import { DataSubjectService } from './consent/data-subject.service';
+import { EventDelivery } from './delivery/event-delivery.service';
 
 /** The version of `@rapport/core`, for plugin compatibility checks. */
 export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
@@ -65,6 +66,10 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   }
   const db = new Database({
     url, poolSize: config.database.poolSize, logger,
+    acquireTimeoutMs: config.database.acquireTimeoutMs,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+    lockTimeoutMs: config.database.lockTimeoutMs,
+    queryTimeoutMs: config.database.queryTimeoutMs,
     entities: plugins.flatMap((p) => p.entities ?? []),
     migrations: plugins.flatMap((p) => p.migrations ?? []),
   });
@@ -104,7 +109,9 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     }
   };
   const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
+  let delivery: EventDelivery | undefined;
   const after = async (outcome: IngestOutcome) => {
+    if (outcome.stored.length || outcome.merges.length || outcome.consents.length) delivery?.kick();
     await runHooks(plugins, pluginContext, outcome, logger);
     if (outcome.consents.length) {
       await notifyConsent(outcome.consents.map((c) => ({ profileId: c.profileId, purpose: c.decision.purpose, granted: c.decision.granted })));
@@ -140,6 +147,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     });
   services.setConsent = async (profileId, decision, actor) => {
     const r = await consent.set(profileId, decision, actor);
+    delivery?.kick();
     await notifyConsent([{ profileId: r.profileId, purpose: r.purpose, granted: r.granted }]);
     return r;
   };
@@ -147,11 +155,13 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.resolution = resolution;
   services.mergeProfiles = async (ids, reason, actor) => {
     const r = await merger.merge(ids, { rule: 'manual', actor, reason: { note: reason }, enforceLimits: 'all' });
+    delivery?.kick();
     for (const m of r.mergedIds) await notifyMerged({ survivorId: r.survivorId, mergedId: m, rule: 'manual' });
     return r;
   };
   services.unmergeProfile = async (id, actor) => {
     const r = await merger.unmerge(id, actor);
+    delivery?.kick();
     for (const p of plugins) {
       await Promise.resolve().then(() => p.onProfileUnmerged?.({ survivorId: r.survivorId, restoredId: r.restoredId, actor }, pluginContext(p))).catch((err: unknown) =>
         logger.error({ err, plugin: p.name }, 'onProfileUnmerged failed'),
@@ -160,12 +170,21 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     return r;
   };
 
+  delivery = new EventDelivery(
+    db,
+    plugins.filter((p) => p.delivery).map((p) => ({ name: p.name, subscription: p.delivery!, ctx: pluginContext(p) })),
+    logger.child({ component: 'delivery' }),
+    config.delivery,
+  );
+  services.delivery = delivery;
   for (const p of plugins) await p.onInit?.(pluginContext(p));
+  await delivery.start();
   logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
 
   return {
     config, logger, db, services, plugins, pluginContext,
     async close() {
+      await delivery?.stop();
       await resolution.drain();
       for (const p of [...plugins].reverse()) {
         await Promise.resolve().then(() => p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));

@@ -9,6 +9,7 @@ import type { FieldPolicyService } from './consent/field-policy.service';
 import type { DataSubjectService, ProfileExport } from './consent/data-subject.service';
 import type { ConsentDecision, ConsentRecord } from './consent/consent.types';
 import type { ResolutionService } from './identity/resolution/resolution.service';
+import type { EventDelivery } from './delivery/event-delivery.service';
 
 /** The core services, as plugins and the GraphQL layer reach them. */
 export interface RapportServices {
@@ -35,6 +36,8 @@ export interface RapportServices {
   exportProfile(id: string, actor: { keyId: string | null; name: string }): Promise<ProfileExport>;
   /** Hard-deletes a person (plugins included) and suppresses their identities; audited. */
   deleteProfile(id: string, actor: { keyId: string | null; name: string }): Promise<{ profileIds: string[]; suppressed: number }>;
+  /** Plugins' durable event delivery: status, dead letters, replay. */
+  delivery: EventDelivery;
   /** Undoes a merge (hooks included). */
   unmergeProfile(id: string, actor: string): Promise<{ restoredId: string; survivorId: string }>;
 }

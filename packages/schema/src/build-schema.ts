@@ -7,13 +7,14 @@ import { PolicyResolver } from './resolvers/policy.resolver';
 import { DataSubjectResolver } from './resolvers/data-subject.resolver';
 import { ApiKeyResolver } from './resolvers/api-key.resolver';
 import { HealthResolver } from './resolvers/health.resolver';
+import { DeliveryResolver } from './resolvers/delivery.resolver';
 import { IngestResolver } from './resolvers/ingest.resolver';
 import { ProfileResolver } from './resolvers/profile.resolver';
 import { ConsentResolver } from './resolvers/consent.resolver';
 import { IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver } from './resolvers/identity-resolution.resolver';
 
 /** Resolvers core contributes to the one schema. */
-export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver, PolicyResolver, DataSubjectResolver];
+export const coreResolvers: Function[] = [ProfileResolver, IngestResolver, ApiKeyResolver, HealthResolver, IdentityResolutionResolver, MergeHistoryResolver, ResolveRunResolver, ConsentResolver, PolicyResolver, DataSubjectResolver, DeliveryResolver];
 
 /**
  * Composes the one GraphQL schema: core resolvers plus every plugin's. A plugin's
@@ -27,7 +28,7 @@ export async function buildRapportSchema(plugins: RapportPlugin[] = []): Promise
     validate: false,
     emitSchemaFile: false,
   });
-  return applyFieldGuard(schema);
+  return applyFieldGuard(schema, plugins);
 }
 
 /** The schema as SDL, sorted, for the committed snapshot. */

@@ -67,5 +67,8 @@ export function createContext(args: {
     return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };
   };
   if (!args.guard) return ctx;
-  return args.guard((id) => ctx.loaders.consents.load(id)).then((guard) => Object.assign(ctx, { guard }));
+  return args.guard((id) => ctx.loaders.consents.load(id)).then((guard) => {
+    guard.decider.configure({ unclassifiedEventKeys: core.config.consent.unclassifiedEventKeys });
+    return Object.assign(ctx, { guard });
+  });
 }

@@ -9,25 +9,48 @@ export interface ClusterHandle {
   /** The database URL they use (the embedded PostgreSQL's when none was configured). */
   databaseUrl: string;
   workers: number;
-  /** Stops the workers (SIGTERM, then SIGKILL after `graceMs`), then the embedded PostgreSQL. */
+  /**
+   * Stops the workers (SIGTERM: each finishes its requests in flight within the shutdown grace
+   * period, then closes its pool; SIGKILL after `graceMs`), then the embedded PostgreSQL.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
 /**
  * On the first SIGINT or SIGTERM: logs `message`, runs `close` (errors are logged), exits 0.
- * Later signals are ignored while it closes.
+ * Later signals are ignored while it closes. `close` is expected to bound its own waits (the
+ * server's grace period); past `deadlineMs` the process exits 1 regardless, so a stop never hangs.
  */
-export function closeOnSignal(close: () => Promise<void>, logger: Logger, message: string): void {
+export function closeOnSignal(close: () => Promise<void>, logger: Logger, message: string, deadlineMs = 60_000): void {
   let closing = false;
   const stop = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal, pid: process.pid }, message);
-    await close().catch((err: unknown) => logger.error({ err }, 'shutdown failed'));
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, deadlineMs).unref();
+    const ok = await close().then(
+      () => true,
+      (err: unknown) => (logger.error({ err }, 'shutdown failed'), false),
+    );
+    logger.info({ pid: process.pid, clean: ok }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * A server process stays up on a promise nobody awaited that rejects (a database error in some
+ * background work, say): it is logged, not a crash that would drop every request in flight.
+ */
+export function logUnhandledRejections(logger: Logger): void {
+  process.on('unhandledRejection', (reason: unknown) => {
+    const e = reason as { name?: string; code?: string; message?: string };
+    logger.error({ name: e?.name, code: e?.code, reason: e?.message }, 'unhandled promise rejection; still running');
+  });
 }
 
 /** Parses `--workers`/`RAPPORT_WORKERS`: a count, or `auto` for one per CPU. */
@@ -172,7 +195,8 @@ export async function runClusterWorker(
   try {
     const server = await start({ ...config, logger, database: { ...config.database, url: process.env.DATABASE_URL } });
     process.send?.({ ready: server.url });
-    closeOnSignal(() => server.close(), logger, 'worker shutting down');
+    logUnhandledRejections(logger);
+    closeOnSignal(() => server.close(), logger, 'worker shutting down', resolveConfig(config).api.shutdownGraceMs + 30_000);
   } catch (err) {
     // Exit once the primary has the message (it would be lost by an immediate exit).
     if (process.send) process.send({ error: (err as Error).stack ?? String(err) }, () => process.exit(1));

@@ -3,18 +3,22 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
-import { createRapport, hashKey, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
 import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema';
 import { isObjectType } from 'graphql';
 import { guardPlugin } from './graphql/guard.plugin';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { authenticate, keyFromRequest } from './http/api-key.auth';
+import { authenticate } from './http/api-key.auth';
+import { registerRateLimits } from './http/rate-limit.hook';
+import { databaseUnavailablePlugin } from './graphql/database-unavailable.plugin';
 import { errorHandler, toRapportError } from './http/error-reply';
 import { segmentRoutes } from './http/segment.routes';
 import { formatError } from './graphql/format-error';
 import { graphiqlPage, registerGraphiql } from './graphql/graphiql.route';
-import { complexityLimitPlugin, depthLimitRule } from './graphql/limits.plugin';
+import { complexityLimitPlugin } from './graphql/limits.plugin';
+import { DEFAULT_DOCUMENT_LIMITS, documentLimitsRule, MAX_TOKENS } from './graphql/document-limits.rule';
+import { introspectionAccessPlugin } from './graphql/introspection.plugin';
+import { operationTypeRule } from './graphql/operation-type.rule';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,6 +46,20 @@ async function purposeOf(core: RapportCore, req: FastifyRequest, key: ApiKeyReco
   return named;
 }
 
+/**
+ * Node's http timeouts for a request timeout: the headers must come within it as well (Node ignores
+ * a request timeout shorter than the headers timeout), and Node checks them every
+ * `connectionsCheckingInterval`, a fraction of it (default 30 s: a 2 s timeout would fire late).
+ */
+function httpTimeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout?: number; connectionsCheckingInterval: number } {
+  if (!requestTimeoutMs) return { requestTimeout: 0, connectionsCheckingInterval: 30_000 };
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(requestTimeoutMs / 4))),
+  };
+}
+
 /** The header naming the purpose a request acts for. */
 export const PURPOSE_HEADER = 'x-rapport-purpose';
 
@@ -57,6 +75,10 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: process.env.RAPPORT_LOG_REQUESTS !== '1' }),
     bodyLimit: core.config.ingestion.maxBatchBytes,
     trustProxy: process.env.RAPPORT_TRUST_PROXY === '1',
+    // A whole request (headers and body) must arrive within this, or 408 and the connection closes:
+    // slow-body clients cannot hold connections open.
+    requestTimeout: core.config.api.requestTimeoutMs,
+    http: httpTimeouts(core.config.api.requestTimeoutMs),
   });
   app.setErrorHandler(errorHandler);
   app.addHook('onSend', async (req, reply) => {
@@ -68,21 +90,7 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     allowedHeaders: ['authorization', 'content-type', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight'],
     maxAge: 86400,
   });
-  await app.register(rateLimit, {
-    max: core.config.api.rateLimitPerMinute,
-    timeWindow: 60_000,
-    keyGenerator: (req: FastifyRequest) => {
-      const k = keyFromRequest(req);
-      return k ? `k:${hashKey(k).slice(0, 32)}` : `ip:${req.ip}`;
-    },
-    errorResponseBuilder: (_req, ctx) => {
-      const err = new Error(`rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`) as Error & {
-        statusCode: number;
-      };
-      err.statusCode = 429;
-      return err;
-    },
-  });
+  await registerRateLimits(app, core);
 
   await app.register(segmentRoutes, { core });
   app.get('/health', async () => {
@@ -107,10 +115,13 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
       // No @cacheControl hints exist (responses are per key and per consent, never cacheable by
       // proxies); the plugin would still wrap every field resolver to compute a policy.
       ApolloServerPluginCacheControlDisabled(),
+      introspectionAccessPlugin(),
       complexityLimitPlugin(core.config.api.maxComplexity),
+      databaseUnavailablePlugin(),
       guardPlugin(core),
     ],
-    validationRules: [depthLimitRule(core.config.api.maxDepth)],
+    parseOptions: { maxLexicalTokens: MAX_TOKENS },
+    validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],
     formatError,
     introspection: true,
     // The CLI (and a cluster worker) handle SIGINT/SIGTERM: they close Fastify, whose onClose stops
@@ -159,6 +170,8 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
       } catch (err) {
         const e = toRapportError(err as Error);
         if (!e) throw err;
+        const retryAfter = (e as { retryAfterSeconds?: number }).retryAfterSeconds;
+        if (retryAfter) reply.header('retry-after', String(retryAfter));
         return reply
           .status(e.status)
           .type('application/json')
@@ -203,9 +216,26 @@ export async function startServer(
   const host = config.host ?? process.env.HOST ?? '127.0.0.1';
   return {
     core, app, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    async close() {
-      await app.close();
-      await core.close();
-    },
+    close: () => closeGracefully(app, core),
   };
+}
+
+/**
+ * Stops in order: refuse new connections (and answer 503 on kept-alive ones) while requests in
+ * flight finish, for at most `api.shutdownGraceMs`; then close the connections still open; then
+ * the core (queued matching, plugins' shutdown hooks that deliver what they owe, the pool, and the
+ * embedded PostgreSQL last).
+ */
+async function closeGracefully(app: FastifyInstance, core: RapportCore): Promise<void> {
+  const graceMs = core.config.api.shutdownGraceMs;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = app.close().then(() => true);
+  const inTime = await Promise.race([closed, new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+  clearTimeout(timer);
+  if (!inTime) {
+    core.logger.warn({ graceMs }, 'requests still in flight after the shutdown grace period; closing their connections');
+    app.server.closeAllConnections();
+    await closed;
+  }
+  await core.close();
 }

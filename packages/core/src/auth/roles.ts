@@ -16,6 +16,8 @@ export const Permission = {
   ProfilesErase: 'profiles:erase',
   /** Edit field policies and read the audit log. */
   PoliciesManage: 'policies:manage',
+  /** See plugins' event delivery (lag, errors, dead letters) and replay dead letters. */
+  PluginsManage: 'plugins:manage',
 } as const;
 
 /** The built-in roles. `admin` holds every permission, including those plugins add. */

@@ -17,6 +17,10 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConf
         port: Number(env.RAPPORT_PG_PORT ?? 54329),
       },
       poolSize: Number(env.RAPPORT_PG_POOL ?? 10),
+      acquireTimeoutMs: Number(env.RAPPORT_PG_ACQUIRE_TIMEOUT_MS ?? 5_000),
+      statementTimeoutMs: Number(env.RAPPORT_PG_STATEMENT_TIMEOUT_MS ?? 10_000),
+      lockTimeoutMs: Number(env.RAPPORT_PG_LOCK_TIMEOUT_MS ?? 0),
+      queryTimeoutMs: Number(env.RAPPORT_PG_QUERY_TIMEOUT_MS ?? 12_000),
     },
     identity: {
       limits: { user_id: 1 },
@@ -29,12 +33,21 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConf
     consent: {
       categoryMapping: { advertising: 'marketing', Advertising: 'marketing' },
       piiTraits: [],
+      unclassifiedEventKeys: 'deny',
       policies: [],
     },
     ingestion: { maxMessageBytes: 32 * 1024, maxBatchBytes: 500 * 1024, maxBatchMessages: 2500 },
-    api: { maxDepth: 10, maxComplexity: 5000, rateLimitPerMinute: Number(env.RAPPORT_RATE_LIMIT ?? 6000) },
+    api: {
+      maxDepth: 10,
+      maxComplexity: 5000,
+      rateLimitPerMinute: Number(env.RAPPORT_RATE_LIMIT ?? 6000),
+      authFailuresPerMinute: Number(env.RAPPORT_AUTH_FAILURE_LIMIT ?? 60),
+      requestTimeoutMs: Number(env.RAPPORT_REQUEST_TIMEOUT_MS ?? 30_000),
+      shutdownGraceMs: Number(env.RAPPORT_SHUTDOWN_GRACE_MS ?? 10_000),
+    },
     plugins: [],
     roles: {},
+    delivery: {},
   };
 }
 
@@ -54,12 +67,14 @@ export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.Proces
     consent: {
       categoryMapping: { ...d.consent.categoryMapping, ...input.consent?.categoryMapping },
       piiTraits: input.consent?.piiTraits ?? d.consent.piiTraits,
+      unclassifiedEventKeys: input.consent?.unclassifiedEventKeys ?? d.consent.unclassifiedEventKeys,
       policies: input.consent?.policies ?? d.consent.policies,
     },
     ingestion: { ...d.ingestion, ...input.ingestion },
     api: { ...d.api, ...input.api },
     plugins: input.plugins ?? [],
     roles: { ...input.roles },
+    delivery: { ...input.delivery },
     logger: input.logger,
   };
 }

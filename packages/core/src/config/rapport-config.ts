@@ -1,4 +1,5 @@
 import type { Logger } from '../logger/logger';
+import type { DeliveryOptions } from '../delivery/event-delivery.service';
 import type { RapportPlugin } from '../plugin/plugin.types';
 import type { SurvivorshipConfig } from '../identity/survivorship';
 import type { MatchingConfig } from '../identity/matching/matching.types';
@@ -58,8 +59,30 @@ export interface DatabaseConfig {
   url?: string;
   /** Embedded PostgreSQL settings, used when `url` is absent. */
   embedded: { dataDir: string; port: number };
-  /** Most connections in the pool. */
+  /** Most connections in the pool (`RAPPORT_PG_POOL`, default 10). */
   poolSize: number;
+  /**
+   * Longest wait for a connection: a free one from the pool, or a new one to connect (ms;
+   * `RAPPORT_PG_ACQUIRE_TIMEOUT_MS`, default 5000). Past it the request answers 503 with `Retry-After`.
+   */
+  acquireTimeoutMs: number;
+  /**
+   * PostgreSQL's `statement_timeout` for the server's connections (ms; `RAPPORT_PG_STATEMENT_TIMEOUT_MS`,
+   * default 10000; 0 for none). A statement running longer is cancelled and the request answers 503.
+   * Migrations and the CLI's `resolve` and `train` run without it.
+   */
+  statementTimeoutMs: number;
+  /**
+   * PostgreSQL's `lock_timeout` (ms; `RAPPORT_PG_LOCK_TIMEOUT_MS`, default 0: lock waits are bounded by
+   * `statementTimeoutMs` only). Lower it to fail lock waits sooner than other work.
+   */
+  lockTimeoutMs: number;
+  /**
+   * Client-side bound on one query's answer (ms; `RAPPORT_PG_QUERY_TIMEOUT_MS`, default 12000; 0 for
+   * none): the backstop for a server that stopped answering (paused, a half-open connection), where
+   * `statement_timeout` cannot fire. Keep it above `statementTimeoutMs`.
+   */
+  queryTimeoutMs: number;
 }
 
 /** Limits that protect the GraphQL endpoint. */
@@ -68,8 +91,27 @@ export interface ApiLimitsConfig {
   maxDepth: number;
   /** Highest estimated cost (each field 1, list fields times their `first`). */
   maxComplexity: number;
-  /** Requests per minute per API key (or per IP without a key). */
+  /**
+   * Requests per minute per valid API key (`RAPPORT_RATE_LIMIT`, default 6000); requests that present
+   * no valid key share one such budget per client address. `/health` is never limited.
+   */
   rateLimitPerMinute: number;
+  /**
+   * Failed authentications (no key, unknown or revoked key) per minute per client address
+   * (`RAPPORT_AUTH_FAILURE_LIMIT`, default 60). Past it the address gets 429 with `Retry-After`,
+   * without a database lookup, for the rest of the minute, except for keys already seen valid.
+   */
+  authFailuresPerMinute: number;
+  /**
+   * Most time a client may take to send a whole request, headers and body (ms;
+   * `RAPPORT_REQUEST_TIMEOUT_MS`, default 30000). A slower one gets 408 and its connection is closed.
+   */
+  requestTimeoutMs: number;
+  /**
+   * On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections are
+   * closed (ms; `RAPPORT_SHUTDOWN_GRACE_MS`, default 10000). New connections are refused at once.
+   */
+  shutdownGraceMs: number;
 }
 
 /** Consent settings. */
@@ -84,6 +126,12 @@ export interface ConsentConfig {
    * reader (deny by default) and never appear in `traits`.
    */
   piiTraits: string[];
+  /**
+   * Event payload keys (of `properties` and `context`) that no policy classifies: `deny` (the
+   * default) hides them from every role below admin until a policy on an `event:` element allows
+   * them, so a new property is not readable by accident; `allow` leaves them open.
+   */
+  unclassifiedEventKeys: 'deny' | 'allow';
   /** Policies seeded at start (upserted; admins can change them later over GraphQL). */
   policies: Array<{ type: string; field: string; purposes?: string[]; roles?: string[]; mask?: 'null' | 'mask' | 'hash'; pii?: boolean }>;
 }
@@ -99,6 +147,8 @@ export interface RapportConfig {
   plugins: RapportPlugin[];
   /** Extra roles and the permissions they grant, added to the built-in `admin`, `app` and `ingest`. */
   roles: Record<string, string[]>;
+  /** How plugins' durable event delivery polls, leases and backs off (docs/plugins.md). */
+  delivery: DeliveryOptions;
   logger?: Logger;
 }
 
@@ -114,6 +164,7 @@ export type RapportConfigInput = {
   api?: Partial<ApiLimitsConfig>;
   plugins?: RapportPlugin[];
   roles?: Record<string, string[]>;
+  delivery?: DeliveryOptions;
   /** Refuse to start when a plugin declares another core version (default: warn and start). */
   strictCompatibility?: boolean;
   logger?: Logger;

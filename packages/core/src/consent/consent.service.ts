@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
 import { group } from '../service/profile.service';
 import type { ConsentDecision, ConsentRecord, PurposeRecord } from './consent.types';
+import { LEGAL_BASES } from './legal-basis';
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -20,6 +21,8 @@ function toConsent(r: Record<string, unknown>): ConsentRecord {
 export class ConsentService {
   private purposeCache: { names: Set<string>; until: number } | null = null;
   private purposeList: { list: PurposeRecord[]; until: number } | null = null;
+  /** Bumped on every definition on this node, so a read that started before it never caches what it read. */
+  private version = 0;
 
   constructor(private readonly db: Database) {}
 
@@ -32,16 +35,18 @@ export class ConsentService {
   /** Every purpose, cached for 5 s (a definition on this node clears it at once). */
   async purposesCached(): Promise<PurposeRecord[]> {
     if (this.purposeList && this.purposeList.until > Date.now()) return this.purposeList.list;
+    const version = this.version;
     const list = await this.purposes();
-    this.purposeList = { list, until: Date.now() + 5000 };
+    if (version === this.version) this.purposeList = { list, until: Date.now() + 5000 };
     return list;
   }
 
   /** Purpose names, cached for 5 s (a definition on this node clears it at once). */
   async purposeNames(): Promise<Set<string>> {
     if (this.purposeCache && this.purposeCache.until > Date.now()) return this.purposeCache.names;
+    const version = this.version;
     const names = new Set((await this.db.query<{ name: string }>('SELECT name FROM rapport_purpose')).map((r) => r.name));
-    this.purposeCache = { names, until: Date.now() + 5000 };
+    if (version === this.version) this.purposeCache = { names, until: Date.now() + 5000 };
     return names;
   }
 
@@ -49,7 +54,9 @@ export class ConsentService {
   async definePurpose(input: { name: string; description: string; legalBasis: string }): Promise<PurposeRecord> {
     if (!NAME.test(input.name)) throw new ValidationError('name', 'pattern', `"${input.name}" is not a purpose name: use lower case letters, digits, _ and -`);
     if (!input.description.trim()) throw new ValidationError('description', 'required', 'a purpose needs a description people can read');
-    if (!input.legalBasis.trim()) throw new ValidationError('legalBasis', 'required', 'a purpose needs a legal basis (consent, contract, legitimate_interest, ...)');
+    if (!(LEGAL_BASES as readonly string[]).includes(input.legalBasis)) {
+      throw new ValidationError('legalBasis', 'enum', `"${input.legalBasis}" is not a legal basis; legal bases are ${LEGAL_BASES.join(', ')}`);
+    }
     const [r] = await this.db.query(
       `INSERT INTO rapport_purpose (name, description, legal_basis) VALUES ($1, $2, $3)
        ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, legal_basis = EXCLUDED.legal_basis RETURNING *`,
@@ -57,6 +64,7 @@ export class ConsentService {
     );
     this.purposeCache = null;
     this.purposeList = null;
+    this.version++;
     return { name: r.name as string, description: r.description as string, legalBasis: r.legal_basis as string, createdAt: r.created_at as Date };
   }
 

@@ -1,13 +1,19 @@
 import type { Database } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
 import type { ConsentService } from './consent.service';
+import { elementOfPolicy, formatElement, parseElement, policyKeyOf, type DataElement } from './data-element';
 
 /** What a denied reader gets: nothing, a mask (`j***@example.com`), or a one-way hash. */
 export type PolicyMask = 'null' | 'mask' | 'hash';
 
-/** Who may read a field (or a trait key, as `traits.<key>`), and for which purposes. */
+/** Who may read a data element or a field, and for which purposes. */
 export interface FieldPolicy {
   id: string;
+  /**
+   * The data element it governs (`trait:email`, `identity:phone`, `event:Order Completed.properties.total`,
+   * `events`, `identities`, `traits`), or null for a policy on a plain GraphQL field (`Profile.loyaltyTier`).
+   */
+  element?: string | null;
   /** GraphQL type, e.g. `Profile`. */
   type: string;
   /** Field name, or `traits.<key>` for a custom trait. */
@@ -22,14 +28,31 @@ export interface FieldPolicy {
   updatedAt: Date;
 }
 
-/** A policy as admins write it. */
-export type FieldPolicyInput = Omit<FieldPolicy, 'id' | 'updatedAt'>;
+/**
+ * A policy as admins write it: either `element` (`trait:email`, `identity:email`, `events`, ...),
+ * or `type` and `field` (a GraphQL field, or `Profile.traits.<key>`, the legacy name of `trait:<key>`).
+ */
+export type FieldPolicyInput = Omit<FieldPolicy, 'id' | 'updatedAt' | 'type' | 'field' | 'element'> & { type?: string | null; field?: string | null; element?: string | null };
+
+function elementName(type: string, field: string): string | null {
+  try {
+    const e = elementOfPolicy(type, field);
+    return e ? formatElement(e) : null;
+  } catch {
+    return null;
+  }
+}
 
 function toPolicy(r: Record<string, unknown>): FieldPolicy {
   return {
-    id: r.id as string, type: r.type as string, field: r.field as string, purposes: r.purposes as string[], roles: r.roles as string[],
-    mask: r.mask as PolicyMask, pii: r.pii as boolean, updatedAt: r.updated_at as Date,
+    id: r.id as string, type: r.type as string, field: r.field as string, element: elementName(r.type as string, r.field as string),
+    purposes: r.purposes as string[], roles: r.roles as string[], mask: r.mask as PolicyMask, pii: r.pii as boolean, updatedAt: r.updated_at as Date,
   };
+}
+
+/** Masks apply to single values: a trait, or a scalar field. */
+function maskFits(e: DataElement | null): boolean {
+  return e === null || e.kind === 'trait';
 }
 
 /**
@@ -39,6 +62,8 @@ function toPolicy(r: Record<string, unknown>): FieldPolicy {
  */
 export class FieldPolicyService {
   private snapshot: { policies: FieldPolicy[]; until: number } | null = null;
+  /** Bumped on every change on this node, so a read that started before a change never caches what it read. */
+  private version = 0;
 
   constructor(
     private readonly db: Database,
@@ -49,36 +74,56 @@ export class FieldPolicyService {
   /** Every policy (cached snapshot). */
   async all(): Promise<FieldPolicy[]> {
     if (this.snapshot && this.snapshot.until > Date.now()) return this.snapshot.policies;
+    const version = this.version;
     const policies = (await this.db.query('SELECT * FROM rapport_field_policy ORDER BY type, field')).map(toPolicy);
-    this.snapshot = { policies, until: Date.now() + 5000 };
+    if (version === this.version) this.snapshot = { policies, until: Date.now() + 5000 };
     return policies;
   }
 
   /**
-   * Creates or replaces the policy of a field. `fieldExists` says whether `type.field` is a real
-   * field (the GraphQL layer knows the composed schema); trait keys (`traits.<key>`) always exist.
+   * Creates or replaces the policy of a data element or a field. `fieldExists` says whether
+   * `type.field` is a real field (the GraphQL layer knows the composed schema); data elements
+   * (trait keys, identity types, event payload keys, collections) always exist. Bad input (an
+   * unknown element or field, purpose or role, a mask that does not fit) saves nothing.
    */
   async upsert(input: FieldPolicyInput, fieldExists: (type: string, field: string) => boolean): Promise<FieldPolicy> {
-    const traitKey = input.type === 'Profile' && input.field.startsWith('traits.') ? input.field.slice(7) : null;
-    if (traitKey !== null ? !/^[^\s.][^\s]*$/.test(traitKey) : !fieldExists(input.type, input.field)) {
-      throw new ValidationError('field', 'exists', `${input.type}.${input.field} is not a field of the schema (use Profile.traits.<key> for a trait)`);
+    let element: DataElement | null;
+    let type: string;
+    let field: string;
+    if (input.element) {
+      element = parseElement(input.element);
+      ({ type, field } = policyKeyOf(element));
+    } else {
+      if (!input.type || !input.field) throw new ValidationError('element', 'required', 'a policy names an element (trait:<key>, identity:<type>, event:<name>.<path>, events, identities, traits) or a type and field');
+      type = input.type;
+      field = input.field;
+      element = type === 'Profile' && field.startsWith('traits.') ? parseElement(`trait:${field.slice(7)}`) : elementOfPolicy(type, field);
+      if (element) ({ type, field } = policyKeyOf(element));
+      else if (!fieldExists(type, field)) {
+        throw new ValidationError('field', 'exists', `${type}.${field} is not a field of the schema (use Profile.traits.<key> for a trait)`);
+      }
     }
+    const name = element ? formatElement(element) : `${type}.${field}`;
     const purposes = await this.consent.purposeNames();
     input.purposes.forEach((p, i) => {
-      if (!purposes.has(p)) throw new ValidationError(`purposes[${i}]`, 'enum', `"${p}" is not a purpose; purposes are ${[...purposes].sort().join(', ')}`);
+      if (!purposes.has(p)) throw new ValidationError(`purposes[${i}]`, 'enum', `"${p}" is not a purpose (policy on ${name}); purposes are ${[...purposes].sort().join(', ')}`);
     });
     input.roles.forEach((r, i) => {
-      if (!this.roles.has(r)) throw new ValidationError(`roles[${i}]`, 'enum', `"${r}" is not a role; roles are ${this.roles.names().join(', ')}`);
+      if (!this.roles.has(r)) throw new ValidationError(`roles[${i}]`, 'enum', `"${r}" is not a role (policy on ${name}); roles are ${this.roles.names().join(', ')}`);
     });
-    if (!['null', 'mask', 'hash'].includes(input.mask)) throw new ValidationError('mask', 'enum', `"${input.mask}" is not one of null, mask, hash`);
+    if (!['null', 'mask', 'hash'].includes(input.mask)) throw new ValidationError('mask', 'enum', `"${input.mask}" is not one of null, mask, hash (policy on ${name})`);
+    if (input.mask !== 'null' && !maskFits(element)) {
+      throw new ValidationError('mask', 'fits', `${name}: a "${input.mask}" mask applies to a single value (a trait or a scalar field), not to ${element!.kind === 'collection' ? 'a collection' : `an ${element!.kind} element`}; use "null"`);
+    }
     const [row] = await this.db.query(
       `INSERT INTO rapport_field_policy (type, field, purposes, roles, mask, pii) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (type, field) DO UPDATE SET purposes = EXCLUDED.purposes, roles = EXCLUDED.roles, mask = EXCLUDED.mask,
          pii = EXCLUDED.pii, updated_at = now()
        RETURNING *`,
-      [input.type, input.field, input.purposes, input.roles, input.mask, input.pii],
+      [type, field, input.purposes, input.roles, input.mask, input.pii],
     );
     this.snapshot = null;
+    this.version++;
     return toPolicy(row);
   }
 
@@ -87,6 +132,7 @@ export class FieldPolicyService {
     const rows = await this.db.query('DELETE FROM rapport_field_policy WHERE id::text = $1 RETURNING *', [id]);
     if (!rows[0]) throw new NotFoundError('field policy', id);
     this.snapshot = null;
+    this.version++;
     return toPolicy(rows[0]);
   }
 }

@@ -5,6 +5,8 @@ import type { Logger } from '../logger/logger';
 import { coreEntities } from '../entity';
 import { coreMigrations } from './migrations';
 import { Notifications } from './notifications';
+import { AvailabilityGate } from './availability.gate';
+import { DatabaseUnavailableError, unavailability, unavailableReason } from './database-unavailable.error';
 
 /** Something that runs SQL: the pool, or one transaction. */
 export interface Queryable {
@@ -14,6 +16,9 @@ export interface Queryable {
 
 /** Listener told of every SQL statement (tests count them; never used for logic). */
 export type QueryListener = (sql: string) => void;
+
+/** A statement waiting this long makes the database check that the server still answers. */
+const STALL_MS = 2_000;
 
 // PostgreSQL error codes worth retrying a whole transaction for.
 const RETRYABLE = new Set(['40P01' /* deadlock_detected */, '40001' /* serialization_failure */]);
@@ -38,7 +43,22 @@ class CountingLogger implements TypeOrmLogger {
   }
 }
 
-export interface DatabaseOptions {
+/**
+ * Bounds on waiting for PostgreSQL, in milliseconds (0 or absent: no bound). See
+ * {@link DatabaseConfig} for what each one means and its default.
+ */
+export interface DatabaseTimeouts {
+  /** Waiting for a pooled connection, or for a new one to connect (pg-pool `connectionTimeoutMillis`). */
+  acquireTimeoutMs?: number;
+  /** Server side: a statement running longer is cancelled (`statement_timeout`). */
+  statementTimeoutMs?: number;
+  /** Server side: a lock wait longer than this fails (`lock_timeout`). */
+  lockTimeoutMs?: number;
+  /** Client side: no answer from the server in this time fails the query and drops the connection (`query_timeout`). */
+  queryTimeoutMs?: number;
+}
+
+export interface DatabaseOptions extends DatabaseTimeouts {
   url: string;
   poolSize?: number;
   /** Entities added by plugins. */
@@ -48,29 +68,70 @@ export interface DatabaseOptions {
   logger?: Logger;
 }
 
+/** `pg` connection settings for the timeouts that are set (0 or absent: left to PostgreSQL's defaults). */
+function timeoutSettings(t: DatabaseTimeouts): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (t.acquireTimeoutMs) out.connectionTimeoutMillis = t.acquireTimeoutMs;
+  if (t.statementTimeoutMs) out.statement_timeout = t.statementTimeoutMs;
+  if (t.lockTimeoutMs) out.lock_timeout = t.lockTimeoutMs;
+  if (t.queryTimeoutMs) out.query_timeout = t.queryTimeoutMs;
+  return out;
+}
+
 /**
  * The database: a TypeORM DataSource over `pg` (entities and migrations for core and plugins,
  * `synchronize` never), plus the few helpers the hot paths need: plain SQL, transactions that
  * retry on deadlock, and a statement counter for tests.
+ *
+ * Faults: no database error ever escapes as an unhandled `error` event (a connection checked out
+ * for a transaction listens for its own death); errors that mean the database cannot serve now
+ * (unreachable, terminated, timed out) are thrown as {@link DatabaseUnavailableError} (HTTP 503 with
+ * `Retry-After`), and a connection-level failure closes an {@link AvailabilityGate} so that later
+ * calls fail at once until a probe finds the server again. Every wait is bounded by the
+ * {@link DatabaseTimeouts} given.
  */
 export class Database implements Queryable {
   readonly dataSource: DataSource;
   private readonly listeners = new Set<QueryListener>();
   private notifier: Notifications | null = null;
+  private readonly gate: AvailabilityGate;
+  /** Connections running a statement, and since when. */
+  private readonly running = new Map<PoolClient, number>();
+  private stallTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: DatabaseOptions) {
-    this.dataSource = new DataSource({
+    this.dataSource = this.source({
+      max: options.poolSize ?? 10,
+      application_name: 'rapport',
+      // Notice a peer that vanished without a goodbye (failover, a cut network) on idle connections.
+      keepAlive: true,
+      ...timeoutSettings(options),
+    });
+    const probeTimeoutMs = Math.min(options.acquireTimeoutMs || 3000, 3000);
+    this.gate = new AvailabilityGate({ url: options.url, probeTimeoutMs, probeEveryMs: 1000, logger: options.logger });
+  }
+
+  private source(extra: Record<string, unknown>): DataSource {
+    return new DataSource({
       type: 'postgres',
-      url: options.url,
-      entities: [...coreEntities, ...((options.entities as Function[]) ?? [])],
-      migrations: [...coreMigrations, ...(options.migrations ?? [])],
+      url: this.options.url,
+      entities: [...coreEntities, ...((this.options.entities as Function[]) ?? [])],
+      migrations: [...coreMigrations, ...(this.options.migrations ?? [])],
       migrationsTableName: 'rapport_migrations',
       synchronize: false,
       logging: ['query', 'error', 'warn', 'migration'],
       maxQueryExecutionTime: 2000,
-      logger: new CountingLogger(this.listeners, options.logger),
-      extra: { max: options.poolSize ?? 10, application_name: 'rapport' },
+      logger: new CountingLogger(this.listeners, this.options.logger),
+      // The pool raises errors of idle connections (a restart terminates them): they are dropped
+      // and replaced on demand, which is all there is to do.
+      poolErrorHandler: (err: Error) => this.options.logger?.warn({ code: (err as { code?: string }).code, reason: err.message }, 'idle database connection lost'),
+      extra,
     });
+  }
+
+  /** True while the database is believed reachable (false from a connection failure until a probe succeeds). */
+  get available(): boolean {
+    return this.gate.up;
   }
 
   /** Connects and applies pending migrations (core, then plugins). */
@@ -79,10 +140,20 @@ export class Database implements Queryable {
     if (options.migrate !== false) await this.migrate();
   }
 
-  /** Applies pending migrations, each in its own transaction. Returns the names applied. */
+  /**
+   * Applies pending migrations, each in its own transaction. Returns the names applied. They run on
+   * a connection of their own without the statement and query timeouts: a migration may
+   * legitimately run for minutes (an index on a large table).
+   */
   async migrate(): Promise<string[]> {
-    const done = await this.dataSource.runMigrations({ transaction: 'each' });
-    return done.map((m) => m.name);
+    const source = this.source({ max: 1, application_name: 'rapport-migrate', ...(this.options.acquireTimeoutMs ? { connectionTimeoutMillis: this.options.acquireTimeoutMs } : {}) });
+    await source.initialize();
+    try {
+      const done = await source.runMigrations({ transaction: 'each' });
+      return done.map((m) => m.name);
+    } finally {
+      await source.destroy();
+    }
   }
 
   /** The `pg` pool TypeORM opened; core runs its SQL on it directly (plain rows, no ORM result shapes). */
@@ -94,42 +165,148 @@ export class Database implements Queryable {
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     for (const l of this.listeners) l(sql);
-    return (await this.pool.query(sql, params as unknown[])).rows as T[];
+    const c = await this.checkout();
+    let discard: Error | false = false;
+    try {
+      return (await this.run(c.client, sql, params)).rows as T[];
+    } catch (err) {
+      const dead = c.lost() ?? (unavailability(err) === 'connection' ? (err as Error) : null);
+      if (dead) discard = dead;
+      throw this.translate(unavailability(err) ? err : (dead ?? err));
+    } finally {
+      c.release(discard);
+    }
   }
 
   /**
    * Runs `work` in one transaction. On deadlock or serialization failure the whole transaction
    * is retried (up to `retries` times, with jitter); any other error rolls back and propagates.
+   * Inside `work`, driver errors arrive as they are (SQLSTATE in `code`); out of the transaction,
+   * one that means the database is unavailable becomes a {@link DatabaseUnavailableError}.
    */
   async transaction<T>(work: (tx: Queryable) => Promise<T>, retries = 5): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const client: PoolClient = await this.pool.connect();
+      const c = await this.checkout();
+      const client = c.client;
       const tx: Queryable = {
         query: async <R>(sql: string, params?: unknown[]) => {
           for (const l of this.listeners) l(sql);
-          return (await client.query(sql, params as unknown[])).rows as R[];
+          return (await this.run(client, sql, params)).rows as R[];
         },
       };
-      let broken = false;
+      let discard: Error | false = false;
       try {
-        await client.query('BEGIN');
+        await this.run(client, 'BEGIN');
         const result = await work(tx);
-        await client.query('COMMIT');
+        await this.run(client, 'COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
+        const dead = c.lost() ?? (unavailability(err) === 'connection' ? (err as Error) : null);
+        if (dead) {
+          discard = dead; // no ROLLBACK on a dead connection: PostgreSQL rolls back when it goes
+        } else {
+          await this.run(client, 'ROLLBACK').catch((e: Error) => {
+            discard = e;
+          });
+        }
         const code = (err as { code?: string }).code;
-        if (code && RETRYABLE.has(code) && attempt < retries) {
+        if (!dead && code && RETRYABLE.has(code) && attempt < retries) {
+          c.release(discard);
+          discard = false;
           await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
           continue;
         }
-        throw err;
+        throw this.translate(unavailability(err) ? err : (dead ?? err));
       } finally {
-        client.release(broken);
+        c.release(discard);
       }
     }
+  }
+
+  /**
+   * A pooled connection, with an error listener for as long as it is checked out: pg-pool removes
+   * its own from a checked-out client, and without one a connection that dies while idle in a
+   * transaction (a restart, pg_terminate_backend) raises an unhandled 'error' event that takes the
+   * process down. `release(err)` hands it back, or drops it when given the error that killed it.
+   */
+  private async checkout(): Promise<{ client: PoolClient; lost(): Error | null; release(discard: Error | false): void }> {
+    this.mustBeAvailable();
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.translate(err);
+    }
+    let lost: Error | null = null;
+    const onError = (err: Error) => {
+      lost ??= err;
+    };
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      lost: () => lost,
+      release: (discard) => {
+        if (released) return;
+        released = true;
+        client.removeListener('error', onError);
+        this.running.delete(client);
+        client.release(discard || lost || undefined);
+      },
+    };
+  }
+
+  /** One statement on a checked-out connection, tracked so that a stalled server is noticed. */
+  private async run(client: PoolClient, sql: string, params?: unknown[]) {
+    this.running.set(client, Date.now());
+    this.watchStalls();
+    try {
+      return await client.query(sql, params as unknown[]);
+    } finally {
+      this.running.delete(client);
+    }
+  }
+
+  /**
+   * While statements run, checks every second for one waiting longer than {@link STALL_MS}. Then a
+   * probe asks whether the server answers at all; when it does not (paused, a dead network path),
+   * the gate closes and the stalled connections are dropped, so their requests answer 503 now
+   * rather than at the query timeout. A slow query on a live server changes nothing.
+   */
+  private watchStalls(): void {
+    if (this.stallTimer) return;
+    this.stallTimer = setInterval(() => {
+      if (!this.running.size) {
+        clearInterval(this.stallTimer!);
+        this.stallTimer = null;
+        return;
+      }
+      const now = Date.now();
+      if (![...this.running.values()].some((t) => now - t > STALL_MS)) return;
+      void this.gate.check().then((reachable) => {
+        if (reachable) return;
+        for (const [client, since] of this.running) {
+          if (Date.now() - since <= STALL_MS) continue;
+          this.options.logger?.warn({ waitedMs: Date.now() - since }, 'dropping a database connection stalled on an unreachable server');
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        }
+      });
+    }, 1000);
+    this.stallTimer.unref();
+  }
+
+  /** Fails at once while the availability gate is closed. */
+  private mustBeAvailable(): void {
+    if (!this.gate.up) throw new DatabaseUnavailableError('unreachable');
+  }
+
+  /** A driver error that means "not now" becomes a {@link DatabaseUnavailableError}; others pass unchanged. */
+  private translate(err: unknown): unknown {
+    const kind = unavailability(err);
+    if (!kind) return err;
+    if (err instanceof DatabaseUnavailableError) return err;
+    if (kind === 'connection') this.gate.failed(err);
+    return new DatabaseUnavailableError(unavailableReason(err), err);
   }
 
   /**
@@ -147,8 +324,24 @@ export class Database implements Queryable {
     return () => this.listeners.delete(listener);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the listening connection and the pool. Waits for connections still checked out at most
+   * `graceMs` (a shutdown must not hang on a statement stuck behind a lock); the rest are dropped
+   * when PostgreSQL ends their sessions.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    this.gate.close();
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = null;
     await this.notifier?.close();
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    if (!this.dataSource.isInitialized) return;
+    let timer: NodeJS.Timeout | undefined;
+    const destroyed = this.dataSource.destroy().then(
+      () => true,
+      (err: unknown) => (this.options.logger?.warn({ err }, 'closing the database pool failed'), true),
+    );
+    const waited = await Promise.race([destroyed, new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(timer);
+    if (!waited) this.options.logger?.warn({ graceMs }, 'database connections still busy at shutdown; not waiting for them');
   }
 }

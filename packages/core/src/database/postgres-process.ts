@@ -90,7 +90,9 @@ export class PostgresProcess {
     const ids = await runAs();
     const settings = { listen_addresses: '127.0.0.1', ...this.options.settings };
     const args = ['-D', this.options.dataDir, '-p', String(this.options.port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-    const child = spawn(postgres, args, { ...(ids ?? {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // detached: a process group of its own, so a signal sent to the owner's group (Ctrl-C in a
+    // terminal, `systemctl stop`) reaches only the owner, which stops PostgreSQL after its requests.
+    const child = spawn(postgres, args, { ...(ids ?? {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     process.on('exit', this.onExit);
     let log = '';

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'RATE_LIMITED'
   | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'PLUGIN_CONFIG';
+  | 'PLUGIN_CONFIG'
+  | 'DATABASE_UNAVAILABLE';
 
 const STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
@@ -25,6 +26,7 @@ const STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PLUGIN_CONFIG: 500,
+  DATABASE_UNAVAILABLE: 503,
 };
 
 /** Base class of every error Rapport raises on purpose. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RapportConfig } from '../config/rapport-config';
 import { PayloadTooLargeError, ValidationError } from '../errors/rapport-error';
 import { isBlockedValue, normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
+import { checkStorableJson, toWellFormedJson } from './storable-json.validator';
 import { MESSAGE_TYPES, type IdentityRef, type MessageType, type NormalizedMessage, type RawMessage } from './segment-message.types';
 
 /** Where a message sits and what the request around it says. */
@@ -41,11 +42,37 @@ function optionalId(raw: RawMessage, field: string, ctx: ValidationContext): str
   return t === '' ? null : t;
 }
 
+/** The earliest date Rapport stores: dates are years 0001 to 9999 (UTC), which PostgreSQL, JavaScript and every ISO-8601 reader handle. */
+export const MIN_DATE = Date.parse('0001-01-01T00:00:00.000Z');
+/** The latest date Rapport stores (see {@link MIN_DATE}). */
+export const MAX_DATE = Date.parse('9999-12-31T23:59:59.999Z');
+
+function inDateRange(d: Date, field: string, ctx: ValidationContext, what = JSON.stringify(d.toISOString())): Date {
+  if (d.getTime() < MIN_DATE || d.getTime() > MAX_DATE) {
+    throw new ValidationError(at(ctx.path, field), 'dateRange', `${what} is outside the years 0001 to 9999`);
+  }
+  return d;
+}
+
 function optionalDate(raw: RawMessage | Record<string, unknown>, field: string, ctx: ValidationContext, value = raw[field]): Date | null {
   if (value === undefined || value === null || value === '') return null;
   const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
   if (Number.isNaN(d.getTime())) throw new ValidationError(at(ctx.path, field), 'datetime', `${JSON.stringify(value)} is not an ISO-8601 date-time`);
-  return d;
+  return inDateRange(d, field, ctx, JSON.stringify(value));
+}
+
+/**
+ * Event and page/screen names are indexed (with the profile and type); a B-tree entry holds at
+ * most 2,704 bytes, so a name may take at most this many bytes of UTF-8.
+ */
+export const MAX_NAME_BYTES = 2048;
+
+function indexedName(v: string, field: string, ctx: ValidationContext): string {
+  // Three bytes per UTF-16 unit at most: only long names need counting.
+  if (v.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(v) > MAX_NAME_BYTES) {
+    throw new ValidationError(at(ctx.path, field), 'maxBytes', `must be at most ${MAX_NAME_BYTES} bytes in UTF-8 (it is indexed), got ${Buffer.byteLength(v)}`);
+  }
+  return v;
 }
 
 function requireString(raw: RawMessage, field: string, ctx: ValidationContext, what: string): string {
@@ -54,16 +81,29 @@ function requireString(raw: RawMessage, field: string, ctx: ValidationContext, w
     throw new ValidationError(at(ctx.path, field), 'required', `is required for ${what} and must be a non-empty string`);
   }
   if (v.length > 1024) throw new ValidationError(at(ctx.path, field), 'maxLength', 'must be at most 1024 characters');
-  return v.trim();
+  return indexedName(v.trim(), field, ctx);
 }
 
 /**
  * Checks one message against the Segment spec and Rapport's rules, and returns it normalised:
  * server `receivedAt`, clock-skew-corrected `timestamp`, and its person identities.
- * Throws a {@link ValidationError} naming the field and the rule on the first problem.
+ * Throws a {@link ValidationError} naming the field and the rule on the first problem, starting
+ * with values PostgreSQL cannot store ({@link checkStorableJson}, dates outside {@link MIN_DATE}..{@link MAX_DATE}).
+ * Lone surrogates in free text are replaced by U+FFFD, with a warning.
  */
-export function validateMessage(raw: unknown, ctx: ValidationContext): NormalizedMessage {
-  if (!isObject(raw)) throw new ValidationError(ctx.path ?? 'body', 'object', 'a message must be a JSON object');
+export function validateMessage(input: unknown, ctx: ValidationContext): NormalizedMessage {
+  if (!isObject(input)) throw new ValidationError(ctx.path ?? 'body', 'object', 'a message must be a JSON object');
+  // First, before anything recursive touches it (JSON.stringify below): can PostgreSQL store it?
+  const warnings: string[] = [];
+  const storable = checkStorableJson(input, ctx.path);
+  let raw = input;
+  if (storable.illFormedText) {
+    raw = toWellFormedJson(input);
+    warnings.push(
+      `${ctx.path ?? 'message'}: ${storable.illFormedText} ${storable.illFormedText === 1 ? 'string' : 'strings'} held a lone surrogate ` +
+        '(ill-formed UTF-16, such as half an emoji), stored as U+FFFD',
+    );
+  }
   const bytes = ctx.bytes ?? Buffer.byteLength(JSON.stringify(raw));
   if (bytes > ctx.config.ingestion.maxMessageBytes) throw new PayloadTooLargeError(ctx.path ?? 'message', ctx.config.ingestion.maxMessageBytes, bytes);
 
@@ -88,7 +128,7 @@ export function validateMessage(raw: unknown, ctx: ValidationContext): Normalize
   let previousId: string | null = null;
   let groupId: string | null = null;
   if (type === 'track') name = requireString(raw, 'event', ctx, 'track');
-  if (type === 'page' || type === 'screen') name = typeof raw.name === 'string' ? raw.name : null;
+  if (type === 'page' || type === 'screen') name = typeof raw.name === 'string' ? indexedName(raw.name, 'name', ctx) : null;
   if (type === 'group') {
     groupId = optionalId(raw, 'groupId', ctx);
     if (!groupId) throw new ValidationError(at(ctx.path, 'groupId'), 'required', 'is required for group');
@@ -105,17 +145,20 @@ export function validateMessage(raw: unknown, ctx: ValidationContext): Normalize
   if (!messageId) messageId = `rapport-${randomUUID()}`;
 
   const receivedAt = ctx.receivedAt;
-  const originalTimestamp = optionalDate(raw, 'timestamp', ctx) ?? optionalDate(raw, 'originalTimestamp', ctx);
+  const fromTimestamp = optionalDate(raw, 'timestamp', ctx);
+  const originalTimestamp = fromTimestamp ?? optionalDate(raw, 'originalTimestamp', ctx);
   const sentAt = optionalDate(raw, 'sentAt', ctx) ?? optionalDate({}, 'sentAt', ctx, ctx.batchSentAt);
   // Segment's clock-skew correction: the client's clock may be wrong, but the gap between when it
   // says the event happened and when it says it sent it is right.
   const timestamp = originalTimestamp
     ? sentAt
-      ? new Date(receivedAt.getTime() - (sentAt.getTime() - originalTimestamp.getTime()))
+      ? inDateRange(
+          new Date(receivedAt.getTime() - (sentAt.getTime() - originalTimestamp.getTime())), fromTimestamp ? 'timestamp' : 'originalTimestamp', ctx,
+          'corrected for the clock skew that sentAt shows, it',
+        )
       : originalTimestamp
     : receivedAt;
 
-  const warnings: string[] = [];
   const identities = extractIdentities({ type, userId, anonymousId, traits, context }, ctx, warnings);
   if (identities.length === 0 && type !== 'alias') {
     const field = userId ? 'userId' : 'anonymousId';

@@ -1,11 +1,13 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { redactingErrorSerializer } from './error.serializer';
 
 export type { Logger } from 'pino';
 
 /**
  * Creates the structured (JSON) logger used across Rapport.
  * Level comes from `LOG_LEVEL` (default `info`; `silent` in tests unless set); output goes to
- * `destination` (default stdout).
+ * `destination` (default stdout). Errors logged as `err` or `error` lose the properties that quote
+ * data (PostgreSQL's `detail`, statement `parameters`): see {@link redactingErrorSerializer}.
  */
 export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const level = process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
@@ -14,5 +16,6 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
     base: { service: 'rapport' },
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'writeKey', '*.writeKey'], remove: true },
     ...options,
+    serializers: { err: redactingErrorSerializer, error: redactingErrorSerializer, ...options.serializers },
   }, destination ?? pino.destination(1));
 }

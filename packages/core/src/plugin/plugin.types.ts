@@ -4,6 +4,7 @@ import type { EventRecord } from '../service/event.service';
 import type { Logger } from '../logger/logger';
 import type { RapportServices } from '../rapport.types';
 import type { SurvivorshipRule } from '../identity/survivorship';
+import type { DeliverySubscription } from '../delivery/delivery.types';
 
 /** What a plugin's hooks and services can reach. */
 export interface PluginContext {
@@ -44,6 +45,14 @@ export interface FieldDeclaration {
   purposes: string[];
   /** True when the field holds personal data. */
   pii?: boolean;
+  /**
+   * The data elements the field's value is derived from (`events`, `identities`, `traits`,
+   * `trait:<key>`, `identity:<type>`, `event:<name>.<properties|context>.<path>`). The guard denies
+   * the field (null, with the element's error) whenever a request may not read one of them, so a
+   * policy on the data covers what is computed from it. The same can be declared on the resolver
+   * with type-graphql's `@Extensions({ derivesFrom: [...] })`.
+   */
+  derivesFrom?: string[];
 }
 
 /**
@@ -72,8 +81,9 @@ export interface RapportPlugin {
   /** Survivorship rules the plugin supplies for trait keys (e.g. a function for `loyaltyTier`). */
   survivorship?: Record<string, SurvivorshipRule>;
   /**
-   * Fields the plugin adds and the purposes their data serves: documentation for admins writing
-   * policies. The guard covers every field anyway; it acts on field policies, not on these.
+   * Fields the plugin adds, the purposes their data serves and the data elements they derive from.
+   * `purposes` is documentation for admins writing policies; `derivesFrom` is enforced: the field
+   * is denied whenever one of those elements is. The guard covers every field anyway.
    */
   fields?: FieldDeclaration[];
   /**
@@ -83,7 +93,18 @@ export interface RapportPlugin {
   loaders?(ctx: PluginContext): Record<string, unknown>;
   /** Called once at start, after migrations, in dependency order. */
   onInit?(ctx: PluginContext): void | Promise<void>;
-  /** Called for each stored event (not for duplicates), after the transaction committed and before the response. */
+  /**
+   * Durable, batched delivery of what core stores (events, merges, unmerges, consent decisions):
+   * at-least-once, off the request path, in commit order, retried and dead-lettered, resumed after a
+   * crash, and optionally from the start of history. The way to react to data; see docs/plugins.md.
+   */
+  delivery?: DeliverySubscription<PluginContext>;
+  /**
+   * Inline: called for each stored event (not for duplicates), after the transaction committed and
+   * before the response, in the request. Not durable (a crash between commit and hook loses it; a
+   * throw is logged and dropped) and it slows ingestion: use `delivery` unless the effect must be
+   * visible to the very next request.
+   */
   onEvent?(event: EventRecord, ctx: PluginContext): void | Promise<void>;
   /** Called after one profile was merged into another. */
   onProfileMerged?(merge: ProfileMergedEvent, ctx: PluginContext): void | Promise<void>;

@@ -40,7 +40,8 @@ export interface EventPageArgs {
 /** The page-size ceiling for events. */
 export const MAX_EVENTS_PAGE = 200;
 
-function toEvent(r: Record<string, unknown>): EventRecord {
+/** Maps a `rapport_event` row to an {@link EventRecord}. */
+export function toEvent(r: Record<string, unknown>): EventRecord {
   return {
     id: String(r.id), messageId: r.message_id as string, profileId: r.profile_id as string, originProfileId: r.origin_profile_id as string,
     type: r.type as string, name: r.name as string | null, groupId: r.group_id as string | null, category: r.category as string | null, userId: r.user_id as string | null, anonymousId: r.anonymous_id as string | null,

@@ -1,6 +1,7 @@
 import type { Queryable } from '../database/database';
 import { ReadCoalescer } from '../database/read-coalescer';
 import type { ConsentRecord } from '../consent/consent.types';
+import type { ConsentState } from '../consent/legal-basis';
 import type { TraitSource } from '../entity/profile.entity';
 import { ValidationError } from '../errors/rapport-error';
 import { normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
@@ -55,10 +56,11 @@ export interface ProfileFilter {
   /** Only profiles seen at or after this time. */
   seenSince?: Date;
   /**
-   * Set by the field guard when a filter touches consent-guarded data: only profiles that granted
-   * the purpose (`granted`), or that did not deny it (`notDenied`, for purposes not based on consent).
+   * Set by the field guard when a filter touches consent-guarded data: only profiles whose consent
+   * state for `purpose` is one of `states` (the states the purpose's legal basis accepts, from
+   * `allowingStates`), so which profiles match says nothing about those who did not allow it.
    */
-  consent?: { purpose: string; mode: 'granted' | 'notDenied' };
+  consent?: { purpose: string; states: readonly ConsentState[] };
 }
 
 /** The asked ids ($1) as `q.asked`, each with its live profile `p` (a merged-away id follows its tombstone). */
@@ -184,12 +186,7 @@ export class ProfileService {
       where.push(`p.id IN (SELECT profile_id FROM rapport_identity WHERE type = ${p(t)} AND value = ${p(v)})`);
     }
     if (f?.traits) where.push(`p.traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
-    if (f?.consent?.mode === 'granted') {
-      where.push(`EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consent.purpose)} AND c.granted
-                    AND (c.expires_at IS NULL OR c.expires_at > now()))`);
-    } else if (f?.consent?.mode === 'notDenied') {
-      where.push(`NOT EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = p.id AND c.purpose = ${p(f.consent.purpose)} AND NOT c.granted)`);
-    }
+    if (f?.consent) where.push(consentStateSql('p.id', p(f.consent.purpose), f.consent.states));
     if (f?.seenSince) where.push(`EXISTS (SELECT 1 FROM rapport_event e WHERE e.profile_id = p.id AND e.timestamp >= ${p(f.seenSince)})`);
     const rows = await this.db.query(
       `SELECT ${columns('p')} FROM rapport_profile p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id LIMIT ${first + 1}`,
@@ -249,6 +246,24 @@ export class ProfileService {
     const by = group(rows, (r) => r.survivor_id as string);
     return profileIds.map((id) => (by.get(id) ?? []).map(toMerge));
   }
+}
+
+/** SQL for each stored consent state (row `c`), as `consentStateOf` decides it. */
+const STATE_SQL: Record<Exclude<ConsentState, 'none'>, string> = {
+  granted: 'c.granted AND (c.expires_at IS NULL OR c.expires_at > now())',
+  expired: 'c.granted AND c.expires_at <= now()',
+  denied: 'NOT c.granted',
+};
+
+/** A condition true when the profile's consent state for the purpose is one of `states`. */
+export function consentStateSql(profileId: string, purpose: string, states: readonly ConsentState[]): string {
+  const stored = states.filter((s): s is Exclude<ConsentState, 'none'> => s !== 'none').map((s) => `(${STATE_SQL[s]})`);
+  const row = `FROM rapport_consent c WHERE c.profile_id = ${profileId} AND c.purpose = ${purpose}`;
+  const parts = [
+    ...(stored.length ? [`EXISTS (SELECT 1 ${row} AND (${stored.join(' OR ')}))`] : []),
+    ...(states.includes('none') ? [`NOT EXISTS (SELECT 1 ${row})`] : []),
+  ];
+  return parts.length ? `(${parts.join(' OR ')})` : 'false';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AbilityBuilder, createMongoAbility, subject, type MongoAbility } from '@casl/ability';
-import type { FieldPolicy, PolicyMask } from '@rapport/core';
+import {
+  completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, namesDatum, staticAccess,
+  type AccessQuestion, type ConsentState, type DataElement, type Datum, type FieldPolicy, type PolicyMask, type StaticVerdict,
+} from '@rapport/core';
 
-/** The verdict on one field for one profile. */
+/** The verdict on one field or datum for one profile. */
 export interface AccessDecision {
   allowed: boolean;
   /** Why it was denied: the caller may not read it, or the profile did not consent. */
@@ -19,87 +21,177 @@ export interface DeciderInput {
   roles: string[];
   /** The purpose the request acts for, if it names one. */
   purpose: string | null;
-  /** Legal basis per purpose: a purpose not based on consent needs no grant, only no denial. */
+  /** Legal basis per purpose (see `basisAllows` in core for what each basis needs). */
   legalBasis: Map<string, string>;
   /** Trait keys that are personal data (config). */
   piiTraits: string[];
+  /**
+   * Event payload keys no policy names (`consent.unclassifiedEventKeys`): `deny` for roles below
+   * admin, or `allow`. Unset: taken from the configuration by `createContext`, else `allow`.
+   */
+  unclassifiedEventKeys?: 'allow' | 'deny';
 }
 
-type Consents = Record<string, boolean | undefined>;
+/** A profile's consent states, purpose -> state (absent: no decision). */
+export type ConsentStates = Readonly<Record<string, ConsentState>>;
+
+interface Prepared {
+  question: AccessQuestion;
+  verdict: StaticVerdict;
+  mask: PolicyMask;
+  pii: boolean;
+}
 
 /**
- * Decides field access for one request, with CASL: the rules are built once per request from the
- * caller's roles, the purpose it acts for and the field policies; each check then matches the
- * profile's consents as the rule's condition. Deny by default applies to PII traits without a
- * policy (admins excepted); fields with no policy are open to any role that may reach them.
+ * Decides access for one request. Policies govern data elements (a trait, an identity type, an
+ * event payload key, a collection) or plain GraphQL fields; every decision goes through core's
+ * `decideAccess` (roles, purposes, then the legal basis of the purpose against the profile's
+ * consent state), so the guard, filters, lookups and `explainAccess` cannot disagree.
  */
 export class AccessDecider {
-  private readonly ability: MongoAbility;
-  private readonly byKey = new Map<string, FieldPolicy>();
+  private readonly fieldPolicies = new Map<string, FieldPolicy>();
+  private readonly elementPolicies: Array<{ element: DataElement; policy: FieldPolicy }> = [];
   private readonly pii: Set<string>;
   private readonly admin: boolean;
+  private readonly prepared = new Map<string, Prepared>();
+  private unclassified: 'allow' | 'deny' | undefined;
 
   constructor(private readonly input: DeciderInput) {
     this.admin = input.roles.includes('admin');
     this.pii = new Set(input.piiTraits);
-    for (const p of input.policies) this.byKey.set(`${p.type}.${p.field}`, p);
-    const { can, cannot, build } = new AbilityBuilder(createMongoAbility);
-    can('read', 'all');
-    if (!this.admin) {
-      for (const k of input.piiTraits) {
-        if (!this.byKey.has(`Profile.traits.${k}`)) cannot('read', 'Profile', `traits.${k}`).because(`traits.${k} is personal data with no policy: denied by default`);
+    this.unclassified = input.unclassifiedEventKeys;
+    for (const p of input.policies) {
+      let element: DataElement | null = null;
+      try {
+        element = elementOfPolicy(p.type, p.field);
+      } catch {
+        continue; // a row naming no valid element governs nothing (cannot be saved through the API)
+      }
+      if (element) this.elementPolicies.push({ element, policy: p });
+      else this.fieldPolicies.set(`${p.type}.${p.field}`, p);
+    }
+  }
+
+  /** Applies configuration defaults the input left unset. */
+  configure(defaults: { unclassifiedEventKeys?: 'allow' | 'deny' }): void {
+    this.unclassified ??= defaults.unclassifiedEventKeys;
+    this.prepared.clear();
+  }
+
+  /** The caller is an admin. */
+  get isAdmin(): boolean {
+    return this.admin;
+  }
+
+  /** The purpose the request acts for. */
+  get purpose(): string | null {
+    return this.input.purpose;
+  }
+
+  /** True when a policy names this plain GraphQL field (so the guard must decide it). */
+  guarded(type: string, field: string): boolean {
+    if (this.fieldPolicies.has(`${type}.${field}`)) return true;
+    if (type === 'Profile' && field.startsWith('traits.')) return true;
+    return type === 'Profile' && ['events', 'identities', 'traits'].includes(field) && this.elementPolicies.some((e) => e.element.kind === 'collection' && e.element.name === field);
+  }
+
+  /** True when a trait key is personal data (config `piiTraits`, or a policy naming it marked PII). */
+  piiTrait(key: string): boolean {
+    return this.prepare({ kind: 'trait', path: key }).pii;
+  }
+
+  /** Deeper paths of a datum that policies name on their own (a read of the datum must check them too). */
+  nested(d: Datum): string[] {
+    if (d.kind !== 'trait' && d.kind !== 'eventKey') return [];
+    const out: string[] = [];
+    for (const { element: e } of this.elementPolicies) {
+      if (d.kind === 'trait' && e.kind === 'trait' && e.path.startsWith(`${d.path}.`)) out.push(e.path);
+      if (d.kind === 'eventKey' && e.kind === 'event' && (e.event === '*' || e.event === d.event) && e.section === d.section) {
+        const p = e.path.endsWith('.*') ? e.path.slice(0, -2) : e.path;
+        if (p.startsWith(`${d.path}.`)) out.push(p);
       }
     }
-    for (const p of input.policies) {
-      const roleOk = this.roleOk(p);
-      const purposeOk = p.purposes.length === 0 || (input.purpose !== null && p.purposes.includes(input.purpose));
-      cannot('read', p.type, p.field).because(
-        !roleOk
-          ? `policy ${p.type}.${p.field} allows roles [${p.roles.join(', ')}], not [${input.roles.join(', ')}]`
-          : !purposeOk
-            ? `policy ${p.type}.${p.field} serves purposes [${p.purposes.join(', ')}]; the request acts for ${input.purpose ?? 'no purpose'}`
-            : `the profile has not granted "${input.purpose}" (policy ${p.type}.${p.field})`,
-      );
-      if (!roleOk || !purposeOk) continue;
-      if (p.purposes.length === 0) can('read', p.type, p.field);
-      else if ((input.legalBasis.get(input.purpose!) ?? 'consent') === 'consent') can('read', p.type, p.field, { [`consent.${input.purpose}`]: true });
-      else can('read', p.type, p.field, { [`consent.${input.purpose}`]: { $ne: false } });
+    return out;
+  }
+
+  /** The part of a datum's decision that does not depend on the profile (filters and lookups). */
+  staticDatum(d: Datum): StaticVerdict {
+    return this.prepare(d).verdict;
+  }
+
+  /** Decides one datum for a profile in these consent states. */
+  decideDatum(d: Datum, consents: ConsentStates = {}): AccessDecision {
+    const p = this.prepare(d);
+    return { ...completeVerdict(p.verdict, consents), mask: p.mask, pii: p.pii };
+  }
+
+  /**
+   * Decides a field (`Type.field`) or an element in field form (`Profile.traits.<key>`,
+   * `Profile.events`, `Profile.identities`, `Profile.traits`) for a profile in these consent states.
+   */
+  decide(type: string, field: string, consents: ConsentStates = {}): AccessDecision {
+    const d = this.datumOfField(type, field);
+    if (d) return this.decideDatum(d, consents);
+    const policy = this.fieldPolicies.get(`${type}.${field}`);
+    const question = this.question(policy ? [this.rule(policy)] : [], { deny: false });
+    return { ...completeVerdict(staticAccess(question), consents), mask: policy?.mask ?? 'null', pii: policy?.pii ?? false };
+  }
+
+  /** The static verdict of a field (or element in field form), as {@link decide} would start from. */
+  staticField(type: string, field: string): StaticVerdict {
+    const d = this.datumOfField(type, field);
+    if (d) return this.staticDatum(d);
+    const policy = this.fieldPolicies.get(`${type}.${field}`);
+    return staticAccess(this.question(policy ? [this.rule(policy)] : [], { deny: false }));
+  }
+
+  /** The datum a field form names, if it names one. */
+  datumOfField(type: string, field: string): Datum | null {
+    if (type !== 'Profile') return null;
+    if (field.startsWith('traits.')) return { kind: 'trait', path: field.slice(7) };
+    if (field === 'events' || field === 'identities' || field === 'traits') return { kind: 'collection', name: field };
+    return null;
+  }
+
+  /** How a datum is named in errors: `Profile.traits.<key>`, `Profile.events`, `identity:email`, `event:...`. */
+  static nameOf(d: Datum): string {
+    if (d.kind === 'trait') return `Profile.traits.${d.path}`;
+    if (d.kind === 'collection') return `Profile.${d.name}`;
+    return formatElement(d);
+  }
+
+  private rule(p: FieldPolicy) {
+    return { name: p.type === 'element' ? p.field : `${p.type}.${p.field}`, purposes: p.purposes, roles: p.roles };
+  }
+
+  private question(rules: AccessQuestion['rules'], byDefault: AccessQuestion['byDefault']): AccessQuestion {
+    const { roles, purpose, legalBasis } = this.input;
+    return { rules, byDefault, roles, purpose, legalBasis: (p) => legalBasis.get(p) };
+  }
+
+  private prepare(d: Datum): Prepared {
+    const key = JSON.stringify(d);
+    const cached = this.prepared.get(key);
+    if (cached) return cached;
+    const governing = this.elementPolicies.filter((e) => governs(e.element, d));
+    const specific = governing.filter((e) => namesDatum(e.element, d));
+    const traitKey = d.kind === 'trait' ? d.path.split('.')[0] : d.kind === 'identity' && (IDENTITY_TRAITS as readonly string[]).includes(d.type) ? d.type : null;
+    let byDefault: AccessQuestion['byDefault'] = { deny: false };
+    if (!specific.length && traitKey !== null && this.pii.has(traitKey)) {
+      byDefault = { deny: true, reason: `traits.${traitKey} is personal data with no policy: denied by default` };
+    } else if (!specific.length && d.kind === 'eventKey' && this.unclassified === 'deny') {
+      byDefault = { deny: true, reason: `${formatElement(d)} is an event payload key no policy classifies: denied below admin by default (consent.unclassifiedEventKeys)` };
     }
-    this.ability = build();
-  }
-
-  /** True when some policy or default could deny this field (so the guard must look). */
-  guarded(type: string, field: string): boolean {
-    return this.byKey.has(`${type}.${field}`) || (type === 'Profile' && field.startsWith('traits.') && this.pii.has(field.slice(7)) && !this.admin);
-  }
-
-  /** True when a trait key is personal data (config `piiTraits`, or a policy marking it PII). */
-  piiTrait(key: string): boolean {
-    return this.byKey.get(`Profile.traits.${key}`)?.pii ?? this.pii.has(key);
-  }
-
-  /** Trait keys of `traits` that need a decision. */
-  guardedTraits(keys: string[]): string[] {
-    return keys.filter((k) => this.guarded('Profile', `traits.${k}`));
-  }
-
-  /** Decides one field for a profile with these consents (granted and unexpired -> true, denied -> false). */
-  decide(type: string, field: string, consents: Consents = {}): AccessDecision {
-    const policy = this.byKey.get(`${type}.${field}`);
-    const pii = policy?.pii ?? (type === 'Profile' && field.startsWith('traits.') && this.pii.has(field.slice(7)));
-    const mask = policy?.mask ?? 'null';
-    const subj = subject(type, { consent: consents });
-    if (this.ability.can('read', subj, field)) {
-      return { allowed: true, reason: policy ? `policy ${type}.${field} allows it` : 'no policy: open', mask, pii };
-    }
-    const rule = this.ability.relevantRuleFor('read', subj, field);
-    const reason = rule?.reason ?? 'denied';
-    const consentOnly = !!policy && this.roleOk(policy) && policy.purposes.length > 0 && this.input.purpose !== null && policy.purposes.includes(this.input.purpose);
-    return { allowed: false, code: consentOnly ? 'CONSENT_REQUIRED' : 'FORBIDDEN_FIELD', reason, mask, pii };
-  }
-
-  private roleOk(p: FieldPolicy): boolean {
-    return this.admin || p.roles.length === 0 || p.roles.some((r) => this.input.roles.includes(r));
+    // The mask of the most specific policy naming the datum itself.
+    const exact = specific.find((e) => formatElement(e.element) === formatElement(d)) ?? specific[0];
+    const prepared: Prepared = {
+      question: this.question(governing.map((e) => this.rule(e.policy)), byDefault),
+      verdict: staticAccess(this.question(governing.map((e) => this.rule(e.policy)), byDefault)),
+      mask: exact?.policy.mask ?? 'null',
+      pii: governing.some((e) => e.policy.pii) || (traitKey !== null && this.pii.has(traitKey)),
+    };
+    this.prepared.set(key, prepared);
+    return prepared;
   }
 }
 

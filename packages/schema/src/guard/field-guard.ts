@@ -1,13 +1,16 @@
 import { defaultFieldResolver, getNullableType, GraphQLError, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
-import { isGranted, type ConsentRecord, type RapportServices } from '@rapport/core';
-import { AccessDecider, maskValue, type AccessDecision } from './access-decider';
-
-type Consents = Record<string, boolean>;
+import {
+  consentStatesOf, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue,
+  type ConsentRecord, type Datum, type EventDataField, type EventRecord, type RapportConfig, type RapportPlugin, type RapportServices,
+} from '@rapport/core';
+import { AccessDecider, maskValue, type AccessDecision, type ConsentStates } from './access-decider';
+import { derivedFieldsOf } from './derived-fields';
 
 /** Per-request guard state: the decider, the errors and audit entries the request collects. */
 export class RequestGuard {
   readonly errors: GraphQLError[] = [];
   private readonly audited = new Map<string, Set<string>>();
+  private readonly reported = new Set<string>();
 
   constructor(
     readonly decider: AccessDecider,
@@ -15,26 +18,21 @@ export class RequestGuard {
   ) {}
 
   /**
-   * The profile's consents as purpose -> true (granted, unexpired) or false (denied), read fresh
-   * per request. An expired grant is no decision at all: it grants nothing, and denies nothing.
+   * The profile's consent states per purpose (`granted`, `expired`, `denied`; a purpose never
+   * decided is absent), read fresh per request. What each state allows depends on the purpose's
+   * legal basis, decided in core (`basisAllows`).
    */
-  async consentsOf(profileId: string): Promise<Consents> {
-    const out: Consents = {};
-    for (const c of await this.loadConsents(profileId)) {
-      if (isGranted(c)) out[c.purpose] = true;
-      else if (!c.granted) out[c.purpose] = false;
-    }
-    return out;
+  async consentsOf(profileId: string): Promise<ConsentStates> {
+    return consentStatesOf(await this.loadConsents(profileId));
   }
 
-  /** Records a denial as an error on the field's path. */
-  deny(info: GraphQLResolveInfo, field: string, d: AccessDecision): void {
-    this.errors.push(
-      new GraphQLError(`${field}: ${d.reason}`, {
-        path: pathOf(info),
-        extensions: { code: d.code, field, reason: d.reason },
-      }),
-    );
+  /** Records a denial as an error on the field's path (once per datum and path, list indices aside). */
+  deny(info: GraphQLResolveInfo, field: string, d: Pick<AccessDecision, 'code' | 'reason'>): void {
+    const path = pathOf(info);
+    const key = `${field}|${d.code}|${path.filter((p) => typeof p === 'string').join('.')}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.errors.push(new GraphQLError(`${field}: ${d.reason}`, { path, extensions: { code: d.code, field, reason: d.reason } }));
   }
 
   /** Remembers a PII read for the audit log. */
@@ -48,6 +46,20 @@ export class RequestGuard {
   auditEntries(): Array<{ profileId: string; fields: string[] }> {
     return [...this.audited].map(([profileId, fields]) => ({ profileId, fields: [...fields].sort() }));
   }
+
+  /**
+   * A filter that keeps the data of one profile this request may read: each denial becomes an
+   * error on `info`'s path, each allowed PII read an audit entry.
+   */
+  keeper(info: GraphQLResolveInfo, profileId: string | undefined, consents: ConsentStates): (d: Datum) => boolean {
+    return (d) => {
+      const v = this.decider.decideDatum(d, consents);
+      const name = AccessDecider.nameOf(d);
+      if (!v.allowed) this.deny(info, name, v);
+      else if (v.pii && profileId) this.audit(profileId, name);
+      return v.allowed;
+    };
+  }
 }
 
 function pathOf(info: GraphQLResolveInfo): Array<string | number> {
@@ -56,21 +68,42 @@ function pathOf(info: GraphQLResolveInfo): Array<string | number> {
   return out;
 }
 
-/** The profile an object belongs to: a Profile itself, or anything carrying `profileId`. */
+/** The profile an object belongs to: a Profile itself, a merge's survivor, or anything carrying `profileId`. */
 function profileIdOf(type: string, parent: unknown): string | undefined {
   if (!parent || typeof parent !== 'object') return undefined;
   const o = parent as Record<string, unknown>;
-  if (type === 'Profile') return typeof o.id === 'string' ? o.id : undefined;
-  return typeof o.profileId === 'string' ? o.profileId : undefined;
+  const id = type === 'Profile' ? o.id : type === 'Merge' ? o.survivorId : o.profileId;
+  return typeof id === 'string' ? id : undefined;
 }
+
+type GuardCtx = { guard?: RequestGuard; core?: { config: RapportConfig } };
+
+/** Trait paths a match comparison reads (its paths and swapped paths), from the configured comparisons. */
+function comparisonTraits(ctx: GuardCtx): (name: string) => string[] {
+  const comparisons = ctx.core?.config.identity.matching.config.comparisons ?? [];
+  return (name) => {
+    const c = comparisons.find((x) => x.name === name);
+    return c ? [...c.paths, ...(c.swapPaths ?? [])].flatMap((p) => p.split(' ')) : [name];
+  };
+}
+
+/** Fields whose value is redacted datum by datum, rather than decided as a whole. */
+const DATA_FIELDS = new Set([
+  'Profile.traits', 'Profile.trait', 'Profile.identities', 'Profile.events',
+  'Event.userId', 'Event.anonymousId', 'Event.properties', 'Event.traits', 'Event.context',
+  'Merge.reason', 'MatchCandidate.explanation',
+]);
 
 /**
  * Applies the field guard to every field of every object type of the composed schema, core and
  * plugins alike, so a plugin's field is covered without its author doing anything. A denied field
  * resolves to null (or its mask) and adds a FORBIDDEN_FIELD or CONSENT_REQUIRED error with the
- * field's path; `traits` drops the keys the reader may not see; `trait(key)` is checked per key.
+ * field's path. Personal data is decided per data element wherever it appears (traits, identities,
+ * event payloads, merge reasons, match explanations), and a field that derives from data elements
+ * (`derivesFrom`) is denied when any of them is.
  */
-export function applyFieldGuard(schema: GraphQLSchema): GraphQLSchema {
+export function applyFieldGuard(schema: GraphQLSchema, plugins: RapportPlugin[] = []): GraphQLSchema {
+  const derived = derivedFieldsOf(schema, plugins);
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
@@ -80,64 +113,97 @@ export function applyFieldGuard(schema: GraphQLSchema): GraphQLSchema {
       const original: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
       const typeName = type.name;
       const fieldName = field.name;
+      const key = `${typeName}.${fieldName}`;
+      const derives = derived.get(key) ?? [];
       // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
       const nullable = getNullableType(field.type);
       const maskable = isScalarType(nullable) && nullable.name !== 'JSONObject';
-      field.resolve = (parent, args, ctx: { guard?: RequestGuard }, info) => {
+      field.resolve = (parent, args, ctx: GuardCtx, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);
-        const special = typeName === 'Profile' && (fieldName === 'traits' || fieldName === 'trait');
-        if (!special && !guard.decider.guarded(typeName, fieldName)) return original(parent, args, ctx, info);
-        return guarded(guard, typeName, fieldName, maskable, original, parent, args as Record<string, unknown>, ctx, info);
+        if (!DATA_FIELDS.has(key) && !derives.length && !guard.decider.guarded(typeName, fieldName)) return original(parent, args, ctx, info);
+        const call = () => original(parent, args, ctx, info);
+        return guarded({ guard, type: typeName, field: fieldName, maskable, derives, call, parent, args: args as Record<string, unknown>, ctx, info });
       };
     }
   }
   return schema;
 }
 
-async function guarded(
-  guard: RequestGuard,
-  type: string,
-  field: string,
-  maskable: boolean,
-  original: GraphQLFieldResolver<unknown, unknown>,
-  parent: unknown,
-  args: Record<string, unknown>,
-  ctx: unknown,
-  info: GraphQLResolveInfo,
-): Promise<unknown> {
-  const profileId = profileIdOf(type, parent);
+interface GuardedCall {
+  guard: RequestGuard;
+  type: string;
+  field: string;
+  maskable: boolean;
+  derives: Datum[];
+  call: () => unknown;
+  parent: unknown;
+  args: Record<string, unknown>;
+  ctx: GuardCtx;
+  info: GraphQLResolveInfo;
+}
+
+async function guarded(g: GuardedCall): Promise<unknown> {
+  const { guard, type, field, info } = g;
+  const profileId = profileIdOf(type, g.parent);
   const consents = profileId ? await guard.consentsOf(profileId) : {};
-  const name = type === 'Profile' && field === 'trait' ? `traits.${String(args.key)}` : field;
-  if (guard.decider.guarded(type, field) || name !== field) {
-    const d = guard.decider.decide(type, name, consents);
+  const keep = guard.keeper(info, profileId, consents);
+
+  if (type === 'Profile' && field === 'trait') {
+    const key = String(g.args.key);
+    const d = guard.decider.decideDatum({ kind: 'trait', path: key }, consents);
     if (!d.allowed) {
-      guard.deny(info, `${type}.${name}`, d);
-      return d.mask === 'null' || !maskable ? null : maskValue(await original(parent, args, ctx, info), d.mask);
+      guard.deny(info, `Profile.traits.${key}`, d);
+      return d.mask === 'null' ? null : maskValue(await g.call(), d.mask);
     }
-    if (d.pii && profileId) guard.audit(profileId, `${type}.${name}`);
+    if (d.pii && profileId) guard.audit(profileId, `Profile.traits.${key}`);
+    const v = redactTraitValue(key, await g.call(), keep, (x) => guard.decider.nested(x));
+    return v === undefined ? null : v;
   }
-  const value = await original(parent, args, ctx, info);
-  if (type !== 'Profile' || field !== 'traits' || !value || typeof value !== 'object') return value;
-  const traits = value as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  const guardedKeys = new Set(guard.decider.guardedTraits(Object.keys(traits)));
-  for (const [k, v] of Object.entries(traits)) {
-    if (!guardedKeys.has(k)) {
-      // Readable without a decision (an admin, or no policy), but personal data is still audited.
-      if (profileId && guard.decider.piiTrait(k)) guard.audit(profileId, `Profile.traits.${k}`);
-      out[k] = v;
-      continue;
-    }
-    const d = guard.decider.decide('Profile', `traits.${k}`, consents);
+  if (type === 'MatchCandidate' && field === 'explanation') {
+    const c = g.parent as { profileA?: string; profileB?: string };
+    const [a, b] = await Promise.all([c.profileA, c.profileB].map((id) => (id ? guard.consentsOf(id) : Promise.resolve({}))));
+    const value = await g.call();
+    if (!Array.isArray(value)) return value;
+    return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(g.ctx));
+  }
+
+  // The field as a whole: its own policy (or collection), then what it derives from.
+  if (guard.decider.guarded(type, field)) {
+    const d = guard.decider.decide(type, field, consents);
     if (!d.allowed) {
-      guard.deny(info, `Profile.traits.${k}`, d);
-      continue; // a denied trait is absent, not null
+      guard.deny(info, `${type}.${field}`, d);
+      return d.mask === 'null' || !g.maskable ? null : maskValue(await g.call(), d.mask);
     }
-    if (d.pii && profileId) guard.audit(profileId, `Profile.traits.${k}`);
-    out[k] = v;
+    if (d.pii && profileId) guard.audit(profileId, `${type}.${field}`);
   }
-  return out;
+  for (const datum of g.derives) {
+    const d = guard.decider.decideDatum(datum, consents);
+    if (!d.allowed) {
+      guard.deny(info, `${type}.${field}`, { code: d.code, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
+      return null;
+    }
+  }
+
+  const value = await g.call();
+  if (value === null || value === undefined) return value;
+  const nested = (x: Datum) => guard.decider.nested(x);
+  switch (`${type}.${field}`) {
+    case 'Profile.traits':
+      return redactTraits(value as Record<string, unknown>, keep, nested);
+    case 'Profile.identities':
+      return (value as Array<{ type: string }>).filter((i) => keep({ kind: 'identity', type: i.type }));
+    case 'Event.userId':
+    case 'Event.anonymousId':
+    case 'Event.properties':
+    case 'Event.traits':
+    case 'Event.context':
+      return redactEventField(g.parent as EventRecord, field as EventDataField, keep, nested);
+    case 'Merge.reason':
+      return redactMergeReason(value as Record<string, unknown>, keep, comparisonTraits(g.ctx));
+    default:
+      return value;
+  }
 }
 
 /** Builds a request's guard from the current policies, the caller and its purpose. */

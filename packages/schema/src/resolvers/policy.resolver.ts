@@ -1,5 +1,5 @@
-import { isNonNullType, isObjectType } from 'graphql';
-import { Permission, ValidationError, checkFirst, type FieldPolicy } from '@rapport/core';
+import { getNullableType, isNonNullType, isObjectType, isScalarType } from 'graphql';
+import { Permission, ValidationError, checkFirst, consentStatesOf, parseElement, type ConsentState, type Datum, type PolicyMask } from '@rapport/core';
 import { Arg, Authorized, Ctx, Field, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { RapportContext } from '../context';
@@ -9,8 +9,10 @@ import { JSONObjectScalar } from '../scalars';
 @ObjectType('FieldPolicy')
 export class FieldPolicyType {
   @Field(() => ID) id: string;
-  @Field() type: string;
-  @Field({ description: 'A field, or traits.<key> for a custom trait.' }) field: string;
+  @Field(() => String, { nullable: true, description: 'The data element it governs (trait:email, identity:phone, event:<name>.properties.<path>, events, identities, traits); null for a plain GraphQL field.' })
+  element: string | null;
+  @Field({ description: 'GraphQL type (Profile for traits and collections), or "element" for identity and event elements.' }) type: string;
+  @Field({ description: 'A field, traits.<key> for a trait, or the element name.' }) field: string;
   @Field(() => [String]) purposes: string[];
   @Field(() => [String]) roles: string[];
   @Field({ description: 'null, mask or hash: what a denied reader gets.' }) mask: string;
@@ -20,8 +22,10 @@ export class FieldPolicyType {
 
 @InputType('FieldPolicyInput')
 export class FieldPolicyInput {
-  @Field({ description: 'GraphQL type, e.g. Profile.' }) type: string;
-  @Field({ description: 'Field name, or traits.<key>.' }) field: string;
+  @Field(() => String, { nullable: true, description: 'A data element: trait:<key>, identity:<type>, event:<name or *>.<properties|context>.<path>, events, identities or traits. Or give type and field.' })
+  element?: string | null;
+  @Field(() => String, { nullable: true, description: 'GraphQL type, e.g. Profile (with field; not with element).' }) type?: string | null;
+  @Field(() => String, { nullable: true, description: 'Field name, or traits.<key> (the legacy name of trait:<key>).' }) field?: string | null;
   @Field(() => [String], { defaultValue: [] }) purposes: string[];
   @Field(() => [String], { defaultValue: [] }) roles: string[];
   @Field({ defaultValue: 'null' }) mask: string;
@@ -33,7 +37,9 @@ export class AccessExplanation {
   @Field() allowed: boolean;
   @Field(() => String, { nullable: true, description: 'FORBIDDEN_FIELD or CONSENT_REQUIRED when denied.' }) code: string | null;
   @Field({ description: 'The rule or consent that decided.' }) reason: string;
-  @Field(() => JSONObjectScalar, { description: "The profile's consents at the time of asking (purpose -> granted)." }) consents: Record<string, boolean>;
+  @Field(() => JSONObjectScalar, { description: "The profile's consents at the time of asking (purpose -> effective: granted and not expired)." }) consents: Record<string, boolean>;
+  @Field(() => JSONObjectScalar, { description: "The profile's consent state per decided purpose: granted, expired or denied (undecided purposes are absent)." })
+  consentStates: Record<string, string>;
 }
 
 @ObjectType('AuditEntry')
@@ -48,6 +54,22 @@ export class AuditEntry {
   @Field(() => String, { nullable: true }) requestId: string | null;
 }
 
+/**
+ * What `explainAccess` decides: a data element by its name (`trait:email`, `identity:email`,
+ * `event:Signed Up.properties.plan`, `events`), else `Type.field` (`Profile.traits.email`,
+ * `Profile.loyaltyTier`; a bare name is a `Profile` field), through the guard's decider.
+ */
+function explainTarget(target: string, decider: AccessDecider, states: Record<string, ConsentState>) {
+  if (/^(trait|identity|event):/.test(target) || ['events', 'identities', 'traits'].includes(target)) {
+    const e = parseElement(target);
+    const d: Datum = e.kind === 'event' ? { kind: 'eventKey', event: e.event, section: e.section, path: e.path } : e;
+    return decider.decideDatum(d, states);
+  }
+  const dot = target.indexOf('.');
+  const [type, name] = dot > 0 ? [target.slice(0, dot), target.slice(dot + 1)] : ['Profile', target];
+  return decider.decide(type, name, states);
+}
+
 /** Field policies, explanations of access, and the audit log. */
 @Resolver()
 export class PolicyResolver {
@@ -60,11 +82,18 @@ export class PolicyResolver {
   @Authorized(Permission.PoliciesManage)
   @Mutation(() => FieldPolicyType, { description: 'Creates or replaces the policy of a field or trait key.' })
   setFieldPolicy(@Arg('input') input: FieldPolicyInput, @Ctx() ctx: RapportContext, @Info() info: GraphQLResolveInfo) {
-    const t = info.schema.getType(input.type);
-    if (isObjectType(t) && input.field in t.getFields() && isNonNullType(t.getFields()[input.field].type)) {
+    if (input.element && (input.type || input.field)) throw new ValidationError('element', 'oneOf', 'give either element, or type and field, not both');
+    const t = input.type ? info.schema.getType(input.type) : null;
+    const f = isObjectType(t) && input.field ? t.getFields()[input.field] : undefined;
+    if (f && isNonNullType(f.type)) {
       throw new ValidationError('field', 'nullable', `${input.type}.${input.field} is non-null, so a denial would null its parent: policies apply to nullable fields (every Profile field but id is nullable)`);
     }
-    return ctx.services.policies.upsert(input as FieldPolicy, (type, field) => {
+    const base = f ? getNullableType(f.type) : null;
+    const scalar = !base || (isScalarType(base) && base.name !== 'JSONObject');
+    if (f && input.mask && input.mask !== 'null' && !scalar && !['traits', 'events', 'identities'].includes(input.field!)) {
+      throw new ValidationError('mask', 'fits', `${input.type}.${input.field}: a "${input.mask}" mask applies to a single value (a trait or a scalar field); this field is an object or a list, use "null"`);
+    }
+    return ctx.services.policies.upsert({ ...input, mask: input.mask as PolicyMask }, (type, field) => {
       const t = info.schema.getType(type);
       return isObjectType(t) && field in t.getFields();
     });
@@ -80,11 +109,12 @@ export class PolicyResolver {
   @Query(() => AccessExplanation, { description: 'Would this role, acting for this purpose, read this field of this profile? And why.' })
   async explainAccess(
     @Arg('profileId', () => ID) profileId: string,
-    @Arg('field', { description: 'Type.field or Profile.traits.<key>, e.g. Profile.traits.email' }) field: string,
+    @Arg('field', { description: 'A data element (trait:email, identity:email, event:Order Completed.properties.total, events) or Type.field (Profile.traits.email, Profile.loyaltyTier)' }) field: string,
     @Arg('role') role: string,
-    @Arg('purpose', () => String, { nullable: true }) purpose: string | null,
+    @Arg('purpose', () => String, { nullable: true, description: 'The purpose the read would act for; omitted: none.' }) purposeArg: string | null | undefined,
     @Ctx() ctx: RapportContext,
   ): Promise<AccessExplanation> {
+    const purpose = purposeArg ?? null;
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(profileId)) {
       throw new ValidationError('profileId', 'uuid', `"${profileId}" is not a profile id`);
     }
@@ -92,19 +122,17 @@ export class PolicyResolver {
     if (purpose !== null && !(await ctx.services.consent.purposeNames()).has(purpose)) {
       throw new ValidationError('purpose', 'enum', `"${purpose}" is not a purpose`);
     }
-    const dot = field.indexOf('.');
-    const [type, name] = dot > 0 ? [field.slice(0, dot), field.slice(dot + 1)] : ['Profile', field];
     const [policies, purposes, [consents]] = await Promise.all([
       ctx.services.policies.all(), ctx.services.consent.purposesCached(), ctx.services.consent.consentsOf([profileId]),
     ]);
     const decider = new AccessDecider({
       policies, roles: [role], purpose, piiTraits: ctx.core.config.consent.piiTraits, legalBasis: new Map(purposes.map((p) => [p.name, p.legalBasis])),
+      unclassifiedEventKeys: ctx.core.config.consent.unclassifiedEventKeys,
     });
-    const map: Record<string, boolean> = {};
-    const now = new Date();
-    for (const c of consents) map[c.purpose] = c.granted && (!c.expiresAt || c.expiresAt > now);
-    const d = decider.decide(type, name, map);
-    return { allowed: d.allowed, code: d.code ?? null, reason: d.reason, consents: map };
+    const states = consentStatesOf(consents);
+    const d = explainTarget(field, decider, states);
+    const effective = Object.fromEntries(Object.entries(states).map(([p, s]) => [p, s === 'granted']));
+    return { allowed: d.allowed, code: d.code ?? null, reason: d.reason, consents: effective, consentStates: states };
   }
 
   @Authorized(Permission.PoliciesManage)

@@ -1,5 +1,6 @@
-import { Permission, RapportError, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core';
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { guardFilter, guardIdentityLookup } from '../guard/lookup-guard';
 import type { RapportContext } from '../context';
 import { ProfileFilterInput } from '../inputs/profile-filter.input';
 import { JSONObjectScalar, JSONScalar } from '../scalars';
@@ -8,40 +9,6 @@ import { IdentityType } from '../types/identity.type';
 import { MergeType } from '../types/merge.type';
 import { toConnection } from '../types/page-info.type';
 import { Profile, ProfileConnection } from '../types/profile.type';
-
-/**
- * Filters are reads: filtering on a field the caller may not read is refused, and filtering on a
- * consent-guarded field only matches profiles that granted the request's purpose, so a denied
- * value cannot be probed through which profiles match.
- */
-const ALL_GRANTED = new Proxy({}, { get: () => true }) as Record<string, boolean>;
-const ALL_DENIED = new Proxy({}, { get: () => false }) as Record<string, boolean>;
-
-function guardFilter(filter: ProfileFilterInput, ctx: RapportContext): ProfileFilterInput & { consent?: { purpose: string; mode: 'granted' | 'notDenied' } } {
-  const guard = ctx.guard;
-  if (!guard) return filter;
-  const fields = [...Object.keys(filter.traits ?? {}).map((k) => `traits.${k}`), ...(filter.identity ? ['identities'] : [])];
-  let mode: 'granted' | 'notDenied' | undefined;
-  for (const f of fields) {
-    if (!guard.decider.guarded('Profile', f)) continue;
-    const d = guard.decider.decide('Profile', f, ALL_GRANTED);
-    if (!d.allowed) throw new RapportError('FORBIDDEN', `filter on Profile.${f}: ${d.reason}`, `filter.${f}`, 'FORBIDDEN_FIELD');
-    // Match only the profiles whose consent would let the field be read.
-    if (!guard.decider.decide('Profile', f, {}).allowed) mode = 'granted';
-    else if (!guard.decider.decide('Profile', f, ALL_DENIED).allowed && mode !== 'granted') mode = 'notDenied';
-  }
-  return mode && ctx.purpose ? { ...filter, consent: { purpose: ctx.purpose, mode } } : filter;
-}
-
-/** profileByIdentity is a probe of identities: it answers only when the caller could read them. */
-async function guardIdentityProbe(p: ProfileRecord | null, ctx: RapportContext): Promise<ProfileRecord | null> {
-  const guard = ctx.guard;
-  if (!guard || !guard.decider.guarded('Profile', 'identities')) return p;
-  const d = guard.decider.decide('Profile', 'identities', ALL_GRANTED);
-  if (!d.allowed) throw new RapportError('FORBIDDEN', `profileByIdentity reads Profile.identities: ${d.reason}`, 'identities', 'FORBIDDEN_FIELD');
-  if (p && !guard.decider.decide('Profile', 'identities', await guard.consentsOf(p.id)).allowed) return null;
-  return p;
-}
 
 /** Reads of unified profiles, and the core fields of `Profile`. */
 @Resolver(() => Profile)
@@ -55,7 +22,7 @@ export class ProfileResolver {
   @Authorized(Permission.ProfilesRead)
   @Query(() => Profile, { nullable: true, description: 'The profile holding an identity (value normalised as at ingestion).' })
   async profileByIdentity(@Arg('type') type: string, @Arg('value') value: string, @Ctx() ctx: RapportContext): Promise<ProfileRecord | null> {
-    return guardIdentityProbe(await ctx.services.profiles.byIdentity(type, value), ctx);
+    return guardIdentityLookup(type, () => ctx.services.profiles.byIdentity(type, value), ctx);
   }
 
   @Authorized(Permission.ProfilesRead)
@@ -99,11 +66,13 @@ export class ProfileResolver {
     return toConnection(await ctx.loaders.events.load({ profileId: p.id, args: { first, after, type, name } }));
   }
 
+  @Extensions({ derivesFrom: ['events'] })
   @FieldResolver(() => Date, { nullable: true, description: 'Timestamp of the oldest event.' })
   async firstSeenAt(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<Date | null> {
     return (await ctx.loaders.activity.load(p.id)).firstSeenAt;
   }
 
+  @Extensions({ derivesFrom: ['events'] })
   @FieldResolver(() => Date, { nullable: true, description: 'Timestamp of the newest event.' })
   async lastSeenAt(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<Date | null> {
     return (await ctx.loaders.activity.load(p.id)).lastSeenAt;

@@ -1,9 +1,9 @@
-import { createLogger, createRapport, type Logger, type RapportConfigInput } from '@rapport/core';
+import { createLogger, createRapport, resolveConfig, type Logger, type RapportConfigInput } from '@rapport/core';
 import pino from 'pino';
 import { loadConfig } from '../config/load-config';
 import { startServer } from '../server';
 import cluster from 'node:cluster';
-import { closeOnSignal, runClusterWorker, startCluster, workerCount } from '../cluster';
+import { closeOnSignal, logUnhandledRejections, runClusterWorker, startCluster, workerCount } from '../cluster';
 import { parseArgs, type ParsedArgs } from './parse-args';
 
 const HELP = `rapport: the Rapport customer data platform
@@ -22,6 +22,11 @@ Usage:
 
 Configuration: rapport.config.js in the working directory (or RAPPORT_CONFIG=<file>), then the
 environment: DATABASE_URL, PORT, HOST, LOG_LEVEL, RAPPORT_DATA_DIR, RAPPORT_PG_PORT.`;
+
+/** The configuration for long batch commands (migrate, train, resolve): no statement or query timeout. */
+function untimed(config: RapportConfigInput): RapportConfigInput {
+  return { ...config, database: { ...config.database, statementTimeoutMs: 0, queryTimeoutMs: 0 } };
+}
 
 /**
  * A logger on stderr at `LOG_LEVEL` (default `warn`), so stdout carries only a command's answer (a
@@ -73,6 +78,7 @@ async function start(args: ParsedArgs): Promise<number> {
   const workers = workerCount(asked);
   if (workers > 1) return startPrimary(config, file, workers, logger, asked === 'auto');
   const server = await startServer({ ...config, logger });
+  logUnhandledRejections(logger);
   const { core } = server;
   const publicUrl = server.url.replace('127.0.0.1', 'localhost');
   logger.info({ url: `${publicUrl}/graphql`, config: file ?? 'defaults' }, 'rapport is listening');
@@ -90,7 +96,8 @@ async function start(args: ParsedArgs): Promise<number> {
       ].join('\n'),
     );
   }
-  closeOnSignal(() => server.close(), logger, 'shutting down');
+  // The server bounds its own shutdown (grace period, then pool and PostgreSQL); the deadline is a backstop.
+  closeOnSignal(() => server.close(), logger, 'shutting down', core.config.api.shutdownGraceMs + 30_000);
   await new Promise(() => undefined);
   return 0;
 }
@@ -99,14 +106,15 @@ async function start(args: ParsedArgs): Promise<number> {
 async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger, auto: boolean): Promise<number> {
   const handle = await startCluster(config, workers, logger, { auto });
   logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers: handle.workers, config: file ?? 'defaults' }, 'rapport is listening');
-  closeOnSignal(() => handle.stop(), logger, 'shutting down the workers');
+  const graceMs = resolveConfig(config).api.shutdownGraceMs;
+  closeOnSignal(() => handle.stop(graceMs + 10_000), logger, 'shutting down the workers', graceMs + 40_000);
   await new Promise(() => undefined);
   return 0;
 }
 
 async function migrate(): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger() }, { migrate: false });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { migrate: false });
   try {
     const applied = await core.db.migrate();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
@@ -118,7 +126,7 @@ async function migrate(): Promise<number> {
 
 async function train(name: string | undefined, args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger() });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() });
   try {
     const trainable = core.plugins.filter((p) => p.train).map((p) => p.name);
     const plugin = core.plugins.find((p) => p.name === name);
@@ -138,7 +146,7 @@ async function train(name: string | undefined, args: ParsedArgs): Promise<number
 
 async function resolve(args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger() });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() });
   const tty = process.stderr.isTTY;
   let last = '';
   try {

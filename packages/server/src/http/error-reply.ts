@@ -1,4 +1,4 @@
-import { RapportError } from '@rapport/core';
+import { DatabaseUnavailableError, RapportError, unavailability } from '@rapport/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** The JSON body of every HTTP error Rapport sends outside GraphQL. */
@@ -10,6 +10,8 @@ export interface ErrorBody {
 /** Maps Fastify's own errors (bad JSON, body too large, unsupported media type, rate limit) to Rapport's error shape. */
 export function toRapportError(err: FastifyError | Error): RapportError | null {
   if (err instanceof RapportError) return err;
+  // A driver error that reached here without going through Database (which translates them).
+  if (unavailability(err)) return new DatabaseUnavailableError('unreachable', err);
   const e = err as FastifyError;
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -31,6 +33,16 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (known) {
     const headers = (err as { headers?: Record<string, string> }).headers;
     if (known.status === 429 && headers) reply.headers(headers);
+    // 503 (database unavailable) and 429 (limits): when to come back. SDKs retry on both.
+    const retryAfter = (known as { retryAfterSeconds?: number }).retryAfterSeconds;
+    if (retryAfter) reply.header('retry-after', String(retryAfter));
+    if (known.status === 503) req.log.warn({ code: known.code, reason: known.message }, 'database unavailable; answered 503');
+    if (req.routeOptions.url === '/graphql') {
+      // Refused before GraphQL ran (rate limit, database unavailable): still in GraphQL's error shape.
+      const { code, message, field, rule } = known.toJSON();
+      void reply.status(known.status).send({ errors: [{ message, extensions: { code, ...(field ? { field } : {}), ...(rule ? { rule } : {}) } }] });
+      return;
+    }
     void reply.status(known.status).send({ success: false, error: known.toJSON() } satisfies ErrorBody);
     return;
   }

@@ -1,6 +1,7 @@
 import { Permission, ForbiddenError, RapportError, ValidationError, type MessageType, type RapportCore, type PipelineResult } from '@rapport/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './api-key.auth';
+import { decodeBody } from './body-decoding.hook';
 
 const SHORT: Record<string, MessageType | 'batch'> = { i: 'identify', t: 'track', p: 'page', s: 'screen', g: 'group', a: 'alias', b: 'batch' };
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -9,13 +10,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * The Segment HTTP tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}` and the
  * short `/v1/{i,t,p,s,g,a,b}` forms. Write key as Basic auth, Bearer, or `writeKey` in the body;
  * JSON sent as `application/json` or `text/plain` (browsers' beacon); CORS open, since keys (not
- * cookies) authorise. Each request's valid messages are stored in one transaction.
+ * cookies) authorise. Bodies may be gzip or deflate (`Content-Encoding`), limits applying to the
+ * decompressed bytes. Each request's valid messages are stored in one transaction.
  *
  * Status: 200 all stored; 207 some stored, the rest listed in `errors` by index; 400/413 none stored.
  */
 export async function segmentRoutes(app: FastifyInstance, opts: { core: RapportCore }): Promise<void> {
   const { core } = opts;
   const limits = core.config.ingestion;
+  app.addHook('preParsing', decodeBody);
 
   // Browsers post with text/plain to skip the CORS preflight; the body is still JSON.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {

@@ -1,7 +1,7 @@
 import { checkFirst, decodeCursor, encodeCursor, Permission, ValidationError, type ProfileRecord } from '@rapport/core';
 import { JSONObjectScalar, PageInfo, Profile, type RapportContext } from '@rapport/schema';
 import type DataLoader from 'dataloader';
-import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, FieldResolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, FieldResolver } from 'type-graphql';
 import type { CatalogSnapshot } from './catalog-cache';
 import type { Runtime } from './runtime';
 import { rankForProfile, rankSimilar, type Candidate } from './ranking';
@@ -185,9 +185,14 @@ export class ItemResolver {
   }
 }
 
-/** Adds `Profile.recommendations`. */
+/**
+ * Adds `Profile.recommendations`. Its items and reasons ("because you bought X") are derived from
+ * the person's events, so it declares `derivesFrom: ['events']`: a request that may not read the
+ * profile's `events` gets null here too.
+ */
 @Resolver(() => Profile)
 export class ProfileRecommendationsResolver {
+  @Extensions({ derivesFrom: ['events'] })
   @FieldResolver(() => [RecommendationType], {
     description:
       'Recommended items (recommendations plugin), from the current interactions when the profile granted "personalization"; ' +

@@ -29,7 +29,12 @@ const TRAINING_LOCK = 0x72656331; // "rec1"
 async function run(job: Job): Promise<void> {
   // Every server (and every worker of a cluster) schedules training; the lock, held for the run's
   // session, lets one of them train and the others skip this round.
-  const lock = new Client({ connectionString: job.url, application_name: 'rapport-train-lock' });
+  const lock = new Client({ connectionString: job.url, application_name: 'rapport-train-lock', connectionTimeoutMillis: 10_000 });
+  // A connection lost mid-run (a restart) is an error of this run, never an unhandled 'error' event.
+  let lost: Error | null = null;
+  lock.on('error', (err) => {
+    lost ??= err;
+  });
   await lock.connect();
   try {
     const [{ got }] = (await lock.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [TRAINING_LOCK])).rows;
@@ -50,12 +55,14 @@ async function run(job: Job): Promise<void> {
     }
     await train(job);
   } finally {
-    await lock.end();
+    await lock.end().catch(() => undefined);
+    if (lost) parentPort?.postMessage({ error: `the training lock connection was lost: ${(lost as Error).message}` });
   }
 }
 
 async function train(job: Job): Promise<void> {
-  const db = new Database({ url: job.url, poolSize: 2 });
+  // No statement timeout: fitting reads whole tables. Waits for a connection stay bounded.
+  const db = new Database({ url: job.url, poolSize: 2, acquireTimeoutMs: 10_000 });
   await db.connect({ migrate: false });
   try {
     const summary = await trainRecommendations(db, { ease: job.ease, keep: job.keep }, (message) => parentPort?.postMessage({ progress: message }));

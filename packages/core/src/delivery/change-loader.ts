@@ -1,0 +1,56 @@
+import type { Queryable } from '../database/database';
+import { toEvent } from '../service/event.service';
+import type { Change, ChangeKind } from './delivery.types';
+
+/** An outbox row: what changed, by reference. */
+export interface OutboxRow {
+  id: string;
+  tx: string;
+  kind: ChangeKind;
+  ref: string;
+  profile_id: string | null;
+}
+
+/**
+ * Reads what outbox rows refer to, one statement per kind present, and returns the changes in
+ * the rows' order. A row whose record is gone (an erased event) yields nothing.
+ */
+export async function loadChanges(db: Queryable, rows: OutboxRow[]): Promise<Change[]> {
+  const refs = (kind: ChangeKind) => rows.filter((r) => r.kind === kind).map((r) => r.ref);
+  const [events, merges, consents] = await Promise.all([
+    refs('event').length ? db.query('SELECT * FROM rapport_event WHERE id = ANY($1::bigint[])', [refs('event')]) : [],
+    refs('merge').length + refs('unmerge').length
+      ? db.query<Record<string, unknown>>(
+          'SELECT id, survivor_id, merged_id, rule, message_id, undone_by FROM rapport_merge WHERE id = ANY($1::uuid[])',
+          [[...refs('merge'), ...refs('unmerge')]],
+        )
+      : [],
+    refs('consent').length
+      ? db.query<Record<string, unknown>>('SELECT id, profile_id, purpose, granted, expires_at FROM rapport_consent_history WHERE id = ANY($1::bigint[])', [refs('consent')])
+      : [],
+  ]);
+  const byId = (list: Array<Record<string, unknown>>) => new Map(list.map((r) => [String(r.id), r]));
+  const e = byId(events as Array<Record<string, unknown>>);
+  const m = byId(merges);
+  const c = byId(consents);
+  const out: Change[] = [];
+  for (const row of rows) {
+    const base = { seq: row.id, profileId: row.profile_id };
+    if (row.kind === 'event') {
+      const r = e.get(row.ref);
+      if (r) out.push({ ...base, kind: 'event', profileId: String(r.profile_id), event: toEvent(r) });
+    } else if (row.kind === 'merge' || row.kind === 'unmerge') {
+      const r = m.get(row.ref);
+      if (!r) continue;
+      if (row.kind === 'merge') {
+        out.push({ ...base, kind: 'merge', merge: { mergeId: row.ref, survivorId: String(r.survivor_id), mergedId: String(r.merged_id), rule: String(r.rule), messageId: (r.message_id as string | null) ?? null } });
+      } else {
+        out.push({ ...base, kind: 'unmerge', unmerge: { mergeId: row.ref, survivorId: String(r.survivor_id), restoredId: String(r.merged_id), actor: String(r.undone_by ?? '') } });
+      }
+    } else if (row.kind === 'consent') {
+      const r = c.get(row.ref);
+      if (r) out.push({ ...base, kind: 'consent', consent: { profileId: String(r.profile_id), purpose: String(r.purpose), granted: Boolean(r.granted), expiresAt: (r.expires_at as Date | null) ?? null } });
+    }
+  }
+  return out;
+}

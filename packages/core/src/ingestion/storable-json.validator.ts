@@ -1,0 +1,122 @@
+import { ValidationError } from '../errors/rapport-error';
+
+// ES2024 string methods (Node 20 has them; the repository's `lib` is ES2023).
+declare global {
+  interface String {
+    isWellFormed(): boolean;
+    toWellFormed(): string;
+  }
+}
+
+/**
+ * Objects and arrays nest at most this many levels in one message, counting the message itself.
+ * PostgreSQL's jsonb refuses somewhere above 5,000 levels and a recursive walk (JSON.stringify)
+ * overflows the stack above about 10,000; real Segment messages stay under 10.
+ */
+export const MAX_MESSAGE_DEPTH = 64;
+
+/** A step of a field path: an object key or an array index, linked to its parent. */
+interface PathStep {
+  parent: PathStep | null;
+  key: string | number;
+}
+
+/** What {@link checkStorableJson} found that it did not reject. */
+export interface StorableJsonReport {
+  /** How many strings hold a lone surrogate (ill-formed UTF-16) in free text, where U+FFFD may replace it. */
+  illFormedText: number;
+}
+
+function segments(step: PathStep | null): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (let s = step; s; s = s.parent) out.push(s.key);
+  return out.reverse();
+}
+
+/** `properties.list[1].deep`, after an optional prefix (`batch[3]`). */
+function pathOf(prefix: string | undefined, step: PathStep | null): string {
+  let out = prefix ?? '';
+  for (const key of segments(step)) out += typeof key === 'number' ? `[${key}]` : out ? `.${key}` : key;
+  return out || 'body';
+}
+
+/**
+ * Fields whose strings identify someone or something (ids, identity values): replacing a lone
+ * surrogate there with U+FFFD would make distinct values equal (`u-\udc01` and `u-\udc02` would
+ * become one person), so an ill-formed string there is rejected instead.
+ */
+function isIdentifierPath(step: PathStep): boolean {
+  const p = segments(step);
+  if (p.length === 1) return ['userId', 'anonymousId', 'previousId', 'groupId', 'messageId', 'type'].includes(p[0] as string);
+  if (p.length === 2 && p[0] === 'traits') return p[1] === 'email' || p[1] === 'phone';
+  if (p.length === 3 && p[0] === 'context' && p[1] === 'traits') return p[2] === 'email' || p[2] === 'phone';
+  return p.length === 4 && p[0] === 'context' && p[1] === 'externalIds' && (p[3] === 'id' || p[3] === 'type');
+}
+
+const NUL_RULE = 'contains a NUL character (\\u0000), which PostgreSQL cannot store; encode binary data (base64, for example)';
+
+/**
+ * Checks that PostgreSQL will store a message as sent, walking it with an explicit stack (no
+ * recursion, whatever the depth). Throws a {@link ValidationError} naming the field path and the
+ * rule on the first value it cannot store:
+ * - `nul`: a NUL character in a string or an object key (jsonb and text refuse it);
+ * - `unicode`: a lone surrogate in an object key or in an identifier ({@link isIdentifierPath});
+ * - `maxDepth`: objects and arrays nested over {@link MAX_MESSAGE_DEPTH} levels;
+ * - `number`: a number that is not finite (`1e400` parses as Infinity and would be stored as null).
+ * Lone surrogates in free text are counted in the report, for {@link toWellFormedJson}.
+ * @param message The parsed message.
+ * @param prefix Error path prefix (`batch[3]`), if any.
+ */
+export function checkStorableJson(message: unknown, prefix?: string): StorableJsonReport {
+  const report: StorableJsonReport = { illFormedText: 0 };
+  const stack: Array<{ value: unknown; step: PathStep | null; depth: number }> = [{ value: message, step: null, depth: 1 }];
+  while (stack.length) {
+    const { value, step, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) throw new ValidationError(pathOf(prefix, step), 'nul', NUL_RULE);
+      if (!value.isWellFormed()) {
+        if (step && isIdentifierPath(step)) {
+          throw new ValidationError(pathOf(prefix, step), 'unicode', 'contains a lone surrogate (ill-formed UTF-16), which cannot be stored as sent; an identifier must be exact');
+        }
+        report.illFormedText++;
+      }
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new ValidationError(pathOf(prefix, step), 'number', 'is a number too large for a double (it would be stored as null)');
+    } else if (typeof value === 'object' && value !== null) {
+      if (depth > MAX_MESSAGE_DEPTH) {
+        throw new ValidationError(pathOf(prefix, step), 'maxDepth', `objects and arrays nest over ${MAX_MESSAGE_DEPTH} levels (counting the message)`);
+      }
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], step: { parent: step, key: i }, depth: depth + 1 });
+      } else {
+        const keys = Object.keys(value);
+        for (let i = keys.length - 1; i >= 0; i--) {
+          const key = keys[i];
+          if (key.includes('\u0000')) throw new ValidationError(pathOf(prefix, step), 'nul', `the key ${JSON.stringify(key)} ${NUL_RULE}`);
+          if (!key.isWellFormed()) {
+            throw new ValidationError(pathOf(prefix, step), 'unicode', `the key ${JSON.stringify(key)} contains a lone surrogate (ill-formed UTF-16); keys must be exact`);
+          }
+          stack.push({ value: (value as Record<string, unknown>)[key], step: { parent: step, key }, depth: depth + 1 });
+        }
+      }
+    }
+  }
+  return report;
+}
+
+/**
+ * A copy of `value` with every lone surrogate in its strings replaced by U+FFFD, as every UTF-8
+ * encoder does. Call it only on a value {@link checkStorableJson} accepted: its depth is bounded,
+ * so the recursion is too.
+ */
+export function toWellFormedJson<T>(value: T): T {
+  if (typeof value === 'string') return value.toWellFormed() as T;
+  if (Array.isArray(value)) return value.map((v) => toWellFormedJson(v)) as T;
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    // defineProperty: a "__proto__" key stays a plain key.
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: toWellFormedJson(v), enumerable: true, writable: true, configurable: true });
+    return out as T;
+  }
+  return value;
+}

@@ -1,0 +1,178 @@
+import { definePlugin, type Change } from '@rapport/core';
+import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** Polls `what` until `ok` (bounded); the deliveries under test run off the request path. */
+async function until<T>(what: () => T | Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A gate the test opens: a handler awaiting it is held mid-delivery. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+const seen: Change[] = [];
+const batches: number[] = [];
+const held = gate();
+let holdNext = false;
+let handling = false;
+const recorder = definePlugin(() => ({
+  name: 'recorder',
+  delivery: {
+    batchSize: 50,
+    async handle(changes: Change[]) {
+      handling = true;
+      if (holdNext) await held.opened;
+      batches.push(changes.length);
+      seen.push(...changes);
+      handling = false;
+    },
+  },
+}));
+
+const poisonTries: string[] = [];
+const fine: string[] = [];
+let healed = false;
+const picky = definePlugin(() => ({
+  name: 'picky',
+  delivery: {
+    kinds: ['event'],
+    maxAttempts: 3,
+    async handle(changes: Change[]) {
+      for (const c of changes) {
+        if (c.kind !== 'event') throw new Error('only events were asked for');
+        if (c.event.properties.poison && !healed) {
+          poisonTries.push(c.event.messageId);
+          throw new Error(`cannot handle ${c.event.messageId}`);
+        }
+      }
+      for (const c of changes) if (c.kind === 'event') fine.push(c.event.messageId);
+    },
+  },
+}));
+
+let env: TestEnvironment;
+beforeAll(async () => {
+  env = await createTestEnvironment({ plugins: [recorder(), picky()], delivery: { pollMs: 100, baseBackoffMs: 50, maxBackoffMs: 200 } });
+});
+afterAll(async () => env?.close());
+
+const eventsSeen = (messageIds: string[]) => seen.filter((c) => c.kind === 'event' && messageIds.includes(c.event.messageId));
+
+describe('durable event delivery to plugins', () => {
+  it('delivers each stored event once, in order per profile, in batches, and skips duplicates', async () => {
+    const batch = Array.from({ length: 120 }, (_, k) => ({ type: 'track', userId: `order-${k % 3}`, event: 'Step', messageId: `ord-${k}`, properties: { k } }));
+    expect((await env.post('/v1/batch', { batch })).status).toBe(200);
+    expect((await env.post('/v1/batch', { batch: batch.slice(0, 10) })).status).toBe(200); // re-sent: duplicates
+    const ids = batch.map((m) => m.messageId);
+    const got = await until(() => eventsSeen(ids), (v) => v.length >= 120);
+    expect(got).toHaveLength(120);
+    expect(new Set(got.map((c) => (c.kind === 'event' ? c.event.messageId : ''))).size).toBe(120);
+    for (const user of ['order-0', 'order-1', 'order-2']) {
+      const ks = got.filter((c) => c.kind === 'event' && c.event.userId === user).map((c) => (c.kind === 'event' ? (c.event.properties.k as number) : -1));
+      expect(ks).toEqual([...ks].sort((a, b) => a - b));
+    }
+    expect(Math.max(...batches)).toBeLessThanOrEqual(50);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+  });
+
+  it('answers the request without waiting for a plugin: ingestion is off the delivery path', async () => {
+    holdNext = true;
+    const first = await env.post('/v1/track', { userId: 'held', event: 'Held 1', messageId: 'held-1' });
+    expect(first.status).toBe(200);
+    await until(() => handling, (v) => v); // the plugin now holds a batch and does not return
+    const second = await env.post('/v1/track', { userId: 'held', event: 'Held 2', messageId: 'held-2' });
+    expect(second.status).toBe(200); // answered while the plugin is still busy
+    expect(eventsSeen(['held-2'])).toHaveLength(0);
+    holdNext = false;
+    held.open();
+    await until(() => eventsSeen(['held-1', 'held-2']).length, (n) => n === 2);
+  });
+
+  it('also delivers merges and consent decisions', async () => {
+    await env.post('/v1/identify', { anonymousId: 'dev-m', traits: { plan: 'free' } });
+    await env.post('/v1/identify', { userId: 'user-m', traits: { plan: 'pro' } });
+    await env.post('/v1/alias', { previousId: 'dev-m', userId: 'user-m' });
+    const merge = await until(() => seen.filter((c) => c.kind === 'merge'), (v) => v.length > 0);
+    expect(merge[0]).toMatchObject({ kind: 'merge', merge: { rule: 'alias' } });
+    const who = await env.graphql(`{ profileByIdentity(type: "user_id", value: "user-m") { id } }`);
+    const r = await env.graphql(`mutation($id: ID!) { setConsent(input: { profileId: $id, purpose: "personalization", granted: true }) { purpose granted } }`, { id: who.body.data.profileByIdentity.id });
+    expect(r.body.errors).toBeUndefined();
+    const consent = await until(() => seen.filter((c) => c.kind === 'consent'), (v) => v.length > 0);
+    expect(consent[0]).toMatchObject({ kind: 'consent', consent: { purpose: 'personalization', granted: true } });
+  });
+
+  it('retries a failing change, dead-letters it, delivers the rest, and replays it once the plugin is fixed', async () => {
+    const batch = [
+      { type: 'track', userId: 'p', event: 'Ok', messageId: 'ok-1' },
+      { type: 'track', userId: 'p', event: 'Bad', messageId: 'poison-1', properties: { poison: true } },
+      { type: 'track', userId: 'p', event: 'Ok', messageId: 'ok-2' },
+    ];
+    expect((await env.post('/v1/batch', { batch })).status).toBe(200);
+    await until(() => fine, (v) => v.includes('ok-1') && v.includes('ok-2'));
+    // Tried in failing batches while it was isolated, then 3 times alone (maxAttempts).
+    expect(poisonTries.filter((m) => m === 'poison-1').length).toBeGreaterThanOrEqual(3);
+    expect(fine).not.toContain('poison-1');
+
+    const status = await env.graphql(`{ deliveryStatus { consumer delivered lag deadLetters lastError } }`);
+    expect(status.body.errors).toBeUndefined();
+    const picky = status.body.data.deliveryStatus.find((s: { consumer: string }) => s.consumer === 'picky');
+    expect(picky).toMatchObject({ deadLetters: 1, lastError: null }); // it moved on and recovered
+    const letters = await env.graphql(`{ deadLetters(consumer: "picky") { id kind error attempts } }`);
+    expect(letters.body.data.deadLetters).toEqual([{ id: expect.any(String), kind: 'event', error: 'Error: cannot handle poison-1', attempts: 3 }]);
+    // The other plugin was not held up by this one.
+    expect(eventsSeen(['poison-1'])).toHaveLength(1);
+
+    // Only an admin (plugins:manage) sees or replays them.
+    const app = await env.graphql(`{ deadLetters { id } }`, {}, { key: env.keys.app });
+    expect(app.body.errors[0].extensions.code).toBe('FORBIDDEN');
+
+    healed = true;
+    const replay = await env.graphql(`mutation($ids: [ID!]!) { replayDeadLetters(ids: $ids) { id replayed error } }`, { ids: [letters.body.data.deadLetters[0].id] });
+    expect(replay.body.data.replayDeadLetters).toEqual([{ id: letters.body.data.deadLetters[0].id, replayed: true, error: null }]);
+    expect(fine).toContain('poison-1');
+    expect((await env.graphql(`{ deadLetters(consumer: "picky") { id } }`)).body.data.deadLetters).toEqual([]);
+  });
+
+  it('a plugin installed later can backfill every event stored before it', async () => {
+    const late: string[] = [];
+    const backfill = definePlugin(() => ({
+      name: 'late-backfill',
+      delivery: {
+        from: 'history' as const,
+        kinds: ['event' as const],
+        async handle(changes: Change[]) {
+          for (const c of changes) if (c.kind === 'event') late.push(c.event.messageId);
+        },
+      },
+    }));
+    const onlyNew: string[] = [];
+    const fresh = definePlugin(() => ({
+      name: 'late-fresh',
+      delivery: {
+        kinds: ['event' as const],
+        async handle(changes: Change[]) {
+          for (const c of changes) if (c.kind === 'event') onlyNew.push(c.event.messageId);
+        },
+      },
+    }));
+    const other = await env.addServer({ plugins: [backfill(), fresh()], delivery: { pollMs: 100 } });
+    const [{ n }] = await env.server.core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rapport_event');
+    await until(() => late.length, (v) => v >= n);
+    expect(late).toContain('ord-0');
+    expect(late).toContain('held-1');
+    expect(new Set(late).size).toBe(late.length);
+    await other.post('/v1/track', { userId: 'after', event: 'New', messageId: 'after-install' });
+    await until(() => onlyNew, (v) => v.includes('after-install'));
+    expect(onlyNew).not.toContain('ord-0');
+  });
+});
