@@ -87,7 +87,7 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
   await app.register(cors, {
     origin: true,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['authorization', 'content-type', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight'],
+    allowedHeaders: ['authorization', 'content-type', 'content-encoding', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight'],
     maxAge: 86400,
   });
   await registerRateLimits(app, core);
@@ -124,6 +124,9 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],
     formatError,
     introspection: true,
+    // No "Did you mean ...?" field suggestions: they would show the schema to keys that may not
+    // introspect it (ingest keys, which browsers hold).
+    hideSchemaDetailsFromClientErrors: true,
     // The CLI (and a cluster worker) handle SIGINT/SIGTERM: they close Fastify, whose onClose stops
     // Apollo. Apollo's own handlers would stop it a second time, racing that close.
     stopOnTerminationSignals: false,

@@ -192,3 +192,25 @@ describe('introspection', () => {
     }
   });
 });
+
+describe('arguments the database cannot use', () => {
+  it('answer BAD_USER_INPUT naming the field, never an internal error', async () => {
+    const cases = [
+      { q: `{ auditLog(profileId: "not-a-uuid") { at } }`, field: 'auditLog' },
+      { q: `query($v: String!) { profileByIdentity(type: "email", value: $v) { id } }`, vars: { v: 'a\u0000b@example.com' }, field: 'profileByIdentity' },
+    ];
+    for (const c of cases) {
+      const r = await env.graphql(c.q, c.vars ?? {});
+      expect(r.status).toBeLessThan(500);
+      expect(r.body.errors?.[0]?.extensions?.code, JSON.stringify(r.body)).toBe('BAD_USER_INPUT');
+      expect(r.body.errors[0].path).toEqual([c.field]);
+      expect(r.body.errors[0].message).toMatch(/^an argument of .+ holds a value the database cannot store or compare/);
+    }
+  });
+});
+
+it('an unknown field gets no suggestions that would show the schema to a key that may not introspect', async () => {
+  const r = await env.graphql(`{ profilez { id } }`, {}, { key: env.keys.ingest });
+  expect(r.status).toBe(400);
+  expect(r.body.errors[0].message).toBe('Cannot query field "profilez" on type "Query".');
+});
