@@ -194,6 +194,18 @@ describe('introspection', () => {
 });
 
 describe('arguments the database cannot use', () => {
+  it('a trait filter nested 3,000 levels deep is a validation error naming the rule', async () => {
+    let traits: Record<string, unknown> = { x: 1 };
+    for (let i = 0; i < 3000; i++) traits = { a: traits };
+    const r = await env.graphql(`query($f: ProfileFilter) { profiles(first: 1, filter: $f) { nodes { id } } }`, { f: { traits } });
+    expect(r.status).toBeLessThan(500);
+    expect(r.body.errors[0]).toMatchObject({ message: 'filter.traits: nests deeper than 64 levels', extensions: { code: 'VALIDATION_FAILED', rule: 'maxDepth' } });
+    let ok: Record<string, unknown> = { x: 1 };
+    for (let i = 0; i < 10; i++) ok = { a: ok };
+    const fine = await env.graphql(`query($f: ProfileFilter) { profiles(first: 1, filter: $f) { nodes { id } } }`, { f: { traits: ok } });
+    expect(fine.body.errors).toBeUndefined();
+  });
+
   it('answer BAD_USER_INPUT naming the field, never an internal error', async () => {
     const cases = [
       { q: `{ auditLog(profileId: "not-a-uuid") { at } }`, field: 'auditLog' },

@@ -1,12 +1,28 @@
-import { allowingStates, normalizeIdentityType, RapportError, type Datum, type ProfileFilter, type ProfileRecord, type StaticVerdict } from '@rapport/core';
+import { allowingStates, normalizeIdentityType, RapportError, ValidationError, type Datum, type ProfileFilter, type ProfileRecord, type StaticVerdict } from '@rapport/core';
 import type { RapportContext } from '../context';
 import { AccessDecider } from './access-decider';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Leaf paths of a containment filter (`{ address: { city: 'X' } }` -> `address.city`). */
-function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
-  return Object.entries(obj).flatMap(([k, v]) => (isObject(v) && Object.keys(v).length ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
+/** How deep a trait filter may nest (as stored traits: see the ingestion validator). */
+const MAX_FILTER_DEPTH = 64;
+
+/**
+ * Leaf paths of a containment filter (`{ address: { city: 'X' } }` -> `address.city`), walked
+ * without recursion; deeper than {@link MAX_FILTER_DEPTH} levels is a validation error.
+ */
+function leafPaths(root: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const stack: Array<[Record<string, unknown>, string, number]> = [[root, '', 1]];
+  while (stack.length) {
+    const [obj, prefix, depth] = stack.pop()!;
+    if (depth > MAX_FILTER_DEPTH) throw new ValidationError('filter.traits', 'maxDepth', `nests deeper than ${MAX_FILTER_DEPTH} levels`);
+    for (const [k, v] of Object.entries(obj)) {
+      if (isObject(v) && Object.keys(v).length) stack.push([v, `${prefix}${k}.`, depth + 1]);
+      else out.push(`${prefix}${k}`);
+    }
+  }
+  return out;
 }
 
 function forbidden(what: string, field: string, d: Datum, v: Extract<StaticVerdict, { kind: 'forbidden' }>): RapportError {
