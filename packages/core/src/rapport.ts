@@ -177,8 +177,16 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     config.delivery,
   );
   services.delivery = delivery;
-  for (const p of plugins) await p.onInit?.(pluginContext(p));
-  await delivery.start();
+  try {
+    await declarePurposes(plugins, consent);
+    for (const p of plugins) await p.onInit?.(pluginContext(p));
+    await delivery.start();
+  } catch (err) {
+    await delivery.stop(0).catch(() => undefined);
+    await db.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
   logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
 
   return {
@@ -193,6 +201,25 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
       await embedded?.stop();
     },
   };
+}
+
+/**
+ * Creates the purposes plugins declare that do not exist yet. An existing purpose is left as it is,
+ * so an admin's later edit (description, legal basis) wins over the declaration.
+ */
+async function declarePurposes(plugins: RapportPlugin[], consent: ConsentService): Promise<void> {
+  const known = await consent.purposeNames();
+  for (const p of plugins) {
+    for (const d of p.purposes ?? []) {
+      if (known.has(d.name)) continue;
+      try {
+        await consent.definePurpose({ name: d.name, description: d.description, legalBasis: d.legalBasis ?? 'consent' });
+      } catch (err) {
+        throw new Error(`plugin ${p.name} declares purpose "${d.name}": ${(err as Error).message}`);
+      }
+      known.add(d.name);
+    }
+  }
 }
 
 async function runHooks(

@@ -176,3 +176,25 @@ describe('durable event delivery to plugins', () => {
     expect(onlyNew).not.toContain('ord-0');
   });
 });
+
+describe('declarations that act', () => {
+  it("a plugin's declared purposes exist once it starts; an admin's later edit wins over the declaration", async () => {
+    const declaring = definePlugin(() => ({
+      name: 'declaring',
+      purposes: [{ name: 'loyalty-rewards', description: 'Points and rewards for purchases.', legalBasis: 'contract' }],
+    }));
+    const list = async (e: TestEnvironment) => (await e.graphql(`{ purposes { name description legalBasis } }`)).body.data.purposes as Array<{ name: string; description: string }>;
+    expect((await list(env)).find((p) => p.name === 'loyalty-rewards')).toBeUndefined();
+    const first = await env.addServer({ plugins: [declaring()] });
+    expect((await list(first)).find((p) => p.name === 'loyalty-rewards')).toEqual({ name: 'loyalty-rewards', description: 'Points and rewards for purchases.', legalBasis: 'contract' });
+    const edit = await env.graphql(`mutation { definePurpose(input: { name: "loyalty-rewards", description: "Our loyalty programme.", legalBasis: "consent" }) { name } }`);
+    expect(edit.body.errors).toBeUndefined();
+    const again = await env.addServer({ plugins: [declaring()] });
+    expect((await list(again)).find((p) => p.name === 'loyalty-rewards')).toMatchObject({ description: 'Our loyalty programme.', legalBasis: 'consent' });
+  });
+
+  it('a declared purpose that is not valid stops the start with an error naming the plugin', async () => {
+    const bad = definePlugin(() => ({ name: 'bad-purpose', purposes: [{ name: 'Bad Name', description: 'x', legalBasis: 'consent' }] }));
+    await expect(env.addServer({ plugins: [bad()] })).rejects.toThrow('plugin bad-purpose declares purpose "Bad Name": name: "Bad Name" is not a purpose name');
+  });
+});

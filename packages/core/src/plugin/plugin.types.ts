@@ -31,10 +31,14 @@ export interface ProfileMergedEvent {
   messageId?: string;
 }
 
-/** A purpose a plugin's data serves (consent), declared so admins can see and govern it. */
+/**
+ * A purpose a plugin's data serves (consent), declared so admins can see and govern it. It is
+ * created at start when no purpose of that name exists; an existing one (an admin's edit) is kept.
+ */
 export interface PurposeDeclaration {
   name: string;
   description: string;
+  /** `consent` (the default), `contract`, `legal_obligation` or `legitimate_interest`. */
   legalBasis?: string;
 }
 
@@ -76,7 +80,7 @@ export interface RapportPlugin {
   resolvers?: Function[];
   /** Roles the plugin adds or extends: role -> permissions. */
   permissions?: Record<string, string[]>;
-  /** Purposes the plugin's data serves. */
+  /** Purposes the plugin's data serves; created at start when missing (an admin's later edits win). */
   purposes?: PurposeDeclaration[];
   /** Survivorship rules the plugin supplies for trait keys (e.g. a function for `loyaltyTier`). */
   survivorship?: Record<string, SurvivorshipRule>;
