@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
-import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type FieldPolicy, type RapportConfigInput, type RapportCore } from '@rapport/core';
-import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema';
-import { isObjectType } from 'graphql';
-import { guardPlugin } from './graphql/guard.plugin';
+import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { createGraphQLEngine } from './graphql/graphql-engine';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate } from './http/api-key.auth';
 import { registerRateLimits } from './http/rate-limit.hook';
-import { databaseUnavailablePlugin } from './graphql/database-unavailable.plugin';
 import { errorHandler, toRapportError } from './http/error-reply';
 import { segmentRoutes } from './http/segment.routes';
-import { formatError } from './graphql/format-error';
 import { graphiqlPage, registerGraphiql } from './graphql/graphiql.route';
-import { complexityLimitPlugin } from './graphql/limits.plugin';
-import { DEFAULT_DOCUMENT_LIMITS, documentLimitsRule, MAX_TOKENS } from './graphql/document-limits.rule';
-import { introspectionAccessPlugin } from './graphql/introspection.plugin';
-import { operationTypeRule } from './graphql/operation-type.rule';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -98,64 +88,12 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     return { status: 'ok' };
   });
 
-  const schema = await buildRapportSchema(core.plugins);
-  // Policies from the config file, checked against the composed schema.
-  const existing = new Set((await core.services.policies.all()).map((p) => `${p.type}.${p.field}`));
-  for (const p of core.config.consent.policies) {
-    if (existing.has(`${p.type}.${p.field}`)) continue; // an admin's later edit wins over the seed
-    await core.services.policies.upsert({ purposes: [], roles: [], mask: 'null', pii: false, ...p } as FieldPolicy, (type, field) => {
-      const t = schema.getType(type);
-      return isObjectType(t) && field in t.getFields();
-    });
-  }
-  const apollo = new ApolloServer<RapportContext>({
-    schema,
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      // No @cacheControl hints exist (responses are per key and per consent, never cacheable by
-      // proxies); the plugin would still wrap every field resolver to compute a policy.
-      ApolloServerPluginCacheControlDisabled(),
-      introspectionAccessPlugin(),
-      complexityLimitPlugin(core.config.api.maxComplexity),
-      databaseUnavailablePlugin(),
-      guardPlugin(core),
-    ],
-    parseOptions: { maxLexicalTokens: MAX_TOKENS },
-    validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],
-    formatError,
-    introspection: true,
-    // No "Did you mean ...?" field suggestions: they would show the schema to keys that may not
-    // introspect it (ingest keys, which browsers hold).
-    hideSchemaDetailsFromClientErrors: true,
-    // The CLI (and a cluster worker) handle SIGINT/SIGTERM: they close Fastify, whose onClose stops
-    // Apollo. Apollo's own handlers would stop it a second time, racing that close.
-    stopOnTerminationSignals: false,
-    includeStacktraceInErrorResponses: process.env.NODE_ENV === 'development',
-    logger: {
-      debug: (m) => core.logger.debug(m),
-      info: (m) => core.logger.info(m),
-      warn: (m) => core.logger.warn(m),
-      error: (m) => core.logger.error(m),
-    },
-  });
-  await apollo.start();
+  const { apollo, contextFor } = await createGraphQLEngine(core);
 
   const wantsPage = registerGraphiql(app);
   const page = graphiqlPage('/graphql');
   const handler = fastifyApolloHandler(apollo, {
-    context: async (req) => {
-      const key = req.rapportKey!;
-      const purpose = req.rapportPurpose ?? null;
-      return createContext({
-        core,
-        key,
-        requestId: req.id,
-        purpose,
-        logger: req.log as unknown as RapportCore['logger'],
-        loaders: () => createLoaders(core),
-        guard: (loadConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents),
-      });
-    },
+    context: async (req) => contextFor(req.rapportKey!, req.rapportPurpose ?? null, req.id, req.log as unknown as RapportCore['logger']),
   });
   const graphqlAuth = async (req: FastifyRequest) => {
     req.rapportKey = await authenticate(core, req);
