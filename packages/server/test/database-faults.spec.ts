@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { until } from './support/until';
 
 // Database faults injected from an admin connection on the test's own database (the shared
 // PostgreSQL is never stopped): a server backend terminated mid-transaction, and a table lock held
@@ -10,15 +11,6 @@ let admin: Client;
 
 const track = (id: string) => ({ type: 'track', userId: `fault-user-${id}`, event: 'Fault Probe', messageId: `fault-${id}` });
 
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Server backends of this database waiting for a lock (the request we hold up). */
 async function waitingBackends(): Promise<number[]> {

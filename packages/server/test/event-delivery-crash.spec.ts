@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,10 +6,9 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@rapport/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CLI, ROOT, startCli as spawnCli, type CliServer } from './support/cli-process';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'packages/server/bin/rapport.js');
 
 // A plugin in a rapport.config.js, as a user would write it: effects keyed by event id (idempotent),
 // and a log of every time it was handed an event. With HANG_AFTER set, it records a batch's effects
@@ -48,25 +47,12 @@ module.exports = {
 
 let db: TestDatabase;
 let dir: string;
-const procs: ChildProcess[] = [];
+const procs: CliServer[] = [];
 
 async function startCli(extraEnv: Record<string, string> = {}): Promise<string> {
-  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', RAPPORT_CONFIG: path.join(dir, 'rapport.config.js'), ...extraEnv };
-  const proc = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  let out = '';
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 60_000);
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.includes('rapport is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1'));
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
+  const server = await spawnCli([], { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', RAPPORT_CONFIG: path.join(dir, 'rapport.config.js'), ...extraEnv });
+  procs.push(server);
+  return server.url;
 }
 
 beforeAll(async () => {
@@ -77,7 +63,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
   await db?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -96,8 +82,8 @@ it('kill -9 between commit and delivery: after a restart every event is delivere
     if (Date.now() > deadline) throw new Error('the plugin never received the batch');
     await new Promise((r) => setTimeout(r, 50));
   }
-  procs[0].kill('SIGKILL');
-  await new Promise((r) => procs[0].once('exit', r));
+  procs[0].proc.kill('SIGKILL');
+  await procs[0].exited;
 
   await startCli();
   const c = new Client({ connectionString: db.url });

@@ -1,17 +1,7 @@
 import { definePlugin, type Change } from '@rapport/core';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-/** Polls `what` until `ok` (bounded); the deliveries under test run off the request path. */
-async function until<T>(what: () => T | Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from './support/until';
 
 /** A gate the test opens: a handler awaiting it is held mid-delivery. */
 function gate() {

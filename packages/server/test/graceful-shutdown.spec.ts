@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -8,13 +8,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@rapport/testing';
 import { Client } from 'pg';
+import { CLI, ROOT, startCli, type CliServer } from './support/cli-process';
 
 // `rapport start` as users run it: its own embedded PostgreSQL (a private data directory, never the
 // run's shared database), stopped by a signal while batches are being stored. The signal goes to
 // the whole process group, as Ctrl-C in a terminal or `systemctl stop` sends it.
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'packages/server/bin/rapport.js');
 const dir = path.join(os.tmpdir(), `rapport-shutdown-${randomBytes(4).toString('hex')}`);
 let env: NodeJS.ProcessEnv;
 let key = '';
@@ -22,26 +21,11 @@ let pgPort = 0;
 const spawned: ChildProcess[] = [];
 
 /** Starts `rapport start` in its own process group; resolves with its URL once it listens. */
-async function start(): Promise<{ proc: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  spawned.push(proc);
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 90_000);
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.includes('rapport is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1'));
-      }
-    });
-    proc.stderr!.on('data', (d) => (out += d));
-    void exited.then((code) => reject(new Error(`rapport start exited with ${code}: ${out}`)));
-  });
+async function start(): Promise<CliServer> {
+  const server = await startCli([], env, { detached: true });
+  spawned.push(server.proc);
   key ||= (await run(process.execPath, [CLI, 'keys', 'create', '--role', 'ingest'], { env })).stdout.trim();
-  return { proc, url, exited };
+  return server;
 }
 
 function portOpen(port: number): Promise<boolean> {
