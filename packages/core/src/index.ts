@@ -30,7 +30,7 @@ export * as matching from './identity/matching';
 export * from './ml';
 export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type TraitCandidate } from './identity/survivorship';
 export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
-export { ConsentService, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';
+export { ConsentService, foldConsents, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';
 export * from './consent/consent.types';
 export { DataSubjectService, suppressionHash, type ProfileExport } from './consent/data-subject.service';
 export { FieldPolicyService, type FieldPolicy, type FieldPolicyInput, type PolicyMask } from './consent/field-policy.service';

@@ -86,7 +86,8 @@ describe('merges', () => {
     await env.post('/v1/identify', { anonymousId: 'cm-anon', context: { consent: { categoryPreferences: { marketing: false, analytics: true } } } });
     await env.post('/v1/alias', { userId: 'cm-user', previousId: 'cm-anon' });
     const merged = await consentsOf('user_id', 'cm-user');
-    expect(asMap(merged.consents)).toEqual({ marketing: false, personalization: true, analytics: true });
+    // A grant on one side and no decision on the other is not kept (a grant survives only when every side granted).
+    expect(asMap(merged.consents)).toEqual({ marketing: false });
     expect(merged.consents.find((c: { purpose: string }) => c.purpose === 'marketing').source).toBe('merge');
     const history = await env.graphql(`query($id: ID!) { profile(id: $id) { mergeHistory { mergedId } } }`, { id: merged.id });
     const mergedId = history.body.data.profile.mergeHistory[0].mergedId;

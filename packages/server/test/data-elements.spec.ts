@@ -83,6 +83,26 @@ describe('one policy decides every place the datum appears (issue 12 point 4)', 
     expect(JSON.stringify(again.body.data)).toContain('uid-secret-1');
   });
 
+  it('a collection policy does not name a PII trait: it stays denied by default through traits, trait(key), identities, events and lookups', async () => {
+    // `email` is PII (consent.piiTraits) and no policy names it; a policy on a collection holding it
+    // (traits, identities) must not open it (rule 1: a collection policy does not count).
+    for (const element of ['traits', 'identities']) {
+      const id = (await setPolicy({ element, purposes: [], roles: [] })).body.data.setFieldPolicy.id;
+      try {
+        const r = await env.graphql(EVERYTHING, { id: pid }, opts());
+        expect(JSON.stringify(r.body.data), element).not.toContain('mail-secret');
+        expect(r.body.data.profile.traits.plan, element).toBe('pro');
+        expect(r.body.data.profile.e, element).toBeNull();
+        const lookup = await env.graphql(`{ profileByIdentity(type: "email", value: "mail-secret@example.com") { id } }`, {}, opts());
+        expect(lookup.body.errors?.[0]?.extensions.code, element).toBe('FORBIDDEN');
+        const admin = await env.graphql(`{ profileByIdentity(type: "email", value: "mail-secret@example.com") { id trait(key: "email") } }`);
+        expect(admin.body.data.profileByIdentity.trait, element).toBe('mail-secret@example.com');
+      } finally {
+        await deletePolicy(id);
+      }
+    }
+  });
+
   it('a policy on one identity type covers the same datum as a trait (the email trait and the email identity)', async () => {
     const id = (await setPolicy({ element: 'identity:email', purposes: ['personalization'], roles: ['app'] })).body.data.setFieldPolicy;
     expect(id).toMatchObject({ element: 'identity:email', type: 'element', field: 'identity:email' });

@@ -13,8 +13,9 @@ export interface AccessQuestion {
   /** Every policy naming the datum (under any of its names): each must allow the read. */
   rules: AccessRule[];
   /**
-   * What applies when no policy names the datum: `open`, or a default denial (a PII trait, an
-   * unclassified event payload key) with its reason. `admin` passes a default denial.
+   * What applies when no policy names the datum itself (a collection policy in `rules` does not
+   * count): `open`, or a default denial (a PII trait, an unclassified event payload key) with its
+   * reason, which holds whatever collection policies say. `admin` passes a default denial.
    */
   byDefault: { deny: false } | { deny: true; reason: string };
   /** The caller's roles. */
@@ -49,10 +50,10 @@ export interface AccessVerdict {
  */
 export function staticAccess(q: AccessQuestion): StaticVerdict {
   const admin = q.roles.includes('admin');
-  if (!q.rules.length) {
-    if (q.byDefault.deny && !admin) return { kind: 'forbidden', reason: q.byDefault.reason };
-    return { kind: 'allow', reason: 'no policy: open' };
-  }
+  // Rule 1: the default denial (set only when no policy names the datum itself) holds even when
+  // a collection policy governs the datum: a policy on `traits` or `identities` does not name it.
+  if (q.byDefault.deny && !admin) return { kind: 'forbidden', reason: q.byDefault.reason };
+  if (!q.rules.length) return { kind: 'allow', reason: 'no policy: open' };
   for (const r of q.rules) {
     if (!admin && r.roles.length && !r.roles.some((x) => q.roles.includes(x))) {
       return { kind: 'forbidden', reason: `policy ${r.name} allows roles [${r.roles.join(', ')}], not [${q.roles.join(', ')}]` };

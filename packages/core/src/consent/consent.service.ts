@@ -82,7 +82,7 @@ export class ConsentService {
     return profileIds.map((id) => (by.get(id) ?? []).map((r) => ({ ...toConsent(r), actor: r.actor as string, recordedAt: r.recorded_at as Date })));
   }
 
-  /** Records a decision for a profile (a merged-away id records on its survivor). */
+  /** Records a decision for a profile (a merged-away id records on its survivor, for the whole merged profile). */
   async set(profileId: string, decision: ConsentDecision, actor: string): Promise<ConsentRecord> {
     if (!UUID.test(profileId)) throw new ValidationError('profileId', 'uuid', `"${profileId}" is not a profile id`);
     const names = await this.purposeNames();
@@ -92,7 +92,10 @@ export class ConsentService {
     return this.db.transaction(async (tx) => {
       const [p] = await tx.query<{ live: string }>('SELECT COALESCE(merged_into, id) AS live FROM rapport_profile WHERE id = $1 FOR KEY SHARE', [profileId]);
       if (!p) throw new NotFoundError('profile', profileId);
-      await this.apply(tx, [{ profileId: p.live, decision }], actor);
+      // A decision set over GraphQL is the whole person's: it is recorded for every member of a
+      // merged profile (the survivor and each profile merged into it), so it overrides them all.
+      const members = await tx.query<{ id: string }>('SELECT id FROM rapport_profile WHERE id = $1 OR merged_into = $1 ORDER BY id', [p.live]);
+      await this.apply(tx, members.map((m) => ({ profileId: m.id, decision })), actor);
       const [row] = await tx.query('SELECT * FROM rapport_consent WHERE profile_id = $1 AND purpose = $2', [p.live, decision.purpose]);
       return toConsent(row);
     });
@@ -132,44 +135,76 @@ export class ConsentService {
       [l.map((i) => i.profileId), l.map((i) => i.decision.purpose), l.map((i) => i.decision.granted), l.map((i) => i.decision.source),
         l.map((i) => i.decision.at), l.map((i) => i.decision.expiresAt ?? null)],
     );
+    // A decision of a member of a merged profile (the survivor itself or a profile merged into
+    // it) changes the merged profile through the fold, whether it arrived before or after the merge.
+    const merged = await tx.query<{ live: string }>(
+      `SELECT DISTINCT COALESCE(p.merged_into, p.id) AS live FROM rapport_profile p
+        WHERE p.id = ANY($1::uuid[]) AND (p.merged_into IS NOT NULL OR EXISTS (SELECT 1 FROM rapport_profile q WHERE q.merged_into = p.id))`,
+      [[...new Set(l.map((i) => i.profileId))]],
+    );
+    await foldConsents(tx, merged.map((r) => r.live));
     return unknown;
   }
 }
 
 /**
- * Folds the consents of merged profiles into their survivors, conservatively: per purpose, a
- * denial on either side stays a denial; the survivor keeps a grant only when every side granted.
- * The merged profiles keep their own rows (an unmerge gives them back as they were).
+ * Rebuilds the current consents of live profiles from the decisions recorded for their members
+ * (the profile itself and every profile merged into it), folding conservatively
+ * (docs/consent.md "Merges"). Per member and purpose the latest decision by event time counts
+ * (a tie goes to the one recorded last); then, per purpose:
+ * - a denial by any member: a denial;
+ * - a grant by every member: a grant, with the earliest expiry;
+ * - grants by some members and no decision by the others: no decision (the grant is not kept),
+ *   unless one of the grants has already expired: then an expired grant (it stops every basis);
+ * - no decision by any member: no row.
+ * The same fold runs at a merge, on every decision that reaches a merged profile (whether it
+ * arrived before or after the merge) and after an unmerge, so the result does not depend on the
+ * order in which decisions and merges arrive. `extra` adds members not yet linked by `merged_into`.
  */
-export async function foldConsentsOnMerge(tx: Queryable, merges: Array<{ survivorId: string; mergedId: string }>): Promise<void> {
-  if (!merges.length) return;
+export async function foldConsents(tx: Queryable, liveIds: readonly string[], extra: ReadonlyArray<{ survivorId: string; mergedId: string }> = []): Promise<void> {
+  const ids = [...new Set(liveIds)];
+  if (!ids.length) return;
+  await tx.query('DELETE FROM rapport_consent WHERE profile_id = ANY($1::uuid[])', [ids]);
   await tx.query(
-    `INSERT INTO rapport_consent (profile_id, purpose, granted, source, at, expires_at)
-     SELECT x.s, c.purpose, bool_and(c.granted), 'merge', max(c.at), min(c.expires_at)
-       FROM rapport_consent c JOIN unnest($1::uuid[], $2::uuid[]) AS x(m, s) ON c.profile_id = x.m
-      GROUP BY x.s, c.purpose
-     ON CONFLICT (profile_id, purpose) DO UPDATE
-       SET granted = rapport_consent.granted AND EXCLUDED.granted,
-           source = CASE WHEN rapport_consent.granted AND NOT EXCLUDED.granted THEN 'merge' ELSE rapport_consent.source END,
-           at = GREATEST(rapport_consent.at, EXCLUDED.at),
-           expires_at = LEAST(rapport_consent.expires_at, EXCLUDED.expires_at)`,
-    [merges.map((m) => m.mergedId), merges.map((m) => m.survivorId)],
+    `WITH members AS (
+       SELECT id AS m, COALESCE(merged_into, id) AS s FROM rapport_profile WHERE id = ANY($1::uuid[]) OR merged_into = ANY($1::uuid[])
+       UNION
+       SELECT m, s FROM unnest($2::uuid[], $3::uuid[]) AS x(m, s)
+     ),
+     live AS (SELECT s, count(DISTINCT m) AS n FROM members WHERE s = ANY($1::uuid[]) GROUP BY s),
+     latest AS (
+       SELECT DISTINCT ON (h.profile_id, h.purpose, mb.s) mb.s, h.purpose, h.granted, h.source, h.at, h.expires_at
+         FROM rapport_consent_history h JOIN members mb ON h.profile_id = mb.m
+        WHERE mb.s = ANY($1::uuid[])
+        ORDER BY h.profile_id, h.purpose, mb.s, h.at DESC, h.id DESC
+     ),
+     folded AS (
+       SELECT s, purpose, bool_and(granted) AS granted, count(*) AS decided, bool_or(granted AND expires_at <= now()) AS expired,
+              CASE WHEN count(*) > 1 THEN 'merge' ELSE min(source) END AS source, max(at) AS at, min(expires_at) AS expires_at
+         FROM latest GROUP BY s, purpose
+     )
+     INSERT INTO rapport_consent (profile_id, purpose, granted, source, at, expires_at)
+     SELECT f.s, f.purpose, f.granted, f.source, f.at, f.expires_at
+       FROM folded f JOIN live l ON l.s = f.s
+      WHERE NOT f.granted OR f.decided = l.n OR f.expired`,
+    [ids, extra.map((e) => e.mergedId), extra.map((e) => e.survivorId)],
   );
 }
 
 /**
+ * Folds the consents of merged profiles into their survivors (see {@link foldConsents}). The
+ * merged profiles keep their own rows (an unmerge gives them back as they were).
+ */
+export async function foldConsentsOnMerge(tx: Queryable, merges: Array<{ survivorId: string; mergedId: string }>): Promise<void> {
+  if (!merges.length) return;
+  await foldConsents(tx, merges.map((m) => m.survivorId), merges);
+}
+
+/**
  * Rebuilds a profile's current consents from the decisions recorded for it and for `from`
- * (profiles merged into it), latest per purpose, folding conservatively across profiles. Used
- * after an unmerge, so each side gets back what its own decisions say.
+ * (profiles merged into it), folding as {@link foldConsents} does. Used after an unmerge, so each
+ * side gets back what its own decisions say.
  */
 export async function rebuildConsents(tx: Queryable, profileId: string, from: string[] = [profileId]): Promise<void> {
-  await tx.query('DELETE FROM rapport_consent WHERE profile_id = $1', [profileId]);
-  await tx.query(
-    `INSERT INTO rapport_consent (profile_id, purpose, granted, source, at, expires_at)
-     SELECT $1, purpose, bool_and(granted), CASE WHEN count(*) > 1 THEN 'merge' ELSE min(source) END, max(at), min(expires_at)
-       FROM (SELECT DISTINCT ON (profile_id, purpose) profile_id, purpose, granted, source, at, expires_at
-               FROM rapport_consent_history WHERE profile_id = ANY($2::uuid[]) ORDER BY profile_id, purpose, at DESC, id DESC) latest
-      GROUP BY purpose`,
-    [profileId, from],
-  );
+  await foldConsents(tx, [profileId], from.filter((m) => m !== profileId).map((m) => ({ survivorId: profileId, mergedId: m })));
 }

@@ -183,7 +183,12 @@ export class IngestionService {
     const eventIds = stored.length ? await this.writeEvents(tx, stored, graph, sourceKeyId) : new Map<string, string>();
 
     // Consent decisions the messages carry land with them, on their final profiles.
-    const decisions = stored.flatMap((s) => consentDecisionsOf(s.message, this.consentMapping).map((decision) => ({ profileId: graph.find(s.profile.id).id, decision, s })));
+    // A decision is the decision of the member of the (possibly merged) profile whose identity the
+    // message names (user_id first, then anonymous_id, then the others): the merged profile's
+    // consents are the fold of its members' decisions, whether they arrive before or after the merge.
+    const withConsent = stored.map((s) => ({ s, decisions: consentDecisionsOf(s.message, this.consentMapping) })).filter((x) => x.decisions.length);
+    const memberOf = await this.consentMembers(tx, withConsent.map(({ s }) => ({ identities: s.message.identities, live: graph.find(s.profile.id).id })));
+    const decisions = withConsent.flatMap(({ s, decisions: ds }, k) => ds.map((decision) => ({ profileId: memberOf[k], decision, s })));
     const unknown = new Set(await this.consent.apply(tx, decisions, source.name ?? 'ingestion'));
     for (const d of decisions) {
       if (unknown.has(d)) d.s.warnings.push(`consent for "${d.decision.purpose}" was ignored: it is not a purpose (define it first)`);
@@ -252,6 +257,28 @@ export class IngestionService {
         [old.map((p) => p.id), old.map((p) => p.mergedInto), old.map((p) => JSON.stringify(p.traits)), old.map((p) => JSON.stringify(p.traitSources))],
       );
     }
+  }
+
+  /**
+   * For each message (its identities and the live profile it ended on), the member of that profile
+   * its consent decisions belong to: the profile an identity it names was first attached to
+   * (`origin_profile_id`) when that profile is the live one or merged into it, else the live one.
+   */
+  private async consentMembers(tx: Queryable, msgs: Array<{ identities: ReadonlyArray<{ type: string; value: string }>; live: string }>): Promise<string[]> {
+    const rank = (type: string) => (type === 'user_id' ? 0 : type === 'anonymous_id' ? 1 : 2);
+    const ids = msgs.flatMap((m) => m.identities);
+    if (!ids.length) return msgs.map((m) => m.live);
+    const rows = await tx.query<{ type: string; value: string; origin: string; live: string }>(
+      `SELECT i.type, i.value, i.origin_profile_id AS origin, COALESCE(p.merged_into, p.id) AS live
+         FROM rapport_identity i JOIN unnest($1::text[], $2::text[]) AS x(t, v) ON i.type = x.t AND i.value = x.v
+         JOIN rapport_profile p ON p.id = i.origin_profile_id`,
+      [ids.map((i) => i.type), ids.map((i) => i.value)],
+    );
+    const by = new Map(rows.map((r) => [`${r.type}\u0000${r.value}`, r]));
+    return msgs.map((m) => {
+      const hit = [...m.identities].sort((a, b) => rank(a.type) - rank(b.type)).map((i) => by.get(`${i.type}\u0000${i.value}`)).find((r) => r && r.live === m.live);
+      return hit?.origin ?? m.live;
+    });
   }
 
   private async writeMerges(tx: Queryable, graph: IdentityGraph): Promise<void> {
