@@ -94,6 +94,37 @@ describe('probabilistic identity resolution', () => {
     expect((await byAnon('rv-2')).id).not.toBe(a.id);
   });
 
+  it('compared values in candidates, the review queue and merge reasons follow the policy on the datum', async () => {
+    const send = (anon: string, traits: object) => env.post('/v1/identify', { anonymousId: anon, traits }, { key: env.keys.admin });
+    await send('pv-1', { firstName: 'eleanor', lastName: 'quillfeather', birthday: '19610304', address: { city: 'hobart', postalCode: '7000' } });
+    await send('pv-2', { firstName: 'eleanor', lastName: 'quillfeather', birthday: '19880101', address: { city: 'darwin', postalCode: '0800' } });
+    await env.server.core.services.resolution.drain();
+    const a = await byAnon('pv-1');
+    const Q = `query($id: ID!) { matchCandidates(profileId: $id) { explanation { comparison valueA valueB } } reviewQueue(first: 200) { nodes { explanation { comparison valueA valueB } } } }`;
+    const policy = await env.graphql(`mutation { setFieldPolicy(input: { type: "Profile", field: "traits.lastName", purposes: [], roles: ["admin"] }) { id } }`);
+    expect(policy.body.errors).toBeUndefined();
+    try {
+      const asApp = await env.graphql(Q, { id: a.id }, { key: env.keys.app });
+      const asAdmin = await env.graphql(Q, { id: a.id });
+      const seen = (body: unknown) => JSON.stringify(body).includes('quillfeather');
+      expect(seen(asAdmin.body.data)).toBe(true); // admins compare the names
+      expect(seen(asApp.body)).toBe(false); // the app key may not read last names: not in candidates, the queue, or errors
+      // firstName's comparison also reads lastName (swapped names), so it is hidden too; birthday is still shown.
+      const byName = (name: string) => asApp.body.data.matchCandidates[0].explanation.find((e: { comparison: string }) => e.comparison === name);
+      expect(byName('firstName')).toMatchObject({ valueA: null, valueB: null });
+      expect([byName('birthday').valueA, byName('birthday').valueB].sort()).toEqual(['19610304', '19880101']);
+      // A probabilistic merge's reason compares the same values.
+      const merged = await byAnon('rec-0-org');
+      const lastNames = (merged.mergeHistory[0].reason.explanation as Array<{ comparison: string; valueA?: unknown }>).filter((e) => e.comparison === 'lastName');
+      expect(lastNames.length).toBeGreaterThan(0);
+      const appHistory = await env.graphql(`query($v: String!) { profileByIdentity(type: "anonymous_id", value: $v) { mergeHistory { reason } } }`, { v: 'rec-0-org' }, { key: env.keys.app });
+      const appLast = (appHistory.body.data.profileByIdentity.mergeHistory[0].reason.explanation as Array<{ comparison: string; valueA?: unknown; valueB?: unknown }>).filter((e) => e.comparison === 'lastName');
+      for (const e of appLast) expect([e.valueA ?? null, e.valueB ?? null]).toEqual([null, null]);
+    } finally {
+      await env.graphql(`mutation($id: ID!) { deleteFieldPolicy(id: $id) { id } }`, { id: policy.body.data.setFieldPolicy.id });
+    }
+  });
+
   it('merges a new near-duplicate as it arrives (incremental, against its block)', async () => {
     const r = await env.post('/v1/identify', {
       anonymousId: 'late-dup', traits: { firstName: 'thomas', lastName: 'quirke', birthday: '19310805', nationalId: '8836573', address: { streetNumber: '6', street: 'bindu place', city: 'bowral', postalCode: '2010', state: 'nsw' } },
