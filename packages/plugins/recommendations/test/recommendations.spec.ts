@@ -234,6 +234,23 @@ describe('Profile.recommendations', () => {
 });
 
 describe('consent', () => {
+  it('recommendations derive from events: a caller who may not read events gets no picks and no "because" reasons', async () => {
+    const [id] = await send(env, [track('derived', 'Product Viewed', { product_id: 'shoe-3' }, CONSENTED)]);
+    const before = await recs(env, id, 5, undefined, env.keys.app);
+    expect(before.some((x) => x.reason.startsWith('because'))).toBe(true);
+    const policy = await env.graphql(`mutation { setFieldPolicy(input: { type: "Profile", field: "events", purposes: [], roles: ["admin"] }) { id } }`);
+    expect(policy.body.errors).toBeUndefined();
+    try {
+      const r = await env.graphql(RECS, { id, first: 5 }, { key: env.keys.app });
+      expect(r.body.data.profile.recommendations).toBeNull();
+      expect(r.body.errors[0].extensions.code).toBe('FORBIDDEN_FIELD');
+      expect(JSON.stringify(r.body)).not.toContain('Court Classic'); // the viewed item's title is nowhere
+      expect((await recs(env, id, 5)).some((x) => x.reason.startsWith('because'))).toBe(true); // admins still may
+    } finally {
+      await env.graphql(`mutation($id: ID!) { deleteFieldPolicy(id: $id) { id } }`, { id: policy.body.data.setFieldPolicy.id });
+    }
+  });
+
   it('without personalization consent: popularity only, nothing of its behaviour; grant and revoke take effect on the next request', async () => {
     const [id] = await send(env, [
       track('private', 'Order Completed', { products: [{ product_id: 'shirt-1', name: 'Run Tee', price: 25 }] }),
