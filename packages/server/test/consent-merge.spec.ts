@@ -141,3 +141,25 @@ describe('merges fold consents conservatively, whenever the decisions arrive', (
     expect(await eventsReadable(id, 'personalization')).toBe(true);
   });
 });
+
+describe('a grant on one side and no decision on the other', () => {
+  it('counts as no decision until the grant would have expired, then as an expired grant (contract basis)', async () => {
+    const tag = 'partial';
+    const a = (await env.post('/v1/track', { userId: `${tag}-user`, event: 'Signed Up' }, admin())).body.profileId as string;
+    const b = (await env.post('/v1/page', { anonymousId: `${tag}-anon`, name: 'Pricing' }, admin())).body.profileId as string;
+    const expiresAt = new Date(Date.now() + 4000);
+    await decide({ userId: `${tag}-user` }, 'support', true, expiresAt.toISOString());
+    const id = (await env.post('/v1/alias', { userId: `${tag}-user`, previousId: `${tag}-anon` }, admin())).body.profileId as string;
+    expect([a, b]).toContain(id);
+    expect(await eventsReadable(id, 'support')).toBe(true); // contract: no decision allows the read
+    const explainNow = await env.graphql(`query($id: ID!) { explainAccess(profileId: $id, field: "events", role: "app", purpose: "support") { allowed } }`, { id });
+    expect(explainNow.body.data.explainAccess.allowed).toBe(true);
+    // A alone would be blocked once its grant expires; so is the merged person.
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt.getTime() - Date.now()) + 500));
+    expect(await eventsReadable(id, 'support')).toBe(false);
+    const explainLater = await env.graphql(`query($id: ID!) { explainAccess(profileId: $id, field: "events", role: "app", purpose: "support") { allowed consentStates } }`, { id });
+    expect(explainLater.body.data.explainAccess).toMatchObject({ allowed: false, consentStates: { support: 'expired' } });
+    const list = await env.graphql(`{ profiles(first: 100, filter: { seenSince: "2020-01-01T00:00:00Z" }) { nodes { id } } }`, {}, { key, headers: { 'x-rapport-purpose': 'support' } });
+    expect(list.body.data.profiles.nodes.map((n: { id: string }) => n.id)).not.toContain(id);
+  });
+});

@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
 import { group } from '../service/profile.service';
 import type { ConsentDecision, ConsentRecord, PurposeRecord } from './consent.types';
-import { LEGAL_BASES } from './legal-basis';
+import { LEGAL_BASES, PARTIAL_GRANT_SOURCE } from './legal-basis';
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -156,6 +156,8 @@ export class ConsentService {
  * - a grant by every member: a grant, with the earliest expiry;
  * - grants by some members and no decision by the others: no decision (the grant is not kept),
  *   unless one of the grants has already expired: then an expired grant (it stops every basis);
+ *   when a grant expires later, a {@link PARTIAL_GRANT_SOURCE} row keeps that time: no decision
+ *   until then, an expired grant after (as each member alone would be);
  * - no decision by any member: no row.
  * The same fold runs at a merge, on every decision that reaches a merged profile (whether it
  * arrived before or after the merge) and after an unmerge, so the result does not depend on the
@@ -184,10 +186,13 @@ export async function foldConsents(tx: Queryable, liveIds: readonly string[], ex
          FROM latest GROUP BY s, purpose
      )
      INSERT INTO rapport_consent (profile_id, purpose, granted, source, at, expires_at)
-     SELECT f.s, f.purpose, f.granted, f.source, f.at, f.expires_at
+     SELECT f.s, f.purpose,
+            CASE WHEN f.granted AND f.decided < l.n AND NOT f.expired THEN false ELSE f.granted END,
+            CASE WHEN f.granted AND f.decided < l.n AND NOT f.expired THEN $4 ELSE f.source END,
+            f.at, f.expires_at
        FROM folded f JOIN live l ON l.s = f.s
-      WHERE NOT f.granted OR f.decided = l.n OR f.expired`,
-    [ids, extra.map((e) => e.mergedId), extra.map((e) => e.survivorId)],
+      WHERE NOT f.granted OR f.decided = l.n OR f.expired OR f.expires_at IS NOT NULL`,
+    [ids, extra.map((e) => e.mergedId), extra.map((e) => e.survivorId), PARTIAL_GRANT_SOURCE],
   );
 }
 

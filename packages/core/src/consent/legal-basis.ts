@@ -28,17 +28,28 @@ export function effectiveBasis(basis: string | undefined | null): LegalBasis {
   return (LEGAL_BASES as readonly string[]).includes(basis ?? '') ? (basis as LegalBasis) : 'consent';
 }
 
+/**
+ * The `source` of a merged profile's consent row when some of its members granted the purpose and
+ * the others never decided, and a grant expires at `expiresAt`: no decision until then, an expired
+ * grant after. Stored with `granted: false`, so a reader that only asks "granted?" is never opened.
+ */
+export const PARTIAL_GRANT_SOURCE = 'merge-partial';
+
 /** The state of a profile's decision for a purpose at `now`. */
-export function consentStateOf(c: Pick<ConsentRecord, 'granted' | 'expiresAt'> | undefined, now = new Date()): ConsentState {
+export function consentStateOf(c: (Pick<ConsentRecord, 'granted' | 'expiresAt'> & { source?: string }) | undefined, now = new Date()): ConsentState {
   if (!c) return 'none';
+  if (c.source === PARTIAL_GRANT_SOURCE) return c.expiresAt && c.expiresAt <= now ? 'expired' : 'none';
   if (!c.granted) return 'denied';
   return c.expiresAt && c.expiresAt <= now ? 'expired' : 'granted';
 }
 
 /** Purpose -> consent state for a profile's records (purposes never decided are absent: `none`). */
-export function consentStatesOf(records: ReadonlyArray<Pick<ConsentRecord, 'purpose' | 'granted' | 'expiresAt'>>, now = new Date()): Record<string, ConsentState> {
+export function consentStatesOf(records: ReadonlyArray<Pick<ConsentRecord, 'purpose' | 'granted' | 'expiresAt'> & { source?: string }>, now = new Date()): Record<string, ConsentState> {
   const out: Record<string, ConsentState> = {};
-  for (const r of records) out[r.purpose] = consentStateOf(r, now);
+  for (const r of records) {
+    const state = consentStateOf(r, now);
+    if (state !== 'none') out[r.purpose] = state; // undecided purposes are absent
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { Queryable } from '../database/database';
 import { ReadCoalescer } from '../database/read-coalescer';
 import type { ConsentRecord } from '../consent/consent.types';
-import type { ConsentState } from '../consent/legal-basis';
+import { PARTIAL_GRANT_SOURCE, type ConsentState } from '../consent/legal-basis';
 import type { TraitSource } from '../entity/profile.entity';
 import { ValidationError } from '../errors/rapport-error';
 import { normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
@@ -249,10 +249,11 @@ export class ProfileService {
 }
 
 /** SQL for each stored consent state (row `c`), as `consentStateOf` decides it. */
+const PARTIAL = `c.source = '${PARTIAL_GRANT_SOURCE}'`;
 const STATE_SQL: Record<Exclude<ConsentState, 'none'>, string> = {
-  granted: 'c.granted AND (c.expires_at IS NULL OR c.expires_at > now())',
-  expired: 'c.granted AND c.expires_at <= now()',
-  denied: 'NOT c.granted',
+  granted: `c.granted AND (c.expires_at IS NULL OR c.expires_at > now()) AND NOT ${PARTIAL}`,
+  expired: `(c.granted OR ${PARTIAL}) AND c.expires_at <= now()`,
+  denied: `NOT c.granted AND NOT ${PARTIAL}`,
 };
 
 /** A condition true when the profile's consent state for the purpose is one of `states`. */
@@ -261,7 +262,8 @@ export function consentStateSql(profileId: string, purpose: string, states: read
   const row = `FROM rapport_consent c WHERE c.profile_id = ${profileId} AND c.purpose = ${purpose}`;
   const parts = [
     ...(stored.length ? [`EXISTS (SELECT 1 ${row} AND (${stored.join(' OR ')}))`] : []),
-    ...(states.includes('none') ? [`NOT EXISTS (SELECT 1 ${row})`] : []),
+    // No row, or a partial grant not yet expired: no decision.
+    ...(states.includes('none') ? [`NOT EXISTS (SELECT 1 ${row} AND NOT (${PARTIAL} AND (c.expires_at IS NULL OR c.expires_at > now())))`] : []),
   ];
   return parts.length ? `(${parts.join(' OR ')})` : 'false';
 }
