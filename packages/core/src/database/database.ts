@@ -137,7 +137,25 @@ export class Database implements Queryable {
   /** Connects and applies pending migrations (core, then plugins). */
   async connect(options: { migrate?: boolean } = {}): Promise<void> {
     await this.dataSource.initialize();
+    this.guardClients();
     if (options.migrate !== false) await this.migrate();
+  }
+
+  /**
+   * Gives every pooled connection a permanent error listener. pg-pool removes its own listener when
+   * it hands a connection out, and resolves the checkout a microtask later; when PostgreSQL's
+   * "ready" and a termination (`pg_terminate_backend`, a restart) arrive in one network read, the
+   * error is emitted in between, with no listener, and would end the process. What such a
+   * connection broke is found at checkout ({@link checkout} drops connections that are not
+   * queryable).
+   */
+  private guardClients(): void {
+    const pool = this.pool as Pool & { _clients?: PoolClient[] };
+    const guard = (client: PoolClient) => {
+      client.on('error', (err: Error) => this.options.logger?.debug({ code: (err as { code?: string }).code }, 'database connection error'));
+    };
+    for (const c of pool._clients ?? []) guard(c);
+    pool.on('connect', guard);
   }
 
   /**
@@ -232,10 +250,16 @@ export class Database implements Queryable {
   private async checkout(): Promise<{ client: PoolClient; lost(): Error | null; release(discard: Error | false): void }> {
     this.mustBeAvailable();
     let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw this.translate(err);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw this.translate(err);
+      }
+      // A connection that died between the pool's hand-over and now cannot run anything: drop it.
+      if ((client as unknown as { _queryable?: boolean })._queryable !== false) break;
+      client.release(new Error('connection lost before use'));
+      if (attempt >= 2) throw this.translate(Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }));
     }
     let lost: Error | null = null;
     const onError = (err: Error) => {
