@@ -1,14 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@rapport/testing';
+import { CLI, ROOT, startCli as spawnCli } from './support/cli-process';
+import { until } from './support/until';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'packages/server/bin/rapport.js');
 let db: TestDatabase;
 let primary: ChildProcess | null = null;
 let url = '';
@@ -29,34 +29,9 @@ async function health(): Promise<number> {
   return res.status;
 }
 
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Spawns `rapport start` with these arguments; resolves once it logs that it listens. */
-async function startCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string; lines: () => string[] }> {
-  const env = { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...extraEnv };
-  const proc = spawn(process.execPath, [CLI, 'start', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const served = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 60_000);
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.includes('rapport is listening'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1'));
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
-  });
-  return { proc, url: served, lines: () => out.split('\n').filter(Boolean) };
+/** Spawns `rapport start` with these arguments against the test database; resolves once it listens. */
+function startCli(args: string[], extraEnv: Record<string, string> = {}) {
+  return spawnCli(args, { ...process.env, DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...extraEnv }, { timeoutMs: 60_000 });
 }
 
 beforeAll(async () => {

@@ -14,6 +14,8 @@ export interface CliServer {
   exited: Promise<number | null>;
   /** What it printed so far (stdout and stderr). */
   output(): string;
+  /** Its stdout so far, line by line (its structured log lines, at LOG_LEVEL info). */
+  lines(): string[];
 }
 
 /**
@@ -24,15 +26,17 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: { detache
   const proc = spawn(process.execPath, [CLI, 'start', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   let out = '';
+  let stdout = '';
   proc.stderr!.on('data', (d) => (out += d));
   return new Promise<CliServer>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), opts.timeoutMs ?? 90_000);
     proc.stdout!.on('data', (d) => {
       out += d;
+      stdout += d;
       const line = out.split('\n').find((l) => l.includes('rapport is listening'));
       if (line) {
         clearTimeout(timer);
-        resolve({ proc, exited, output: () => out, url: (JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1') });
+        resolve({ proc, exited, output: () => out, lines: () => stdout.split('\n').filter(Boolean), url: (JSON.parse(line).url as string).replace('/graphql', '').replace('localhost', '127.0.0.1') });
       }
     });
     void exited.then((code) => {
