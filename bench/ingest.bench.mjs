@@ -1,7 +1,9 @@
 // Ingestion throughput: events per second through POST /v1/batch into PostgreSQL, side by side
 // with the same rows written by plain multi-row INSERTs over `pg` into a table of the same shape
 // (the floor any platform must pay). Usage:
-//   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4]
+//   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4] [--recommendations]
+// --recommendations loads the recommendations plugin (as `npm start` does) and also reports how
+// long its delivery took to catch up after the last batch was answered.
 // DATABASE_URL selects an external PostgreSQL; default: a fresh embedded one.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -17,6 +19,7 @@ const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
 const BATCH = arg('batch', 500);
 const CONCURRENCY = arg('concurrency', 4);
+const WITH_RECS = process.argv.includes('--recommendations');
 
 function makeEvents() {
   const out = [];
@@ -49,7 +52,7 @@ function chunks(list, size) {
 }
 
 const events = makeEvents();
-const server = await startServerProcess();
+const server = await startServerProcess(WITH_RECS ? { recommendations: {} } : {});
 try {
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
@@ -59,6 +62,17 @@ try {
     if (res.status !== 200) throw new Error(`batch failed: ${res.status} ${await res.text()}`);
   });
   const rapportSec = (performance.now() - t0) / 1000;
+  // With a plugin: how long its delivery (off the request path) took to catch up.
+  let catchUpSec = null;
+  if (WITH_RECS) {
+    for (;;) {
+      const r = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.admin}` }, body: JSON.stringify({ query: '{ deliveryStatus { lag } }' }) });
+      const body = await r.json();
+      if (body.data.deliveryStatus.every((d) => d.lag === 0)) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    catchUpSec = +((performance.now() - t0) / 1000 - rapportSec).toFixed(2);
+  }
 
   // 2. The floor: the same rows, multi-row INSERTs over pg, same batch size and concurrency.
   const db = new pg.Pool({ connectionString: server.databaseUrl, max: CONCURRENCY });
@@ -88,14 +102,15 @@ try {
 
   const result = {
     bench: 'ingest', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
-    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles,
+    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: WITH_RECS ? ['recommendations'] : [],
+    pluginCatchUpSeconds: catchUpSec,
     rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
     plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec) },
     ratio: +(rapportSec / floorSec).toFixed(2),
   };
   if (stored !== EVENTS || profiles !== USERS) throw new Error(`stored ${stored} events in ${profiles} profiles; expected ${EVENTS} in ${USERS}`);
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  fs.writeFileSync(new URL('./results/ingest.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(new URL(WITH_RECS ? './results/ingest-recommendations.json' : './results/ingest.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await server.stop();

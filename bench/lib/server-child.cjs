@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startServer, startCluster, runClusterWorker } = require('../../packages/server/dist');
-const { createRapport, createLogger } = require('../../packages/core/dist');
+const { createRapport, createLogger } = require('../../packages/core/dist/internal');
 
 const { recommendations, slowPluginMs, workers = 1, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
 const plugins = recommendations ? [require('../../packages/plugins/recommendations/dist').recommendationsPlugin(recommendations)] : [];

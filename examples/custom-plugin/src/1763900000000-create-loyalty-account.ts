@@ -7,7 +7,7 @@ export class CreateLoyaltyAccount1763900000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE TABLE loyalty_account (
-        profile_id        uuid PRIMARY KEY REFERENCES rapport_profile(id),
+        profile_id        uuid PRIMARY KEY,
         lifetime_revenue  numeric(14, 2) NOT NULL DEFAULT 0,
         orders            integer NOT NULL DEFAULT 0,
         updated_at        timestamptz NOT NULL DEFAULT now()

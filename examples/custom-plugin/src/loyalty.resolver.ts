@@ -1,8 +1,18 @@
-import { Profile, type RapportContext } from '@rapport/schema';
-import type { ProfileRecord } from '@rapport/core';
+import { Profile, type RequestContext } from '@rapport/schema';
+import { createLoadersKey, type ProfileRecord } from '@rapport/core';
+import type DataLoader from 'dataloader';
 import { Ctx, Field, FieldResolver, Float, Int, ObjectType, Resolver, Root, registerEnumType } from 'type-graphql';
 import type { LoyaltyAccount } from './loyalty-account.entity';
 import type { LoyaltyOptions } from './loyalty.plugin';
+
+/** The plugin's request loaders. */
+export interface LoyaltyLoaders {
+  options: Required<LoyaltyOptions>;
+  account: DataLoader<string, LoyaltyAccount | null>;
+}
+
+/** Typed at both ends: the plugin provides them per request, the resolver reads them. */
+export const loyaltyLoaders = createLoadersKey<LoyaltyLoaders>('loyalty');
 
 /** The tiers, from lifetime revenue. */
 export enum LoyaltyTier {
@@ -29,20 +39,20 @@ export function tierFor(revenue: number, opts: Required<LoyaltyOptions>): Loyalt
 /** Adds `loyaltyTier` and `loyalty` to the core `Profile` type. */
 @Resolver(() => Profile)
 export class LoyaltyResolver {
-  private account(p: ProfileRecord, ctx: RapportContext): Promise<LoyaltyAccount | null> {
-    return ctx.loaders.plugins.loyalty.account.load(p.id);
+  private account(p: ProfileRecord, ctx: RequestContext): Promise<LoyaltyAccount | null> {
+    return loyaltyLoaders.of(ctx).account.load(p.id);
   }
 
   @FieldResolver(() => LoyaltyTier, { description: 'Loyalty tier (loyalty plugin).' })
-  async loyaltyTier(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<LoyaltyTier> {
+  async loyaltyTier(@Root() p: ProfileRecord, @Ctx() ctx: RequestContext): Promise<LoyaltyTier> {
     const a = await this.account(p, ctx);
-    return tierFor(a?.lifetimeRevenue ?? 0, ctx.loaders.plugins.loyalty.options);
+    return tierFor(a?.lifetimeRevenue ?? 0, loyaltyLoaders.of(ctx).options);
   }
 
   @FieldResolver(() => LoyaltyStatus, { description: 'Loyalty totals (loyalty plugin).' })
-  async loyalty(@Root() p: ProfileRecord, @Ctx() ctx: RapportContext): Promise<LoyaltyStatus> {
+  async loyalty(@Root() p: ProfileRecord, @Ctx() ctx: RequestContext): Promise<LoyaltyStatus> {
     const a = await this.account(p, ctx);
     const revenue = a?.lifetimeRevenue ?? 0;
-    return { tier: tierFor(revenue, ctx.loaders.plugins.loyalty.options), lifetimeRevenue: revenue, orders: a?.orders ?? 0 };
+    return { tier: tierFor(revenue, loyaltyLoaders.of(ctx).options), lifetimeRevenue: revenue, orders: a?.orders ?? 0 };
   }
 }

@@ -1,43 +1,30 @@
+/**
+ * `@rapport/core`: the plugin-facing API. Everything a plugin (ours or a third party's) may use:
+ * `definePlugin` and the plugin contract, the typed services of the plugin host, event delivery's
+ * types, extension points, errors, cursors and a few utilities. Core's implementation (services,
+ * database, ingestion, identity resolution) is `@rapport/core/internal`, for Rapport's own
+ * packages only; its report is `packages/core/api/core.api.md`, checked in CI.
+ *
+ * @packageDocumentation
+ */
 import 'reflect-metadata';
 
-export * from './config/rapport-config';
-export { defaultConfig, resolveConfig, DEFAULT_BLOCKED_VALUES } from './config/default-config';
+export { definePlugin, type RapportPlugin, type PluginFactory, type ProfileMergedEvent, type PurposeDeclaration, type FieldDeclaration } from './plugin/plugin.types';
+export type {
+  PluginContext, SqlRunner, PluginDatabase, PluginConsent, PluginProfileRef, PluginProfiles, PluginEvents, PluginNotify, TopicHandler,
+  PluginMetrics, Job, JobHandler, JobOptions, JobsService, ScheduleWhen, SendOptions,
+} from './plugin/plugin-services.types';
+export { createLoadersKey, type LoadersKey, type RequestLoaders } from './plugin/plugin-loaders';
+export { createExtensionPoint, provide, type ExtensionPoint, type ExtensionLookup, type ProvidedExtension } from './plugin/extension-point';
+export { CHANGE_KINDS, type Change, type ChangeKind, type ChangeBase, type EventChange, type MergeChange, type UnmergeChange, type ConsentChange, type DeliverySubscription, type DeliveryStatus, type DeadLetter } from './delivery/delivery.types';
+export type { EventRecord } from './service/event.service';
+export type { ProfileRecord } from './service/profile.service';
+export type { TraitSource } from './entity/profile.entity';
+export type { SurvivorshipRule, TraitCandidate } from './identity/survivorship';
+export type { Logger } from './logger/logger';
 export * from './errors/rapport-error';
-export { createLogger, type Logger } from './logger/logger';
-export { Database, type Queryable, type DatabaseOptions, type DatabaseTimeouts, type QueryListener } from './database/database';
-export { DatabaseUnavailableError, RETRY_AFTER_SECONDS, unavailability } from './database/database-unavailable.error';
-export { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './database/embedded-postgres';
-export { Notifications, MAX_NOTIFY_PAYLOAD, type NotificationHandler } from './database/notifications';
+export { checkFirst, decodeCursor, encodeCursor, type Page } from './pagination/cursor';
+export { Permission } from './auth/roles';
 export { ReadCoalescer } from './database/read-coalescer';
-export * from './entity';
-export * from './ingestion/segment-message.types';
-export { validateMessage } from './ingestion/message-validator';
-export { IngestionPipeline, type PipelineResult, type RejectedMessage } from './ingestion/ingestion.pipeline';
-export { IngestionService, type IngestOutcome } from './ingestion/ingestion.service';
-export * from './identity/identity-normalizer';
-export { MergeProtection } from './identity/merge-protection';
-export { Permission, RoleRegistry, BUILTIN_ROLES } from './auth/roles';
-export * from './pagination/cursor';
-export * from './service/profile.service';
-export * from './service/event.service';
-export * from './service/api-key.service';
-export * from './plugin/plugin.types';
-export * from './delivery/delivery.types';
-export type { DeliveryOptions } from './delivery/event-delivery.service';
-export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
-export type { RapportServices } from './rapport.types';
-export * as matching from './identity/matching';
-export * from './ml';
-export { Survivorship, type SurvivorshipRule, type SurvivorshipConfig, type TraitCandidate } from './identity/survivorship';
-export { ProfileMerger, type MergeRequest, type UnmergeResult } from './identity/resolution/profile-merger';
-export { ConsentService, foldConsents, foldConsentsOnMerge, rebuildConsents } from './consent/consent.service';
-export * from './consent/consent.types';
-export { DataSubjectService, suppressionHash, type ProfileExport } from './consent/data-subject.service';
-export { FieldPolicyService, type FieldPolicy, type FieldPolicyInput, type PolicyMask } from './consent/field-policy.service';
-export { consentDecisionsOf, purposeOfCategory } from './consent/consent-extractor';
-export * from './consent/legal-basis';
-export * from './consent/access-decision';
-export * from './consent/data-element';
-export * from './consent/datum-redaction';
-export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';
-export { createRapport, CORE_VERSION, type RapportCore, type CreateRapportOptions } from './rapport';
+export { initTensorflow, currentBackend, TF_BACKENDS, type InitTensorflowOptions, type MlLogger, type TensorflowHandle, type Tf, type TfBackendLoader, type TfBackendName } from './ml';
+export { CORE_VERSION } from './core-version';

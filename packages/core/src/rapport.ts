@@ -8,22 +8,24 @@ import { IngestionService, type IngestOutcome } from './ingestion/ingestion.serv
 import { MergeProtection } from './identity/merge-protection';
 import { createLogger, type Logger } from './logger/logger';
 import { checkCompatibility, orderPlugins } from './plugin/plugin-registry';
-import type { PluginContext, RapportPlugin } from './plugin/plugin.types';
+import type { RapportPlugin } from './plugin/plugin.types';
+import type { PluginContext } from './plugin/plugin-services.types';
+import { PluginHost } from './plugin/plugin-host';
+import { MetricsRegistry } from './metrics/metrics.registry';
+import { JobRunner } from './jobs/job-runner.service';
 import type { RapportServices } from './rapport.types';
 import { ApiKeyService } from './service/api-key.service';
-import { EventService } from './service/event.service';
+import { EventService, type EventRecord } from './service/event.service';
 import { ProfileService } from './service/profile.service';
 import { Survivorship } from './identity/survivorship';
 import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
 import { ConsentService } from './consent/consent.service';
-import { isGranted } from './consent/consent.types';
 import { FieldPolicyService } from './consent/field-policy.service';
 import { DataSubjectService } from './consent/data-subject.service';
 import { EventDelivery } from './delivery/event-delivery.service';
 
-/** The version of `@rapport/core`, for plugin compatibility checks. */
-export const CORE_VERSION: string = (require('../package.json') as { version: string }).version;
+import { CORE_VERSION } from './core-version';
 
 /** A started Rapport core: database, services and plugins, without any server. */
 export interface RapportCore {
@@ -35,6 +37,12 @@ export interface RapportCore {
   plugins: RapportPlugin[];
   /** Context handed to a plugin's hooks. */
   pluginContext(plugin: RapportPlugin): PluginContext;
+  /** Builds plugins' contexts and dispatches their hooks. */
+  host: PluginHost;
+  /** Counters and gauges of core and plugins. */
+  metrics: MetricsRegistry;
+  /** Background jobs and cluster-wide schedules (pg-boss). */
+  jobs: JobRunner;
   /** Runs shutdown hooks, closes the pool and stops an embedded PostgreSQL this process started. */
   close(): Promise<void>;
 }
@@ -44,6 +52,12 @@ export interface CreateRapportOptions {
   strictCompatibility?: boolean;
   /** Skip migrations (the `migrate` CLI command runs them itself). */
   migrate?: boolean;
+  /**
+   * Run plugins' event delivery and work jobs in this process (default true). One-shot commands
+   * (the CLI's `train`, `keys`, `resolve`, ...) pass false: servers do that work. Plugins' `onInit`
+   * still runs, so their schedules are declared.
+   */
+  background?: boolean;
 }
 
 /**
@@ -90,29 +104,25 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const events = new EventService(db);
   const keys = new ApiKeyService(db, roles);
   const services = { profiles, events, keys, roles } as RapportServices;
-  const contexts = new Map<string, PluginContext>();
-  const pluginContext = (p: RapportPlugin): PluginContext => {
-    let ctx = contexts.get(p.name);
-    if (!ctx) {
-      const consentOf = async (profileId: string) => {
-        const [records] = await services.consent.consentsOf([profileId]);
-        return { allows: (purpose: string) => isGranted(records.find((c) => c.purpose === purpose)) };
-      };
-      contexts.set(p.name, (ctx = { name: p.name, logger: logger.child({ plugin: p.name }), db, services, config, consent: { of: consentOf } }));
-    }
-    return ctx;
-  };
-  const merger = new ProfileMerger(db, config.identity, survivorship);
-  const notifyMerged = async (m: { survivorId: string; mergedId: string; rule: string }) => {
-    for (const p of plugins) {
-      await Promise.resolve().then(() => p.onProfileMerged?.(m, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
-    }
-  };
-  const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
+  const background = options.background ?? true;
+  const metrics = new MetricsRegistry();
+  const jobs = new JobRunner(db, logger.child({ component: 'jobs' }), config.jobs);
   let delivery: EventDelivery | undefined;
+  const host = new PluginHost(plugins, {
+    db, logger, profiles, metrics,
+    // Without background work, handlers are not registered: schedules are declared, nothing runs here.
+    jobsFor: (name) => (background ? jobs.forPlugin(name) : { ...jobs.forPlugin(name), work: async () => undefined }),
+    deliveryStatus: async (name) => (await delivery?.status())?.find((s) => s.consumer === name) ?? null,
+    kickDelivery: () => delivery?.kick(),
+  });
+  const pluginContext = (p: RapportPlugin): PluginContext => host.context(p);
+  const merger = new ProfileMerger(db, config.identity, survivorship);
+  const notifyMerged = (m: { survivorId: string; mergedId: string; rule: string }) => host.dispatch('onProfileMerged', [m]);
+  const resolution = new ResolutionService(db, config.identity, merger, notifyMerged, logger);
   const after = async (outcome: IngestOutcome) => {
     if (outcome.stored.length || outcome.merges.length || outcome.consents.length) delivery?.kick();
-    await runHooks(plugins, pluginContext, outcome, logger);
+    await host.dispatch('onProfileMerged', outcome.merges);
+    if (host.hasInlineEventHooks) await host.dispatch('onEvent', outcome.stored.map(toEventRecord));
     if (outcome.consents.length) {
       await notifyConsent(outcome.consents.map((c) => ({ profileId: c.profileId, purpose: c.decision.purpose, granted: c.decision.granted })));
     }
@@ -121,14 +131,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   };
   const consent = new ConsentService(db);
   const subjects = new DataSubjectService(db);
-  const notifyConsent = async (changes: Array<{ profileId: string; purpose: string; granted: boolean }>) => {
-    for (const p of plugins) {
-      if (!p.onConsentChanged) continue;
-      for (const c of changes) {
-        await Promise.resolve().then(() => p.onConsentChanged!(c, pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onConsentChanged failed'));
-      }
-    }
-  };
+  const notifyConsent = (changes: Array<{ profileId: string; purpose: string; granted: boolean }>) => host.dispatch('onConsentChanged', changes);
   services.ingestion = new IngestionPipeline(
     config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, subjects, logger), after, logger,
   );
@@ -138,13 +141,11 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.exportProfile = async (id, actor) => {
     const out = await subjects.export(id, actor);
     const ids = [String(out.profile.id), ...out.mergedProfiles];
-    for (const p of plugins) if (p.onExport) out.plugins[p.name] = await p.onExport(ids, pluginContext(p));
+    Object.assign(out.plugins, await host.exported(ids));
     return out;
   };
   services.deleteProfile = (id, actor) =>
-    subjects.delete(id, actor, async (tx, ids) => {
-      for (const p of plugins) await p.onProfileDeleted?.(ids, { ...pluginContext(p), tx });
-    });
+    subjects.delete(id, actor, (tx, ids) => host.deleted(ids, tx));
   services.setConsent = async (profileId, decision, actor) => {
     const r = await consent.set(profileId, decision, actor);
     delivery?.kick();
@@ -162,11 +163,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.unmergeProfile = async (id, actor) => {
     const r = await merger.unmerge(id, actor);
     delivery?.kick();
-    for (const p of plugins) {
-      await Promise.resolve().then(() => p.onProfileUnmerged?.({ survivorId: r.survivorId, restoredId: r.restoredId, actor }, pluginContext(p))).catch((err: unknown) =>
-        logger.error({ err, plugin: p.name }, 'onProfileUnmerged failed'),
-      );
-    }
+    await host.dispatch('onProfileUnmerged', [{ survivorId: r.survivorId, restoredId: r.restoredId, actor }]);
     return r;
   };
 
@@ -179,10 +176,12 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.delivery = delivery;
   try {
     await declarePurposes(plugins, consent);
-    for (const p of plugins) await p.onInit?.(pluginContext(p));
-    await delivery.start();
+    await jobs.start();
+    await host.dispatch('onInit');
+    if (background) await delivery.start();
   } catch (err) {
     await delivery.stop(0).catch(() => undefined);
+    await jobs.stop(0).catch(() => undefined);
     await db.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw err;
@@ -190,13 +189,12 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
 
   return {
-    config, logger, db, services, plugins, pluginContext,
+    config, logger, db, services, plugins, pluginContext, host, metrics, jobs,
     async close() {
       await delivery?.stop();
+      await jobs.stop();
       await resolution.drain();
-      for (const p of [...plugins].reverse()) {
-        await Promise.resolve().then(() => p.onShutdown?.(pluginContext(p))).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onShutdown failed'));
-      }
+      await host.dispatch('onShutdown');
       await db.close();
       await embedded?.stop();
     },
@@ -222,28 +220,11 @@ async function declarePurposes(plugins: RapportPlugin[], consent: ConsentService
   }
 }
 
-async function runHooks(
-  plugins: RapportPlugin[],
-  ctxOf: (p: RapportPlugin) => PluginContext,
-  outcome: IngestOutcome,
-  logger: Logger,
-): Promise<void> {
-  for (const p of plugins) {
-    const ctx = ctxOf(p);
-    if (p.onProfileMerged) {
-      for (const m of outcome.merges) {
-        await Promise.resolve().then(() => p.onProfileMerged!(m, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onProfileMerged failed'));
-      }
-    }
-    if (p.onEvent) {
-      for (const { message: m, profileId, originProfileId, eventId } of outcome.stored) {
-        const event = {
-          id: eventId, messageId: m.messageId, profileId, originProfileId, type: m.type, name: m.name, groupId: m.groupId, category: m.category, userId: m.userId,
-          anonymousId: m.anonymousId, properties: m.properties, traits: m.traits, context: m.context, timestamp: m.timestamp,
-          originalTimestamp: m.originalTimestamp, sentAt: m.sentAt, receivedAt: m.receivedAt,
-        };
-        await Promise.resolve().then(() => p.onEvent!(event, ctx)).catch((err: unknown) => logger.error({ err, plugin: p.name }, 'onEvent failed'));
-      }
-    }
-  }
+/** A stored message as `onEvent` receives it. */
+function toEventRecord({ message: m, profileId, originProfileId, eventId }: IngestOutcome['stored'][number]): EventRecord {
+  return {
+    id: eventId, messageId: m.messageId, profileId, originProfileId, type: m.type, name: m.name, groupId: m.groupId, category: m.category, userId: m.userId,
+    anonymousId: m.anonymousId, properties: m.properties, traits: m.traits, context: m.context, timestamp: m.timestamp,
+    originalTimestamp: m.originalTimestamp, sentAt: m.sentAt, receivedAt: m.receivedAt,
+  } as EventRecord;
 }

@@ -1,5 +1,5 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import type { RapportPlugin } from '@rapport/core';
+import type { RapportPlugin } from '@rapport/core/internal';
 import { buildSchema } from 'type-graphql';
 import { permissionAuthChecker } from './auth/auth-checker';
 import { applyFieldGuard } from './guard/field-guard';

@@ -1,5 +1,5 @@
-import type { ApiKeyRecord, RapportCore, RapportServices, Logger } from '@rapport/core';
-import { ForbiddenError, isGranted } from '@rapport/core';
+import type { ApiKeyRecord, RapportCore, RapportServices, Logger } from '@rapport/core/internal';
+import { ForbiddenError, isGranted } from '@rapport/core/internal';
 import type { Loaders } from './loaders/loaders';
 import type { RequestGuard } from './guard/field-guard';
 
@@ -12,18 +12,18 @@ export interface Caller {
   purposes: string[];
 }
 
-/** The per-request GraphQL context every resolver receives. */
-export interface RapportContext {
+/**
+ * What a plugin's resolvers may use of a request's context: who calls, for which purpose, the
+ * request's loaders (typed per plugin with `createLoadersKey`), its logger, permission checks and
+ * the person's consent. Core's services are not part of it.
+ */
+export interface RequestContext {
   requestId: string;
   caller: Caller;
   /** The purpose the request acts for, when it names one. */
   purpose: string | null;
-  core: RapportCore;
-  services: RapportServices;
-  /** Request-scoped DataLoaders: every child read is batched through them. */
-  loaders: Loaders;
-  /** The field guard of this request (policies, roles, purpose, consents). */
-  guard?: RequestGuard;
+  /** Request-scoped loaders; plugins' are under `plugins`, by plugin name. */
+  loaders: { plugins: Record<string, unknown> };
   logger: Logger;
   /** True when the caller's roles grant the permission. */
   can(permission: string): boolean;
@@ -36,6 +36,16 @@ export interface RapportContext {
   consentOf(profileId: string): Promise<{ allows(purpose: string): boolean }>;
 }
 
+/** The per-request GraphQL context every resolver receives (core's resolvers use all of it). */
+export interface RapportContext extends RequestContext {
+  core: RapportCore;
+  services: RapportServices;
+  /** Request-scoped DataLoaders: every child read is batched through them. */
+  loaders: Loaders;
+  /** The field guard of this request (policies, roles, purpose, consents). */
+  guard?: RequestGuard;
+}
+
 /** Builds a context for a verified key. */
 export function createContext(args: {
   core: RapportCore;
@@ -44,7 +54,7 @@ export function createContext(args: {
   purpose: string | null;
   loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf'>) => Loaders;
   logger: Logger;
-  guard?: (loadConsents: (profileId: string) => Promise<import('@rapport/core').ConsentRecord[]>) => Promise<RequestGuard>;
+  guard?: (loadConsents: (profileId: string) => Promise<import('@rapport/core/internal').ConsentRecord[]>) => Promise<RequestGuard>;
 }): Promise<RapportContext> | RapportContext {
   const { core, key } = args;
   const caller: Caller = { keyId: key.id, name: key.name, roles: key.roles, purposes: key.purposes };

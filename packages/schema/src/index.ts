@@ -1,19 +1,18 @@
+/**
+ * `@rapport/schema`: what plugins use to add to the one GraphQL schema: the core object types they
+ * extend (`Profile`), the shared scalars and connection types, the request context their resolvers
+ * receive, and `@Governed` (a field's declared purposes, data elements and fallback). The schema's
+ * construction, resolvers and guard are `@rapport/schema/internal`, for Rapport's own packages;
+ * its report is `packages/schema/api/schema.api.md`, checked in CI.
+ *
+ * @packageDocumentation
+ */
 import 'reflect-metadata';
 
-export { buildRapportSchema, printRapportSchema, coreResolvers } from './build-schema';
-export { createContext, type RapportContext, type Caller } from './context';
-export { createCoreLoaders, createLoaders, type Loaders } from './loaders/loaders';
-export { permissionAuthChecker } from './auth/auth-checker';
+export type { RequestContext, Caller } from './context';
 export { JSONScalar, JSONObjectScalar } from './scalars';
 export { Profile, ProfileConnection, ProfileEdge } from './types/profile.type';
-export { EventType, EventConnection } from './types/event.type';
+export { EventType, EventConnection, EventEdge } from './types/event.type';
 export { IdentityType } from './types/identity.type';
-export { MergeType } from './types/merge.type';
 export { PageInfo, toConnection } from './types/page-info.type';
-export { ApiKeyType, CreatedApiKey } from './types/api-key.type';
-export { IngestResultType } from './types/ingest.type';
-export { HealthType, PluginInfo } from './types/health.type';
-export { MatchCandidateType, MatchExplanation, MatchCandidateConnection, MergeDecision } from './types/match-candidate.type';
-export { PurposeType, ConsentType, ConsentHistoryEntry } from './types/consent.type';
-export { applyFieldGuard, createRequestGuard, RequestGuard } from './guard/field-guard';
-export { AccessDecider, maskValue, type AccessDecision } from './guard/access-decider';
+export { Governed, GOVERNED_EXTENSION, type GovernedOptions, type GovernedSpec, type FieldFallback, type FallbackRoot } from './guard/governed';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { buildRapportSchema, printRapportSchema } from '@rapport/schema';
+import { buildRapportSchema, printRapportSchema } from '@rapport/schema/internal';
 import { defaultPlugins } from '../../server/src/config/default-plugins';
 
 const SNAPSHOT = path.resolve(__dirname, '../schema.graphql');

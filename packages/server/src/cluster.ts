@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { createRapport, resolveConfig, startEmbeddedPostgres, type Database, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core';
+import { createRapport, resolveConfig, startEmbeddedPostgres, type Database, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core/internal';
 
 /** What the primary tells about the running cluster. */
 export interface ClusterHandle {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
-import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type RapportConfigInput, type RapportCore } from '@rapport/core';
+import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type RapportConfigInput, type RapportCore } from '@rapport/core/internal';
 import { createGraphQLEngine } from './graphql/graphql-engine';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate } from './http/api-key.auth';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ctx, Extensions, FieldResolver, Int, Resolver, Root } from 'type-graphql';
-import { definePlugin, type ProfileRecord } from '@rapport/core';
-import { Profile, type RapportContext } from '@rapport/schema';
+import { definePlugin, type ProfileRecord } from '@rapport/core/internal';
+import { Profile, type RapportContext } from '@rapport/schema/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
 /**

@@ -1,4 +1,4 @@
-import { definePlugin, type Change } from '@rapport/core';
+import { definePlugin, type Change } from '@rapport/core/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './support/until';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { graphql, type GraphQLSchema } from 'graphql';
-import type { ConsentRecord, FieldPolicy } from '@rapport/core';
-import { AccessDecider, buildRapportSchema, createContext, createLoaders, RequestGuard, type RapportContext } from '@rapport/schema';
+import type { ConsentRecord, FieldPolicy } from '@rapport/core/internal';
+import { AccessDecider, buildRapportSchema, createContext, createLoaders, RequestGuard, type RapportContext } from '@rapport/schema/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
-import { definePlugin } from '@rapport/core';
+import { definePlugin } from '@rapport/core/internal';
 import { loyaltyPlugin } from '../../../examples/custom-plugin/src';
 
 let env: TestEnvironment;
@@ -12,7 +12,7 @@ const hookSaw: boolean[] = [];
 const hookProbe = definePlugin(() => ({
   name: 'hook-probe',
   async onEvent(event, ctx) {
-    if (event.name === 'Probe') hookSaw.push((await ctx.consent.of(event.profileId)).allows('personalization'));
+    if (event.name === 'Probe') hookSaw.push((await ctx.consent.allows([event.profileId], 'personalization')).get(event.profileId)!);
   },
 }));
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { definePlugin, matching } from '@rapport/core';
+import { definePlugin, matching } from '@rapport/core/internal';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';

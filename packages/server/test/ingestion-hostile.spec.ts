@@ -1,5 +1,5 @@
 import { gzipSync, deflateSync } from 'node:zlib';
-import { createLogger } from '@rapport/core';
+import { createLogger } from '@rapport/core/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

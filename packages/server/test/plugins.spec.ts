@@ -1,4 +1,4 @@
-import { definePlugin, type RapportPlugin } from '@rapport/core';
+import { definePlugin, type RapportPlugin } from '@rapport/core/internal';
 import { startServer } from '@rapport/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, createTestEnvironment, type TestDatabase } from '@rapport/testing';

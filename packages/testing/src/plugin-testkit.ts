@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createRapport, type ApiKeyRecord, type DeliveryStatus, type PipelineResult, type RapportConfigInput, type RapportCore, type RapportPlugin } from '@rapport/core';
+import { createRapport, type ApiKeyRecord, type DeliveryStatus, type PipelineResult, type RapportConfigInput, type RapportCore, type RapportPlugin } from '@rapport/core/internal';
 import { createGraphQLEngine, type GraphQLEngine } from '@rapport/server';
 import { createTestDatabase, type TestDatabase } from './test-database';
 

@@ -1,4 +1,4 @@
-import type { RapportConfigInput } from '@rapport/core';
+import type { RapportConfigInput } from '@rapport/core/internal';
 import { startServer, type RapportServer } from '@rapport/server';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
@@ -26,6 +26,11 @@ export interface TestEnvironment {
    * balancer), with the same keys. Its `close` stops that server only; this one's `close` stops both.
    */
   addServer(config?: RapportConfigInput): Promise<TestEnvironment>;
+  /**
+   * Waits until every plugin's event delivery has caught up (the `deliveryStatus` query, as an
+   * admin, shows no lag), after the writes a test made: delivery runs off the request path.
+   */
+  settle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +98,17 @@ function environmentOf(server: RapportServer, database: TestDatabase, keys: Test
         return { result: await work(), statements };
       } finally {
         off();
+      }
+    },
+    async settle(timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await env.graphql<{ deliveryStatus: Array<{ consumer: string; lag: number }> }>('{ deliveryStatus { consumer lag } }');
+        if (r.body.errors) throw new Error(`deliveryStatus failed: ${JSON.stringify(r.body.errors)}`);
+        const lagging = r.body.data!.deliveryStatus.filter((s) => s.lag > 0);
+        if (!lagging.length) return;
+        if (Date.now() > end) throw new Error(`plugin delivery did not catch up in ${timeoutMs} ms: ${JSON.stringify(lagging)}`);
+        await new Promise((res) => setTimeout(res, 25));
       }
     },
     async addServer(config = {}) {

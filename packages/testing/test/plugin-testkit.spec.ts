@@ -1,4 +1,4 @@
-import { definePlugin, type Change } from '@rapport/core';
+import { definePlugin, type Change } from '@rapport/core/internal';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPluginTestkit, type PluginTestkit } from '../src';
 

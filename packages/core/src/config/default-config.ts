@@ -48,6 +48,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConf
     plugins: [],
     roles: {},
     delivery: {},
+    jobs: {},
   };
 }
 
@@ -75,6 +76,7 @@ export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.Proces
     plugins: input.plugins ?? [],
     roles: { ...input.roles },
     delivery: { ...input.delivery },
+    jobs: { ...input.jobs },
     logger: input.logger,
   };
 }

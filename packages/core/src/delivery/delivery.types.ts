@@ -6,7 +6,8 @@ export type ChangeKind = 'event' | 'merge' | 'unmerge' | 'consent';
 /** Every kind, in the order they are documented. */
 export const CHANGE_KINDS: readonly ChangeKind[] = ['event', 'merge', 'unmerge', 'consent'];
 
-interface ChangeBase {
+/** What every change carries. */
+export interface ChangeBase {
   /**
    * The change's position in the outbox: unique and stable across retries and redeliveries, so a
    * plugin that records effects keyed by it (or by `event.id`) has each effect once.

@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import type { IdentityConfig } from '../config/rapport-config';
+import type { IdentityConfig } from './identity.config';
 
 /** A practical email check: something@domain.tld, no spaces, one @. */
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;

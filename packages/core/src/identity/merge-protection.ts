@@ -1,4 +1,4 @@
-import type { IdentityConfig } from '../config/rapport-config';
+import type { IdentityConfig } from './identity.config';
 import type { IdentityRef } from '../ingestion/segment-message.types';
 
 /**

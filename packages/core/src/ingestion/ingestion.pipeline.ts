@@ -1,4 +1,4 @@
-import type { RapportConfig } from '../config/rapport-config';
+import type { ValidationConfig } from './message-validator';
 import { RapportError } from '../errors/rapport-error';
 import type { Logger } from '../logger/logger';
 import type { IngestionService, IngestOutcome } from './ingestion.service';
@@ -43,7 +43,7 @@ interface Stored {
  */
 export class IngestionPipeline {
   constructor(
-    private readonly config: RapportConfig,
+    private readonly config: ValidationConfig,
     private readonly service: IngestionService,
     private readonly after: AfterIngest,
     private readonly logger?: Logger,

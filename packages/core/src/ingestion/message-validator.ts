@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { RapportConfig } from '../config/rapport-config';
+import type { IdentityConfig } from '../identity/identity.config';
+import type { IngestionConfig } from './ingestion.config';
+
+/** The settings validation reads. */
+export interface ValidationConfig {
+  identity: IdentityConfig;
+  ingestion: IngestionConfig;
+}
 import { PayloadTooLargeError, ValidationError } from '../errors/rapport-error';
 import { isBlockedValue, normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
 import { checkStorableJson, toWellFormedJson } from './storable-json.validator';
@@ -14,7 +21,7 @@ export interface ValidationContext {
   receivedAt: Date;
   /** `sentAt` of the enclosing batch, used when the message has none. */
   batchSentAt?: unknown;
-  config: Pick<RapportConfig, 'identity' | 'ingestion'>;
+  config: ValidationConfig;
   /** Size of the message in bytes, when the caller already knows it. */
   bytes?: number;
 }

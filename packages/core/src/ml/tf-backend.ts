@@ -103,7 +103,7 @@ let active: TensorflowHandle | undefined;
  * Tries each preferred backend in order (`tensorflow` = tfjs-node, then `wasm`, then `cpu`), logs
  * the choice and why earlier preferences were skipped, and falls back to `cpu` if everything else
  * fails. Memoised: later calls return the first result whatever their options
- * (see {@link resetTensorflow}).
+ * (see `resetTensorflow`, for tests).
  */
 export function initTensorflow(options: InitTensorflowOptions = {}): Promise<TensorflowHandle> {
   if (pending) {

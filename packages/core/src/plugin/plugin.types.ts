@@ -1,26 +1,10 @@
-import type { RapportConfig } from '../config/rapport-config';
-import type { Database } from '../database/database';
 import type { EventRecord } from '../service/event.service';
-import type { Logger } from '../logger/logger';
-import type { RapportServices } from '../rapport.types';
 import type { SurvivorshipRule } from '../identity/survivorship';
 import type { DeliverySubscription } from '../delivery/delivery.types';
+import type { ProvidedExtension } from './extension-point';
+import type { PluginContext, SqlRunner } from './plugin-services.types';
 
-/** What a plugin's hooks and services can reach. */
-export interface PluginContext {
-  /** The plugin's own name. */
-  name: string;
-  /** A child logger tagged with the plugin name. */
-  logger: Logger;
-  db: Database;
-  services: RapportServices;
-  config: RapportConfig;
-  /**
-   * A profile's consent, read fresh: `(await ctx.consent.of(profileId)).allows('personalization')`
-   * is true only for a granted, unexpired decision. Use it before using a person's data for a purpose.
-   */
-  consent: { of(profileId: string): Promise<{ allows(purpose: string): boolean }> };
-}
+export type { PluginContext } from './plugin-services.types';
 
 /** A merge, as hooks see it. */
 export interface ProfileMergedEvent {
@@ -42,13 +26,15 @@ export interface PurposeDeclaration {
   legalBasis?: string;
 }
 
-/** A field a plugin adds to a GraphQL type, and the purposes its data serves. */
+/** A field a plugin adds to a GraphQL type, the purposes its data serves and who may read it. */
 export interface FieldDeclaration {
   type: string;
   field: string;
   purposes: string[];
   /** True when the field holds personal data. */
   pii?: boolean;
+  /** Roles that may read the field (default: any role with the permission to reach it). */
+  roles?: string[];
   /**
    * The data elements the field's value is derived from (`events`, `identities`, `traits`,
    * `trait:<key>`, `identity:<type>`, `event:<name>.<properties|context>.<path>`). The guard denies
@@ -82,19 +68,27 @@ export interface RapportPlugin {
   permissions?: Record<string, string[]>;
   /** Purposes the plugin's data serves; created at start when missing (an admin's later edits win). */
   purposes?: PurposeDeclaration[];
+  /**
+   * Extension points this plugin offers to others (`provide(point, impl)`); a plugin using one
+   * lists this plugin in `dependsOn` and calls `ctx.extensions.get(point)`. Two plugins offering
+   * one point fail the start.
+   */
+  extensionPoints?: ProvidedExtension[];
   /** Survivorship rules the plugin supplies for trait keys (e.g. a function for `loyaltyTier`). */
   survivorship?: Record<string, SurvivorshipRule>;
   /**
-   * Fields the plugin adds, the purposes their data serves and the data elements they derive from.
-   * `purposes` is documentation for admins writing policies; `derivesFrom` is enforced: the field
-   * is denied whenever one of those elements is. The guard covers every field anyway.
+   * Fields the plugin adds, the purposes their data serves and the data elements they derive from:
+   * the field's default policy, enforced by the guard when no admin policy names the field (an
+   * admin policy wins); `derivesFrom` holds whatever the policy. The same as `@Governed` on the
+   * field resolver (from `@rapport/schema`), which can also declare a fallback.
    */
   fields?: FieldDeclaration[];
   /**
    * Request-scoped loaders (DataLoader instances, or anything with per-request caches), created
-   * for every GraphQL request and reachable as `ctx.loaders.plugins[<plugin name>]` in resolvers.
+   * for every GraphQL request. Type them with a {@link createLoadersKey} key: return
+   * `key.provide({...})` here and read `key.of(ctx)` in resolvers.
    */
-  loaders?(ctx: PluginContext): Record<string, unknown>;
+  loaders?(ctx: PluginContext): object;
   /** Called once at start, after migrations, in dependency order. */
   onInit?(ctx: PluginContext): void | Promise<void>;
   /**
@@ -120,7 +114,7 @@ export interface RapportPlugin {
    * Deletes what the plugin holds on these profiles, inside core's delete transaction (use `tx`).
    * A throw aborts the whole deletion.
    */
-  onProfileDeleted?(profileIds: string[], ctx: PluginContext & { tx: import('../database/database').Queryable }): void | Promise<void>;
+  onProfileDeleted?(profileIds: string[], ctx: PluginContext & { tx: SqlRunner }): void | Promise<void>;
   /** Called after a profile's consent for a purpose changed. */
   onConsentChanged?(change: { profileId: string; purpose: string; granted: boolean }, ctx: PluginContext): void | Promise<void>;
   /**

@@ -5,7 +5,7 @@ import { PARTIAL_GRANT_SOURCE, type ConsentState } from '../consent/legal-basis'
 import type { TraitSource } from '../entity/profile.entity';
 import { ValidationError } from '../errors/rapport-error';
 import { normalizeIdentityType, normalizeIdentityValue } from '../identity/identity-normalizer';
-import type { IdentityConfig } from '../config/rapport-config';
+import type { IdentityConfig } from '../identity/identity.config';
 import type { IdentityRef } from '../ingestion/segment-message.types';
 import { checkFirst, decodeCursor, encodeCursor, type Page } from '../pagination/cursor';
 

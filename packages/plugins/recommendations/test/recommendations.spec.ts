@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { recommendationsPlugin } from '../src';
-import { CONSENTED, RECS, recs, send, setConsent, track } from './helpers';
+import { CONSENTED, PERSONAL, personalKey, RECS, recs, send, setConsent, track } from './helpers';
 
 let env: TestEnvironment;
+/** An app key acting for personalization (the purpose Profile.recommendations declares). */
+let shopKey: string;
 beforeAll(async () => {
   env = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100 })] });
+  shopKey = await personalKey(env);
 });
 afterAll(async () => env?.close());
 
@@ -93,6 +96,7 @@ describe('items and interactions from Segment e-commerce events', () => {
       ],
     }, { key: env.keys.admin });
     expect(r.status).toBe(200);
+    await env.settle();
     expect((await env.graphql(ITEM, { id: 'cap-3' })).body.data.item).toMatchObject({ id: 'cap-3', price: null });
     expect((await env.graphql(ITEM, { id: 'never-stored' })).body.data.item).toBeNull();
   });
@@ -184,15 +188,16 @@ describe('Profile.recommendations', () => {
 
   it('reads the interactions of a page of profiles in one statement, then from memory until they change', async () => {
     const q = (n: number) => `{ profiles(first: ${n}) { nodes { id recommendations(first: 3) { item { id } reason } } } }`;
-    await env.graphql(q(1));
+    const personal = { headers: PERSONAL };
+    await env.graphql(q(1), undefined, personal);
     const count = (s: string[], sql: string) => s.filter((x) => x.includes(sql)).length;
-    const many = await env.countSql(() => env.graphql(q(8)));
+    const many = await env.countSql(() => env.graphql(q(8), undefined, personal));
     expect(many.result.body.errors).toBeUndefined();
     expect(many.result.body.data.profiles.nodes.length).toBe(8);
     expect(count(many.statements, 'FROM rec_interaction WHERE profile_id')).toBe(1); // the 7 not read before, batched
     expect(count(many.statements, 'FROM rapport_consent WHERE profile_id')).toBe(1);
     expect(count(many.statements, 'FROM rec_item WHERE id = ANY')).toBe(0); // rows come from the catalog snapshot
-    const again = await env.countSql(() => env.graphql(q(8)));
+    const again = await env.countSql(() => env.graphql(q(8), undefined, personal));
     expect(again.result.body).toEqual(many.result.body);
     expect(count(again.statements, 'FROM rec_interaction WHERE profile_id')).toBe(0);
     // A view by one of them drops that profile alone: the next read goes back to PostgreSQL for it.
@@ -203,11 +208,12 @@ describe('Profile.recommendations', () => {
     const ident = who.body.data.profile.identities[0];
     const key = ident.type === 'user_id' ? 'userId' : 'anonymousId';
     await env.post('/v1/track', { [key]: ident.value, event: 'Product Viewed', properties: { product_id: 'shirt-2' } });
-    const changed = await env.countSql(() => env.graphql(q(8)));
+    await env.settle();
+    const changed = await env.countSql(() => env.graphql(q(8), undefined, personal));
     const reads = changed.statements.filter((x) => x.includes('FROM rec_interaction WHERE profile_id'));
     expect(reads.length).toBe(1);
     // profile(id) reads the profile and its consents in one statement: no second one for consent.
-    const single = await env.countSql(() => env.graphql(`query($id: ID!) { profile(id: $id) { recommendations(first: 3) { item { id } } } }`, { id: node.id }));
+    const single = await env.countSql(() => env.graphql(`query($id: ID!) { profile(id: $id) { recommendations(first: 3) { item { id } } } }`, { id: node.id }, personal));
     expect(single.result.body.errors).toBeUndefined();
     expect(count(single.statements, 'FROM rapport_consent c WHERE c.profile_id = p.id')).toBe(1);
     expect(count(single.statements, 'FROM rapport_consent WHERE profile_id = ANY')).toBe(0);
@@ -219,7 +225,7 @@ describe('Profile.recommendations', () => {
     const ids = await send(env, viewed.map((item, k) => track(`concurrent-${k}`, 'Product Viewed', { product_id: item }, CONSENTED)));
     // Open the connections first (profile(id) alone reads no interactions), so the requests arrive together.
     await Promise.all(ids.map((id) => env.graphql(`query($id: ID!) { profile(id: $id) { id } }`, { id })));
-    const { result, statements } = await env.countSql(() => Promise.all(ids.map((id) => env.graphql(RECS, { id, first: 3 }))));
+    const { result, statements } = await env.countSql(() => Promise.all(ids.map((id) => env.graphql(RECS, { id, first: 3 }, { headers: PERSONAL }))));
     result.forEach((r, k) => {
       expect(r.body.errors).toBeUndefined();
       const got = r.body.data.profile.recommendations as Array<{ item: { id: string }; reason: string }>;
@@ -236,12 +242,12 @@ describe('Profile.recommendations', () => {
 describe('consent', () => {
   it('recommendations derive from events: a caller who may not read events gets no picks and no "because" reasons', async () => {
     const [id] = await send(env, [track('derived', 'Product Viewed', { product_id: 'shoe-3' }, CONSENTED)]);
-    const before = await recs(env, id, 5, undefined, env.keys.app);
+    const before = await recs(env, id, 5, undefined, shopKey);
     expect(before.some((x) => x.reason.startsWith('because'))).toBe(true);
     const policy = await env.graphql(`mutation { setFieldPolicy(input: { type: "Profile", field: "events", purposes: [], roles: ["admin"] }) { id } }`);
     expect(policy.body.errors).toBeUndefined();
     try {
-      const r = await env.graphql(RECS, { id, first: 5 }, { key: env.keys.app });
+      const r = await env.graphql(RECS, { id, first: 5 }, { key: shopKey });
       expect(r.body.data.profile.recommendations).toBeNull();
       expect(r.body.errors[0].extensions.code).toBe('FORBIDDEN_FIELD');
       expect(JSON.stringify(r.body)).not.toContain('Court Classic'); // the viewed item's title is nowhere
@@ -258,7 +264,7 @@ describe('consent', () => {
     ]);
     const [stranger] = await send(env, [{ type: 'identify', userId: 'stranger' }]);
     const personalOff = async () => {
-      const r = await recs(env, id, 10, undefined, env.keys.app);
+      const r = await recs(env, id, 10, undefined, shopKey);
       expect(r.length).toBeGreaterThan(0);
       expect(r.every((x) => x.model === 'popularity')).toBe(true);
       expect(r.every((x) => !x.reason.includes('because'))).toBe(true);
@@ -269,7 +275,7 @@ describe('consent', () => {
     await personalOff();
 
     await setConsent(env, id, true);
-    const on = await recs(env, id, 10, undefined, env.keys.app);
+    const on = await recs(env, id, 10, undefined, shopKey);
     expect(on.map((x) => x.item.id)).not.toContain('shirt-1');
     expect(on[0]).toMatchObject({ model: 'attributes' });
     expect(on.some((x) => x.reason === 'because you viewed Court Classic' || x.reason === 'because you bought Run Tee')).toBe(true);
@@ -278,10 +284,11 @@ describe('consent', () => {
     await personalOff();
   });
 
-  it('declares its field and purpose', async () => {
+  it('declares its purpose, created at start', async () => {
     const plugin = env.server.core.plugins.find((p) => p.name === 'recommendations')!;
-    expect(plugin.fields).toEqual([{ type: 'Profile', field: 'recommendations', purposes: ['personalization'] }]);
     expect(plugin.purposes?.map((p) => p.name)).toEqual(['personalization']);
+    const r = await env.graphql('{ purposes { name legalBasis } }');
+    expect(r.body.data.purposes).toContainEqual({ name: 'personalization', legalBasis: 'consent' });
   });
 });
 

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@rapport/core';
+import { createLogger } from '@rapport/core/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { recommendationsPlugin } from '../src';
 import { DenseItemWeights } from '../src/models';
@@ -191,44 +190,33 @@ describe('scheduled training (trainEvery)', () => {
     }
   });
 
-  it.skipIf(!fs.existsSync(worker))('a scheduled round skips when a version was started less than a period ago; the CLI never does', async () => {
-    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 600_000, ease: { lambda: 5, minItemUsers: 2 } })] });
+  it.skipIf(!fs.existsSync(worker))('with two servers, scheduled training runs once per period in all (a cluster-wide job), never twice at once', async () => {
+    const options = { refreshMs: 0, pollMs: 100, trainEvery: 2000, keepVersions: 50, ease: { lambda: 5, minItemUsers: 2 } };
+    const a = await createTestEnvironment({ plugins: [recommendationsPlugin(options)], jobs: { pollIntervalMs: 250 } });
     try {
-      await send(scheduled, syntheticEvents(12));
-      const core = scheduled.server.core;
-      const plugin = core.plugins.find((p) => p.name === 'recommendations')!;
-      // The runtime every server's timer calls, one round at a time (the 10-minute timer never fires here).
-      const { runtime } = plugin.loaders!(core.pluginContext(plugin)) as { runtime: Runtime };
-      expect(await runtime.trainInWorker()).toMatchObject({ version: 1 });
-      expect(await runtime.trainInWorker()).toBeNull(); // another server's round in the same period
-      expect((await trainLikeTheCli(scheduled)).summary.version).toBe(2);
-      const versions = async () => (await core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rec_model'))[0].n;
-      expect(await versions()).toBe(2);
-      // Once the last start is a period old, the next round trains.
-      await core.db.query(`UPDATE rec_model SET metrics = jsonb_set(metrics, '{startedAt}', to_jsonb(now() - interval '11 minutes'))`);
-      expect(await runtime.trainInWorker()).toMatchObject({ version: 3 });
+      const b = await a.addServer({ plugins: [recommendationsPlugin(options)], jobs: { pollIntervalMs: 250 } });
+      await send(a, syntheticEvents(12));
+      const started = Date.now();
+      await waitFor(async () => (await a.graphql(STATUS)).body.data.recommendationModel, (v) => v.model === 'ease', 20_000);
+      await new Promise((r) => setTimeout(r, 7000)); // three and a half more periods
+      const rows = await a.server.core.db.query<{ version: number; started: Date; seconds: number }>(
+        `SELECT version, (metrics->>'startedAt')::timestamptz AS started, (metrics->>'seconds')::float8 AS seconds FROM rec_model ORDER BY version`,
+      );
+      const periods = (Date.now() - started) / options.trainEvery;
+      // One run per period across both servers (two would train about twice as many versions).
+      expect(rows.length).toBeGreaterThanOrEqual(3);
+      expect(rows.length).toBeLessThanOrEqual(Math.ceil(periods) + 1);
+      // Never two at once: each run starts after the previous one finished.
+      for (let k = 1; k < rows.length; k++) {
+        expect(rows[k].started.getTime()).toBeGreaterThanOrEqual(rows[k - 1].started.getTime() + rows[k - 1].seconds * 1000 - 5);
+      }
+      // Both servers serve the newest version.
+      const newest = rows.at(-1)!.version;
+      for (const env of [a, b]) {
+        await waitFor(async () => (await env.graphql(STATUS)).body.data.recommendationModel, (v) => v.version >= newest - 1, 5000);
+      }
     } finally {
-      await scheduled.close();
-    }
-  });
-
-  it.skipIf(!fs.existsSync(worker))('scheduled training runs on one server at a time (the others skip while one trains)', async () => {
-    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 1000, ease: { lambda: 5, minItemUsers: 2 } })] });
-    // Another server "training": it holds the training lock.
-    const other = new Client({ connectionString: scheduled.database.url });
-    await other.connect();
-    try {
-      await other.query('SELECT pg_advisory_lock($1)', [0x72656331]);
-      await send(scheduled, syntheticEvents(12));
-      await new Promise((r) => setTimeout(r, 3500)); // three rounds
-      const [{ n }] = await scheduled.server.core.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rec_model');
-      expect(n).toBe(0);
-      await other.query('SELECT pg_advisory_unlock($1)', [0x72656331]);
-      const st = await waitFor(async () => (await scheduled.graphql(STATUS)).body.data.recommendationModel, (v) => v.model === 'ease', 20_000);
-      expect(st.model).toBe('ease');
-    } finally {
-      await other.end();
-      await scheduled.close();
+      await a.close();
     }
   });
 });

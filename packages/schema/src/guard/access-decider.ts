@@ -1,18 +1,31 @@
 import { createHash } from 'node:crypto';
 import {
   completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, namesDatum, staticAccess,
-  type AccessQuestion, type ConsentState, type DataElement, type Datum, type FieldPolicy, type PolicyMask, type StaticVerdict,
-} from '@rapport/core';
+  type AccessQuestion, type ConsentState, type DataElement, type Datum, type DenialRule, type FieldPolicy, type PolicyMask, type StaticVerdict,
+} from '@rapport/core/internal';
 
 /** The verdict on one field or datum for one profile. */
 export interface AccessDecision {
   allowed: boolean;
   /** Why it was denied: the caller may not read it, or the profile did not consent. */
   code?: 'FORBIDDEN_FIELD' | 'CONSENT_REQUIRED';
+  /** The rule that denied it: `default`, `role`, `purpose` or `consent` (see core's `DenialRule`). */
+  rule?: DenialRule;
   /** Which rule or consent decided, in words. */
   reason: string;
   mask: PolicyMask;
   /** Reads are audited. */
+  pii: boolean;
+}
+
+/**
+ * A field's own declaration of its policy (`@Governed({ purposes, roles, pii })`, or a plugin's
+ * `fields` entry): the field's default policy, applied when no admin policy names the field. An
+ * admin policy on the field replaces it as a whole.
+ */
+export interface DeclaredPolicy {
+  purposes: string[];
+  roles: string[];
   pii: boolean;
 }
 
@@ -88,9 +101,12 @@ export class AccessDecider {
     return this.input.purpose;
   }
 
-  /** True when a policy names this plain GraphQL field (so the guard must decide it). */
-  guarded(type: string, field: string): boolean {
-    if (this.fieldPolicies.has(`${type}.${field}`)) return true;
+  /**
+   * True when a policy names this plain GraphQL field, or the field declares its own (`declared`),
+   * so the guard must decide it.
+   */
+  guarded(type: string, field: string, declared?: DeclaredPolicy | null): boolean {
+    if (declared || this.fieldPolicies.has(`${type}.${field}`)) return true;
     if (type === 'Profile' && field.startsWith('traits.')) return true;
     return type === 'Profile' && ['events', 'identities', 'traits'].includes(field) && this.elementPolicies.some((e) => e.element.kind === 'collection' && e.element.name === field);
   }
@@ -128,21 +144,33 @@ export class AccessDecider {
   /**
    * Decides a field (`Type.field`) or an element in field form (`Profile.traits.<key>`,
    * `Profile.events`, `Profile.identities`, `Profile.traits`) for a profile in these consent states.
+   * `declared` is the field's own declaration: its policy when no admin policy names the field.
    */
-  decide(type: string, field: string, consents: ConsentStates = {}): AccessDecision {
+  decide(type: string, field: string, consents: ConsentStates = {}, declared?: DeclaredPolicy | null): AccessDecision {
     const d = this.datumOfField(type, field);
     if (d) return this.decideDatum(d, consents);
-    const policy = this.fieldPolicies.get(`${type}.${field}`);
-    const question = this.question(policy ? [this.rule(policy)] : [], { deny: false });
-    return { ...completeVerdict(staticAccess(question), consents), mask: policy?.mask ?? 'null', pii: policy?.pii ?? false };
+    const p = this.fieldPolicy(type, field, declared);
+    const question = this.question(p ? [p.rule] : [], { deny: false });
+    return { ...completeVerdict(staticAccess(question), consents), mask: p?.mask ?? 'null', pii: p?.pii ?? false };
   }
 
   /** The static verdict of a field (or element in field form), as {@link decide} would start from. */
-  staticField(type: string, field: string): StaticVerdict {
+  staticField(type: string, field: string, declared?: DeclaredPolicy | null): StaticVerdict {
     const d = this.datumOfField(type, field);
     if (d) return this.staticDatum(d);
+    const p = this.fieldPolicy(type, field, declared);
+    return staticAccess(this.question(p ? [p.rule] : [], { deny: false }));
+  }
+
+  /**
+   * The policy of a plain field: the admin's (`rapport_field_policy`), which wins as a whole, else
+   * the field's declaration (named `Type.field [declared]` in reasons), else none.
+   */
+  private fieldPolicy(type: string, field: string, declared?: DeclaredPolicy | null) {
     const policy = this.fieldPolicies.get(`${type}.${field}`);
-    return staticAccess(this.question(policy ? [this.rule(policy)] : [], { deny: false }));
+    if (policy) return { rule: this.rule(policy), mask: policy.mask, pii: policy.pii };
+    if (!declared) return null;
+    return { rule: { name: `${type}.${field} [declared]`, purposes: declared.purposes, roles: declared.roles }, mask: 'null' as PolicyMask, pii: declared.pii };
   }
 
   /** The datum a field form names, if it names one. */

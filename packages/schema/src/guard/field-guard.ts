@@ -1,10 +1,11 @@
-import { defaultFieldResolver, getNullableType, GraphQLError, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, getNullableType, GraphQLError, isNonNullType, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import {
-  consentStatesOf, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue,
+  consentStatesOf, deniedForPurpose, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
   type ConsentRecord, type Datum, type EventDataField, type EventRecord, type RapportConfig, type RapportPlugin, type RapportServices,
-} from '@rapport/core';
-import { AccessDecider, maskValue, type AccessDecision, type ConsentStates } from './access-decider';
-import { derivedFieldsOf } from './derived-fields';
+} from '@rapport/core/internal';
+import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
+import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
+import { fallbackRoot, type FallbackRoot } from './governed';
 
 /** Per-request guard state: the decider, the errors and audit entries the request collects. */
 export class RequestGuard {
@@ -94,16 +95,27 @@ const DATA_FIELDS = new Set([
   'Merge.reason', 'MatchCandidate.explanation',
 ]);
 
+/** What the fields of each guarded schema declare about themselves (for `explainAccess`). */
+const declarationsBySchema = new WeakMap<GraphQLSchema, Map<string, DeclaredField>>();
+
+/** What `Type.field` of a schema {@link applyFieldGuard} guarded declares about itself, if anything. */
+export function fieldDeclarationOf(schema: GraphQLSchema, type: string, field: string): DeclaredField | undefined {
+  return declarationsBySchema.get(schema)?.get(`${type}.${field}`);
+}
+
 /**
  * Applies the field guard to every field of every object type of the composed schema, core and
  * plugins alike, so a plugin's field is covered without its author doing anything. A denied field
  * resolves to null (or its mask) and adds a FORBIDDEN_FIELD or CONSENT_REQUIRED error with the
  * field's path. Personal data is decided per data element wherever it appears (traits, identities,
  * event payloads, merge reasons, match explanations), and a field that derives from data elements
- * (`derivesFrom`) is denied when any of them is.
+ * (`derivesFrom`) is denied when any of them is. A field's own declaration (`@Governed`, or a
+ * plugin's `fields`) is its policy when no admin policy names it; a field with a declared fallback
+ * serves it, without an error, when it is denied only because of its purpose or the person's consent.
  */
 export function applyFieldGuard(schema: GraphQLSchema, plugins: RapportPlugin[] = []): GraphQLSchema {
-  const derived = derivedFieldsOf(schema, plugins);
+  const declarations = fieldDeclarationsOf(schema, plugins);
+  declarationsBySchema.set(schema, declarations);
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
@@ -114,16 +126,28 @@ export function applyFieldGuard(schema: GraphQLSchema, plugins: RapportPlugin[] 
       const typeName = type.name;
       const fieldName = field.name;
       const key = `${typeName}.${fieldName}`;
-      const derives = derived.get(key) ?? [];
+      const declaration = declarations.get(key);
+      const derives = declaration?.derives ?? [];
+      const declared = declaration?.policy ?? null;
+      if (declared && DATA_FIELDS.has(key)) {
+        throw new ValidationError('field', 'element', `${key} holds data elements: govern them with policies on the elements, not with a declaration on the field`);
+      }
+      if (declared && isNonNullType(field.type)) {
+        throw new ValidationError('field', 'nullable', `${key} is non-null, so a denial would null its parent: declare a policy on nullable fields only`);
+      }
+      const withFallback = declaration?.fallback === true;
       // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
       const nullable = getNullableType(field.type);
       const maskable = isScalarType(nullable) && nullable.name !== 'JSONObject';
       field.resolve = (parent, args, ctx: GuardCtx, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);
-        if (!DATA_FIELDS.has(key) && !derives.length && !guard.decider.guarded(typeName, fieldName)) return original(parent, args, ctx, info);
+        if (!DATA_FIELDS.has(key) && !derives.length && !guard.decider.guarded(typeName, fieldName, declared)) return original(parent, args, ctx, info);
         const call = () => original(parent, args, ctx, info);
-        return guarded({ guard, type: typeName, field: fieldName, maskable, derives, call, parent, args: args as Record<string, unknown>, ctx, info });
+        // The fallback runs through the field's own resolver chain (its @Authorized check and
+        // middlewares first), where @Governed's middleware answers a fallback root with the fallback.
+        const fallback = withFallback ? (root: FallbackRoot) => original(root, args, ctx, info) : null;
+        return guarded({ guard, type: typeName, field: fieldName, maskable, derives, declared, fallback, call, parent, args: args as Record<string, unknown>, ctx, info });
       };
     }
   }
@@ -136,6 +160,10 @@ interface GuardedCall {
   field: string;
   maskable: boolean;
   derives: Datum[];
+  /** The field's declared policy: its default, replaced by an admin policy on the field. */
+  declared: DeclaredPolicy | null;
+  /** Serves the field's declared fallback; null when it declares none. */
+  fallback: ((root: FallbackRoot) => unknown) | null;
   call: () => unknown;
   parent: unknown;
   args: Record<string, unknown>;
@@ -168,22 +196,27 @@ async function guarded(g: GuardedCall): Promise<unknown> {
     return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(g.ctx));
   }
 
-  // The field as a whole: its own policy (or collection), then what it derives from.
-  if (guard.decider.guarded(type, field)) {
-    const d = guard.decider.decide(type, field, consents);
-    if (!d.allowed) {
-      guard.deny(info, `${type}.${field}`, d);
-      return d.mask === 'null' || !g.maskable ? null : maskValue(await g.call(), d.mask);
-    }
-    if (d.pii && profileId) guard.audit(profileId, `${type}.${field}`);
+  // The field as a whole: its own policy (an admin's, else its declaration), then what it derives from.
+  const denials: Array<{ d: AccessDecision; own: boolean; reason: string }> = [];
+  let own: AccessDecision | null = null;
+  if (guard.decider.guarded(type, field, g.declared)) {
+    own = guard.decider.decide(type, field, consents, g.declared);
+    if (!own.allowed) denials.push({ d: own, own: true, reason: own.reason });
   }
   for (const datum of g.derives) {
     const d = guard.decider.decideDatum(datum, consents);
-    if (!d.allowed) {
-      guard.deny(info, `${type}.${field}`, { code: d.code, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
-      return null;
-    }
+    if (!d.allowed) denials.push({ d, own: false, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
   }
+  if (denials.length) {
+    // Denied only because of the purpose or the person's consent (rules 4 and 5): the declared
+    // fallback is the answer, with no error and no audit entry (it reads nothing of the person's
+    // for that purpose). A role or default denial (rules 1 and 3) anywhere stays a denial.
+    if (g.fallback && denials.every((x) => deniedForPurpose(x.d))) return g.fallback(fallbackRoot(type, profileId));
+    const first = (g.fallback && denials.find((x) => !deniedForPurpose(x.d))) || denials[0];
+    guard.deny(info, `${type}.${field}`, { code: first.d.code, reason: first.reason });
+    return !first.own || first.d.mask === 'null' || !g.maskable ? null : maskValue(await g.call(), first.d.mask);
+  }
+  if (own?.pii && profileId) guard.audit(profileId, `${type}.${field}`);
 
   const value = await g.call();
   if (value === null || value === undefined) return value;

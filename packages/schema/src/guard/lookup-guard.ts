@@ -1,4 +1,4 @@
-import { allowingStates, normalizeIdentityType, RapportError, ValidationError, type Datum, type ProfileFilter, type ProfileRecord, type StaticVerdict } from '@rapport/core';
+import { allowingStates, normalizeIdentityType, RapportError, ValidationError, type Datum, type ProfileFilter, type ProfileRecord, type StaticVerdict } from '@rapport/core/internal';
 import type { RapportContext } from '../context';
 import { AccessDecider } from './access-decider';
 

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { ConsentRecord, EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core';
+import type { ConsentRecord, EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core/internal';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
 export interface Loaders {

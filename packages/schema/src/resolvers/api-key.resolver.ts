@@ -1,4 +1,4 @@
-import { Permission } from '@rapport/core';
+import { Permission } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { CreateApiKeyInput } from '../inputs/api-key.input';

@@ -1,4 +1,4 @@
-import { Permission, isGranted, type ProfileRecord } from '@rapport/core';
+import { Permission, isGranted, type ProfileRecord } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, FieldResolver, ID, InputType, Field, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { ConsentHistoryEntry, ConsentType, PurposeType } from '../types/consent.type';

@@ -1,4 +1,4 @@
-import { Permission } from '@rapport/core';
+import { Permission } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, Field, ID, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { JSONObjectScalar } from '../scalars';

@@ -1,4 +1,4 @@
-import { CORE_VERSION, currentBackend } from '@rapport/core';
+import { CORE_VERSION, currentBackend } from '@rapport/core/internal';
 import { Ctx, Query, Resolver } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { HealthType } from '../types/health.type';

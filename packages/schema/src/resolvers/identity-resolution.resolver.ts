@@ -1,4 +1,4 @@
-import { Permission, type MatchCandidateRecord, type ProfileRecord } from '@rapport/core';
+import { Permission, type MatchCandidateRecord, type ProfileRecord } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { MatchCandidateConnection, MatchCandidateType, MergeDecision } from '../types/match-candidate.type';
@@ -6,14 +6,15 @@ import { MergeType } from '../types/merge.type';
 import { toConnection } from '../types/page-info.type';
 import { Profile } from '../types/profile.type';
 
-const toType = (c: MatchCandidateRecord) => ({ ...c, profileAId: c.profileA, profileBId: c.profileB });
+type CandidateOut = MatchCandidateRecord & { profileAId: string; profileBId: string };
+const toType = (c: MatchCandidateRecord): CandidateOut => ({ ...c, profileAId: c.profileA, profileBId: c.profileB });
 
 /** Probabilistic matches, the review queue, manual merges and unmerges. */
 @Resolver(() => MatchCandidateType)
 export class IdentityResolutionResolver {
   @Authorized(Permission.ProfilesRead)
   @Query(() => [MatchCandidateType], { description: 'Scored candidates involving a profile, most probable first.' })
-  async matchCandidates(@Arg('profileId', () => ID) profileId: string, @Ctx() ctx: RapportContext) {
+  async matchCandidates(@Arg('profileId', () => ID) profileId: string, @Ctx() ctx: RapportContext): Promise<CandidateOut[]> {
     return (await ctx.services.resolution.candidatesOf(profileId)).map(toType);
   }
 
@@ -23,7 +24,7 @@ export class IdentityResolutionResolver {
     @Arg('first', () => Int, { defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: RapportContext,
-  ) {
+  ): Promise<ReturnType<typeof toConnection<CandidateOut>>> {
     const page = await ctx.services.resolution.reviewQueue({ first, after });
     return toConnection({ ...page, nodes: page.nodes.map(toType) });
   }
@@ -40,7 +41,7 @@ export class IdentityResolutionResolver {
 
   @Authorized(Permission.ProfilesMerge)
   @Mutation(() => MatchCandidateType, { description: 'Decides a pending candidate. If two people decide at once, one wins and the other gets CONFLICT.' })
-  async resolveCandidate(@Arg('id', () => ID) id: string, @Arg('decision', () => MergeDecision) decision: MergeDecision, @Ctx() ctx: RapportContext) {
+  async resolveCandidate(@Arg('id', () => ID) id: string, @Arg('decision', () => MergeDecision) decision: MergeDecision, @Ctx() ctx: RapportContext): Promise<CandidateOut> {
     const c = await ctx.services.resolution.resolveCandidate(id, decision, ctx.caller.name);
     ctx.logger.info({ candidate: id, decision, by: ctx.caller.keyId }, 'match candidate resolved');
     return toType({ ...c, status: decision === MergeDecision.MERGE ? 'merged' : 'rejected' });

@@ -1,4 +1,4 @@
-import { Permission, RapportError, type MessageType } from '@rapport/core';
+import { Permission, RapportError, type MessageType } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { RapportContext } from '../context';
 import { AliasInput, GroupInput, IdentifyInput, PageInput, ScreenInput, TrackInput } from '../inputs/ingest.input';

@@ -1,9 +1,10 @@
 import { getNullableType, isNonNullType, isObjectType, isScalarType } from 'graphql';
-import { Permission, ValidationError, checkFirst, consentStatesOf, parseElement, type ConsentState, type Datum, type PolicyMask } from '@rapport/core';
+import { Permission, ValidationError, checkFirst, consentStatesOf, deniedForPurpose, parseElement, type ConsentState, type Datum, type PolicyMask } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, Field, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
-import type { GraphQLResolveInfo } from 'graphql';
+import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import type { RapportContext } from '../context';
 import { AccessDecider } from '../guard/access-decider';
+import { fieldDeclarationOf } from '../guard/field-guard';
 import { JSONObjectScalar } from '../scalars';
 
 @ObjectType('FieldPolicy')
@@ -57,9 +58,11 @@ export class AuditEntry {
 /**
  * What `explainAccess` decides: a data element by its name (`trait:email`, `identity:email`,
  * `event:Signed Up.properties.plan`, `events`), else `Type.field` (`Profile.traits.email`,
- * `Profile.loyaltyTier`; a bare name is a `Profile` field), through the guard's decider.
+ * `Profile.loyaltyTier`; a bare name is a `Profile` field), through the guard's decider. A field
+ * without an admin policy is decided on its own declaration (`@Governed`, a plugin's `fields`), as
+ * the guard decides it; a denial the field answers with its fallback says so.
  */
-function explainTarget(target: string, decider: AccessDecider, states: Record<string, ConsentState>) {
+function explainTarget(target: string, decider: AccessDecider, states: Record<string, ConsentState>, schema: GraphQLSchema) {
   if (/^(trait|identity|event):/.test(target) || ['events', 'identities', 'traits'].includes(target)) {
     const e = parseElement(target);
     const d: Datum = e.kind === 'event' ? { kind: 'eventKey', event: e.event, section: e.section, path: e.path } : e;
@@ -67,7 +70,10 @@ function explainTarget(target: string, decider: AccessDecider, states: Record<st
   }
   const dot = target.indexOf('.');
   const [type, name] = dot > 0 ? [target.slice(0, dot), target.slice(dot + 1)] : ['Profile', target];
-  return decider.decide(type, name, states);
+  const declaration = fieldDeclarationOf(schema, type, name);
+  const d = decider.decide(type, name, states, declaration?.policy);
+  if (declaration?.fallback && deniedForPurpose(d)) return { ...d, reason: `${d.reason}; the field answers with its declared fallback instead (no personal data for this purpose)` };
+  return d;
 }
 
 /** Field policies, explanations of access, and the audit log. */
@@ -113,6 +119,7 @@ export class PolicyResolver {
     @Arg('role') role: string,
     @Arg('purpose', () => String, { nullable: true, description: 'The purpose the read would act for; omitted: none.' }) purposeArg: string | null | undefined,
     @Ctx() ctx: RapportContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<AccessExplanation> {
     const purpose = purposeArg ?? null;
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(profileId)) {
@@ -130,7 +137,7 @@ export class PolicyResolver {
       unclassifiedEventKeys: ctx.core.config.consent.unclassifiedEventKeys,
     });
     const states = consentStatesOf(consents);
-    const d = explainTarget(field, decider, states);
+    const d = explainTarget(field, decider, states, info.schema);
     const effective = Object.fromEntries(Object.entries(states).map(([p, s]) => [p, s === 'granted']));
     return { allowed: d.allowed, code: d.code ?? null, reason: d.reason, consents: effective, consentStates: states };
   }

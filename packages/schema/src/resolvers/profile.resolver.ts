@@ -1,4 +1,4 @@
-import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core';
+import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core/internal';
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { guardFilter, guardIdentityLookup } from '../guard/lookup-guard';
 import type { RapportContext } from '../context';

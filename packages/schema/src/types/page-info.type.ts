@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { Page } from '@rapport/core';
+import type { Page } from '@rapport/core/internal';
 
 /** Relay page info. */
 @ObjectType('PageInfo')

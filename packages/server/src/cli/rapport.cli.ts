@@ -1,4 +1,4 @@
-import { createLogger, createRapport, resolveConfig, type Logger, type RapportConfigInput } from '@rapport/core';
+import { createLogger, createRapport, resolveConfig, type Logger, type RapportConfigInput } from '@rapport/core/internal';
 import pino from 'pino';
 import { loadConfig } from '../config/load-config';
 import { startServer } from '../server';
@@ -114,7 +114,7 @@ async function startPrimary(config: RapportConfigInput, file: string | null | un
 
 async function migrate(): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { migrate: false });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { migrate: false, background: false });
   try {
     const applied = await core.db.migrate();
     process.stderr.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
@@ -126,7 +126,7 @@ async function migrate(): Promise<number> {
 
 async function train(name: string | undefined, args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...untimed(config), logger: stderrLogger() });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { background: false });
   try {
     const trainable = core.plugins.filter((p) => p.train).map((p) => p.name);
     const plugin = core.plugins.find((p) => p.name === name);
@@ -146,7 +146,7 @@ async function train(name: string | undefined, args: ParsedArgs): Promise<number
 
 async function resolve(args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...untimed(config), logger: stderrLogger() });
+  const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { background: false });
   const tty = process.stderr.isTTY;
   let last = '';
   try {
@@ -175,7 +175,7 @@ async function resolve(args: ParsedArgs): Promise<number> {
 
 async function keys(sub: string | undefined, args: ParsedArgs): Promise<number> {
   const { config } = loadConfig();
-  const core = await createRapport({ ...config, logger: stderrLogger() });
+  const core = await createRapport({ ...config, logger: stderrLogger() }, { background: false });
   try {
     switch (sub) {
       case 'create': {

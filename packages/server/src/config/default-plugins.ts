@@ -1,4 +1,4 @@
-import type { RapportPlugin } from '@rapport/core';
+import type { RapportPlugin } from '@rapport/core/internal';
 import { recommendationsPlugin } from '@rapport/plugin-recommendations';
 
 /** Plugins the default server runs when no rapport.config.js says otherwise. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RapportConfigInput } from '@rapport/core';
+import type { RapportConfigInput } from '@rapport/core/internal';
 import { defaultPlugins } from './default-plugins';
 
 /**

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { createLogger, matching } from '@rapport/core';
+import { createLogger, matching } from '@rapport/core/internal';
 import pino from 'pino';
 import { parseArgs } from '../cli/parse-args';
 import { startServer } from '../server';

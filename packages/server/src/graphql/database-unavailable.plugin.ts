@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { RETRY_AFTER_SECONDS } from '@rapport/core';
+import { RETRY_AFTER_SECONDS } from '@rapport/core/internal';
 
 /**
  * When any error of a GraphQL response is `DATABASE_UNAVAILABLE` (the database was unreachable or

@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { RapportError } from '@rapport/core';
+import { RapportError } from '@rapport/core/internal';
 
 /** graphql-js's message when a document is over `parseOptions.maxLexicalTokens` ("more that" in 16.15). */
 const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;

@@ -1,7 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { ApiKeyRecord, FieldPolicy, Logger, RapportCore } from '@rapport/core';
-import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema';
+import type { ApiKeyRecord, FieldPolicy, Logger, RapportCore } from '@rapport/core/internal';
+import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema/internal';
 import { isObjectType } from 'graphql';
 import { databaseUnavailablePlugin } from './database-unavailable.plugin';
 import { DEFAULT_DOCUMENT_LIMITS, documentLimitsRule, MAX_TOKENS } from './document-limits.rule';

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { RapportContext } from '@rapport/schema';
-import type { RapportCore } from '@rapport/core';
+import type { RapportContext } from '@rapport/schema/internal';
+import type { RapportCore } from '@rapport/core/internal';
 
 /**
  * Adds the field guard's errors (FORBIDDEN_FIELD, CONSENT_REQUIRED, with paths) to the response,

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Permission } from '@rapport/core';
-import type { RapportContext } from '@rapport/schema';
+import { Permission } from '@rapport/core/internal';
+import type { RapportContext } from '@rapport/schema/internal';
 import { BREAK, GraphQLError, visit, type DocumentNode } from 'graphql';
 
 /** The permission introspection needs: reading keys (app, admin) hold it, ingest keys do not. */

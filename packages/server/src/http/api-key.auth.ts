@@ -1,5 +1,5 @@
-import type { ApiKeyRecord, RapportCore } from '@rapport/core';
-import { UnauthenticatedError } from '@rapport/core';
+import type { ApiKeyRecord, RapportCore } from '@rapport/core/internal';
+import { UnauthenticatedError } from '@rapport/core/internal';
 import type { FastifyRequest } from 'fastify';
 
 /**

@@ -1,6 +1,6 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
-import { RapportError } from '@rapport/core';
+import { RapportError } from '@rapport/core/internal';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const DECODERS: Record<string, () => Gunzip | Inflate> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate };

@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError, RapportError, unavailability } from '@rapport/core';
+import { DatabaseUnavailableError, RapportError, unavailability } from '@rapport/core/internal';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** The JSON body of every HTTP error Rapport sends outside GraphQL. */

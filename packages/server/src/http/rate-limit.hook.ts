@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import { hashKey, RapportError, type RapportCore } from '@rapport/core';
+import { hashKey, RapportError, type RapportCore } from '@rapport/core/internal';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyFromRequest } from './api-key.auth';
 

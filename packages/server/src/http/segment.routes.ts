@@ -1,4 +1,4 @@
-import { Permission, ForbiddenError, RapportError, ValidationError, type MessageType, type RapportCore, type PipelineResult } from '@rapport/core';
+import { Permission, ForbiddenError, RapportError, ValidationError, type MessageType, type RapportCore, type PipelineResult } from '@rapport/core/internal';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from './api-key.auth';
 import { decodeBody } from './body-decoding.hook';

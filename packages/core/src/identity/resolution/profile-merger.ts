@@ -1,4 +1,4 @@
-import type { IdentityConfig } from '../../config/rapport-config';
+import type { IdentityConfig } from '../identity.config';
 import type { Database, Queryable } from '../../database/database';
 import type { TraitSource } from '../../entity/profile.entity';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors/rapport-error';

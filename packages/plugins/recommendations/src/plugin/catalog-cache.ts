@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Logger, Queryable } from '@rapport/core';
-import { CONSENTED, toItem, type ItemRow } from './store';
+import type { Logger, PluginConsent, SqlRunner as Queryable } from '@rapport/core';
+import { PURPOSE, toItem, type ItemRow } from './store';
 
 /** Longest time attribute neighbours are reused across catalog reloads. */
 export const MEMO_MAX_AGE_MS = 5 * 60_000;
@@ -75,6 +75,7 @@ export class CatalogCache {
 
   constructor(
     private readonly db: Queryable,
+    private readonly consent: PluginConsent,
     private readonly logger: Logger,
     private readonly refreshMs: number,
     private readonly trendingDays: number,
@@ -155,7 +156,7 @@ export class CatalogCache {
     this.activity = false;
     return this.db.query(
       `SELECT i.item_id, SUM(i.weight) FILTER (WHERE i.last_at > now() - make_interval(secs => $1)) AS week, SUM(i.weight) AS total
-         FROM rec_interaction i WHERE ${CONSENTED('i')} GROUP BY i.item_id`,
+         FROM rec_interaction i WHERE ${this.consent.sql('i.profile_id', PURPOSE)} GROUP BY i.item_id`,
       [this.trendingDays * 86400],
     );
   }

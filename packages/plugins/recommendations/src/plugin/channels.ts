@@ -1,9 +1,9 @@
-/** Notification channels between server processes (PostgreSQL LISTEN/NOTIFY). */
-export const CHANNELS = {
+/** Topics of the messages between server processes (`ctx.notify`). */
+export const TOPICS = {
   /** A new model version was stored; payload: its id. */
-  model: 'rapport_rec_model',
+  model: 'model',
   /** Catalog rows changed; payload: JSON array of item ids. */
-  items: 'rapport_rec_items',
+  items: 'items',
   /** Interactions of profiles changed; payload: comma-separated profile ids. */
-  history: 'rapport_rec_history',
+  history: 'history',
 } as const;

@@ -1,7 +1,7 @@
-import { checkFirst, decodeCursor, encodeCursor, Permission, ValidationError, type ProfileRecord } from '@rapport/core';
-import { JSONObjectScalar, PageInfo, Profile, type RapportContext } from '@rapport/schema';
+import { checkFirst, createLoadersKey, decodeCursor, encodeCursor, Permission, ValidationError, type ProfileRecord } from '@rapport/core';
+import { Governed, JSONObjectScalar, PageInfo, Profile, type FallbackRoot, type RequestContext } from '@rapport/schema';
 import type DataLoader from 'dataloader';
-import { Arg, Authorized, Ctx, Extensions, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, FieldResolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, FieldResolver } from 'type-graphql';
 import type { CatalogSnapshot } from './catalog-cache';
 import type { Runtime } from './runtime';
 import { rankForProfile, rankSimilar, type Candidate } from './ranking';
@@ -15,14 +15,16 @@ const MAX_ITEMS_PAGE = 100;
 const MAX_UPSERT = 1000;
 const MAX_EXCLUDE = 1000;
 
-/** What `loaders()` gives resolvers, as `ctx.loaders.plugins.recommendations`. */
+/** What `loaders()` gives resolvers. */
 export interface RecLoaders {
   runtime: Runtime;
   history: DataLoader<string, InteractionRow[]>;
   items: DataLoader<string, ItemRow | null>;
 }
 
-const rec = (ctx: RapportContext) => ctx.loaders.plugins.recommendations as RecLoaders;
+/** The typed key of the plugin's request loaders. */
+export const recLoaders = createLoadersKey<RecLoaders>('recommendations');
+const rec = (ctx: RequestContext) => recLoaders.of(ctx);
 
 @ObjectType('Item', { description: 'A catalog item (recommendations plugin): from upsertItems or from e-commerce events.' })
 export class ItemType {
@@ -124,17 +126,17 @@ function checkItemInput(items: ItemInput[]): void {
 export class ItemResolver {
   @Authorized(MANAGE)
   @Mutation(() => [ItemType], { description: 'Creates or updates catalog items (recommendations plugin). Omitted fields keep their stored value.' })
-  async upsertItems(@Arg('items', () => [ItemInput]) items: ItemInput[], @Ctx() ctx: RapportContext): Promise<ItemRow[]> {
+  async upsertItems(@Arg('items', () => [ItemInput]) items: ItemInput[], @Ctx() ctx: RequestContext): Promise<ItemRow[]> {
     checkItemInput(items);
     const r = rec(ctx);
-    const rows = await upsertCatalogItems(r.runtime.db, items.map((i) => ({ ...i, id: i.id.trim() })));
+    const rows = await upsertCatalogItems(r.runtime.ctx.db, items.map((i) => ({ ...i, id: i.id.trim() })));
     await r.runtime.itemsChanged(rows);
     return rows;
   }
 
   @Authorized(Permission.ProfilesRead)
   @Query(() => ItemType, { nullable: true, description: 'A catalog item by id.' })
-  item(@Arg('id', () => ID) id: string, @Ctx() ctx: RapportContext): Promise<ItemRow | null> {
+  item(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<ItemRow | null> {
     return rec(ctx).items.load(id);
   }
 
@@ -144,7 +146,7 @@ export class ItemResolver {
     @Arg('filter', () => ItemFilter, { nullable: true }) filter: ItemFilter | null,
     @Arg('first', () => Int, { defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Ctx() ctx: RapportContext,
+    @Ctx() ctx: RequestContext,
   ): Promise<ItemConnection> {
     checkFirst(first, MAX_ITEMS_PAGE);
     const where: string[] = [];
@@ -154,7 +156,7 @@ export class ItemResolver {
     if (filter?.available !== undefined && filter.available !== null) add('available = ?', filter.available);
     if (filter?.ids) add('id = ANY(?::text[])', filter.ids);
     if (after) add('id > ?', String(decodeCursor(after)[0]));
-    const rows = await rec(ctx).runtime.db.query(
+    const rows = await rec(ctx).runtime.ctx.db.query(
       `SELECT * FROM rec_item ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${params.push(first + 1)}`,
       params,
     );
@@ -168,7 +170,7 @@ export class ItemResolver {
 
   @Authorized(Permission.ProfilesRead)
   @Query(() => RecommendationModelStatus, { description: 'The recommendation model this server serves.' })
-  async recommendationModel(@Ctx() ctx: RapportContext): Promise<RecommendationModelStatus> {
+  async recommendationModel(@Ctx() ctx: RequestContext): Promise<RecommendationModelStatus> {
     const { runtime } = rec(ctx);
     await runtime.start();
     const m = runtime.model.current;
@@ -176,7 +178,7 @@ export class ItemResolver {
   }
 
   @FieldResolver(() => [RecommendationType], { description: 'Items often chosen with this one (learned), then items with the same category and attributes.' })
-  async similarItems(@Root() item: ItemRow, @Arg('first', () => Int, { defaultValue: 10 }) first: number, @Ctx() ctx: RapportContext): Promise<RecommendationType[]> {
+  async similarItems(@Root() item: ItemRow, @Arg('first', () => Int, { defaultValue: 10 }) first: number, @Ctx() ctx: RequestContext): Promise<RecommendationType[]> {
     checkFirst(first, MAX_RECOMMENDATIONS);
     const { runtime } = rec(ctx);
     await runtime.start();
@@ -185,34 +187,67 @@ export class ItemResolver {
   }
 }
 
+/** The arguments of `Profile.recommendations`, as GraphQL passes them (defaults applied). */
+export interface RecommendationsArgs {
+  first: number;
+  context?: RecommendationContextInput | null;
+}
+
+function checkRecommendationsArgs(first: number, context: RecommendationContextInput | null | undefined): void {
+  checkFirst(first, MAX_RECOMMENDATIONS);
+  if ((context?.excludeIds?.length ?? 0) > MAX_EXCLUDE) {
+    throw new ValidationError('context.excludeIds', 'maxItems', `at most ${MAX_EXCLUDE} ids, got ${context!.excludeIds!.length}`);
+  }
+}
+
+/** Ranks from a profile's interactions, or from none (`null`: popularity, nothing of the person's behaviour). */
+async function rankFrom(ctx: RequestContext, history: (r: RecLoaders) => Promise<InteractionRow[] | null>, first: number, context: RecommendationContextInput | null | undefined) {
+  const r = rec(ctx);
+  await r.runtime.start();
+  const [snapshot, rows] = await Promise.all([r.runtime.catalog.get(), history(r)]);
+  const cands = rankForProfile(snapshot, r.runtime.model.current, rows, context ?? {}, first);
+  return finish(snapshot, cands, first, context?.category);
+}
+
+/**
+ * `Profile.recommendations` for a request the field is denied to because of its purpose: one that
+ * does not act for `personalization`, or a person whose consent does not allow it (the guard
+ * decides; see `@Governed`). What is popular, exactly what a profile without history gets: it
+ * reads nothing of the person's (not their interactions, not even their purchases to leave them
+ * out), and does not use the profile id the guard passes.
+ */
+export function popularRecommendations(_root: FallbackRoot, args: RecommendationsArgs, ctx: RequestContext): Promise<RecommendationType[]> {
+  const first = args.first ?? 10;
+  checkRecommendationsArgs(first, args.context);
+  return rankFrom(ctx, async () => null, first, args.context);
+}
+
 /**
  * Adds `Profile.recommendations`. Its items and reasons ("because you bought X") are derived from
- * the person's events, so it declares `derivesFrom: ['events']`: a request that may not read the
- * profile's `events` gets null here too.
+ * the person's events for `personalization`, which it declares with `@Governed`: the guard denies
+ * it to a request that may not read the profile's `events`, and answers a request that does not act
+ * for `personalization`, or a person who did not grant it, with {@link popularRecommendations}
+ * (popularity, no error) instead of null. An admin policy on the field replaces the declared
+ * purposes; the resolver still uses a history only when the person granted `personalization`.
  */
 @Resolver(() => Profile)
 export class ProfileRecommendationsResolver {
-  @Extensions({ derivesFrom: ['events'] })
+  @Governed<RecommendationsArgs>({ purposes: ['personalization'], derivesFrom: ['events'], fallback: popularRecommendations })
   @FieldResolver(() => [RecommendationType], {
     description:
-      'Recommended items (recommendations plugin), from the current interactions when the profile granted "personalization"; ' +
+      'Recommended items (recommendations plugin), from the current interactions when the request acts for "personalization" and the profile granted it; ' +
       'otherwise, and for profiles without history, what is popular. Bought and unavailable items are left out.',
   })
   async recommendations(
     @Root() p: ProfileRecord,
     @Arg('first', () => Int, { defaultValue: 10 }) first: number,
     @Arg('context', () => RecommendationContextInput, { nullable: true }) context: RecommendationContextInput | null,
-    @Ctx() ctx: RapportContext,
+    @Ctx() ctx: RequestContext,
   ): Promise<RecommendationType[]> {
-    checkFirst(first, MAX_RECOMMENDATIONS);
-    if ((context?.excludeIds?.length ?? 0) > MAX_EXCLUDE) {
-      throw new ValidationError('context.excludeIds', 'maxItems', `at most ${MAX_EXCLUDE} ids, got ${context!.excludeIds!.length}`);
-    }
-    const r = rec(ctx);
-    const [consent] = await Promise.all([ctx.consentOf(p.id), r.runtime.start()]);
-    const personal = consent.allows('personalization');
-    const [snapshot, history] = await Promise.all([r.runtime.catalog.get(), personal ? r.history.load(p.id) : Promise.resolve(null)]);
-    const cands = rankForProfile(snapshot, r.runtime.model.current, history, context ?? {}, first);
-    return finish(snapshot, cands, first, context?.category);
+    checkRecommendationsArgs(first, context);
+    // Reached only when the guard allows the field; the person's own grant is still checked, so
+    // an admin policy that opens the field to other purposes never opens the history.
+    const personal = ctx.consentOf(p.id).then((c) => c.allows('personalization'));
+    return rankFrom(ctx, async (r) => ((await personal) ? r.history.load(p.id) : null), first, context);
   }
 }

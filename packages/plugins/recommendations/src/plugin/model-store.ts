@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Logger, Queryable } from '@rapport/core';
+import type { Logger, SqlRunner as Queryable } from '@rapport/core';
 import { EaseModel, type EaseJSON, type PopularityJSON } from '../models';
 
 /** The `rec_model.name` of the served model. */

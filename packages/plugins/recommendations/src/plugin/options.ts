@@ -34,10 +34,17 @@ export interface RecommendationsOptions {
   /** Stored model versions to keep (default 3). */
   keepVersions?: number;
   /**
-   * Train on a schedule, every this many ms, in a worker thread of the server process (off the
-   * request path). Off by default: run `rapport train recommendations` (cron) instead.
+   * Train on a schedule, every this many ms (at least 1,000): a cluster-wide job, so with any
+   * number of servers it runs once per period, fitting in a worker thread of the server that runs
+   * it (off the request path). Off by default: run `rapport train recommendations` instead.
    */
   trainEvery?: number;
+  /**
+   * Count the events stored before the plugin was installed (default true): its delivery starts at
+   * the start of history, so a shop adding the plugin gets recommendations from its past orders.
+   * Read once, when the plugin's delivery cursor is created.
+   */
+  fromHistory?: boolean;
 }
 
 export const DEFAULT_WEIGHTS: Record<string, number> = { 'Product Viewed': 1, 'Product Added': 3, 'Order Completed': 5 };
@@ -52,6 +59,7 @@ export interface ResolvedOptions {
   ease: EaseOptions;
   keepVersions: number;
   trainEvery: number | null;
+  fromHistory: boolean;
 }
 
 /** What `rapport train` fits unless `ease` says otherwise. */
@@ -90,5 +98,6 @@ export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
     ease: resolveEase(o.ease ?? {}),
     keepVersions: Math.max(1, Math.floor(positive('keepVersions', o.keepVersions, 3))),
     trainEvery: o.trainEvery === undefined || o.trainEvery === null ? null : Math.max(1000, positive('trainEvery', o.trainEvery, 0)),
+    fromHistory: o.fromHistory ?? true,
   };
 }

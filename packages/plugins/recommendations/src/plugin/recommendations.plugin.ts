@@ -1,14 +1,18 @@
-import { definePlugin, type PluginContext, type RapportPlugin } from '@rapport/core';
+import { definePlugin, type Change, type PluginContext, type RapportPlugin } from '@rapport/core';
 import DataLoader from 'dataloader';
 import { CreateRecommendations1764100000000 } from './1764100000000-create-recommendations';
+import { AppliedEvents1764100000001 } from './1764100000001-applied-events';
 import { RecInteraction, RecItem, RecModel } from './entities';
-import { ItemResolver, MANAGE, ProfileRecommendationsResolver, type RecLoaders } from './graphql';
+import { ItemResolver, MANAGE, ProfileRecommendationsResolver, recLoaders } from './graphql';
 import { resolveOptions, type RecommendationsOptions } from './options';
 import { kindOf, productsOf } from './products';
-import { CHANNELS } from './channels';
+import { TOPICS } from './channels';
 import { chunkPayloads, Runtime } from './runtime';
-import { addInteractions, foldInteractions, interactionsOf, itemsByIds, upsertEventItems } from './store';
+import { addInteractionsBatch, foldInteractionsIn, interactionsOf, itemsByIds, mergeMentions, upsertEventItems, type ItemRow } from './store';
 import { trainRecommendations } from './train';
+
+/** Applied-event rows older than this are pruned (a redelivery comes within a lease, not days later). */
+const APPLIED_KEEP_DAYS = 30;
 
 /**
  * Recommendations: a catalog (`upsertItems`, and implicitly from Segment e-commerce events),
@@ -19,57 +23,94 @@ import { trainRecommendations } from './train';
 export const recommendationsPlugin = definePlugin((options: RecommendationsOptions): RapportPlugin => {
   const opts = resolveOptions(options);
   let runtime: Runtime | null = null;
-  const runtimeOf = (ctx: PluginContext) => (runtime ??= new Runtime(ctx.db, ctx.logger, opts));
+  const runtimeOf = (ctx: PluginContext) => (runtime ??= new Runtime(ctx, opts));
+
+  /**
+   * Counts a batch of delivered changes: e-commerce events become interactions (and catalog rows),
+   * merges fold interactions onto the survivor. One transaction per batch, with the ids of the
+   * events it counted, so a batch delivered again counts nothing twice.
+   */
+  async function apply(changes: Change[], ctx: PluginContext): Promise<void> {
+    const weighted = changes.flatMap((c) => {
+      if (c.kind !== 'event' || c.event.type !== 'track' || !c.event.name) return [];
+      const weight = opts.weights[c.event.name];
+      const products = weight === undefined ? [] : productsOf(c.event.properties);
+      return products.length ? [{ event: c.event, weight: weight!, products }] : [];
+    });
+    const merges = changes.flatMap((c) => (c.kind === 'merge' ? [c.merge] : []));
+    if (!weighted.length && !merges.length) return;
+    const touched = new Set<string>();
+    const changedItems: ItemRow[] = [];
+    let moved = false;
+    await ctx.db.transaction(async (tx) => {
+      const fresh = new Set(
+        weighted.length
+          ? (await tx.query<{ event_id: string }>('INSERT INTO rec_applied_event (event_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id::text', [weighted.map((w) => w.event.id)])).map((r) => r.event_id)
+          : [],
+      );
+      const counted = weighted.filter((w) => fresh.has(String(w.event.id)));
+      let known: Set<string> | null = null;
+      if (opts.createItemsFromEvents) changedItems.push(...(await upsertEventItems(tx, mergeMentions(counted.flatMap((w) => w.products)))));
+      else {
+        const ids = [...new Set(counted.flatMap((w) => w.products.map((p) => p.id)))];
+        known = new Set((await itemsByIds(tx, ids)).flatMap((r) => (r ? [r.id] : [])));
+      }
+      const deltas = counted.flatMap((w) =>
+        w.products
+          .filter((p) => !known || known.has(p.id))
+          .map((p) => ({ profileId: w.event.profileId, itemId: p.id, weight: w.weight, kind: kindOf(w.event.name!), at: w.event.timestamp ?? new Date() })),
+      );
+      // An event counts on the profile it is on now; a merge in the same batch then folds it, as in delivery order.
+      await addInteractionsBatch(tx, deltas);
+      for (const d of deltas) touched.add(d.profileId);
+      if (deltas.length) moved = true;
+      for (const m of merges) {
+        if ((await foldInteractionsIn(tx, m.survivorId, m.mergedId)) > 0) moved = true;
+        touched.add(m.survivorId).add(m.mergedId);
+      }
+    });
+    const rt = runtimeOf(ctx);
+    if (changedItems.length) await rt.itemsChanged(changedItems);
+    if (touched.size) rt.historyChanged(touched);
+    if (moved) rt.catalog.markActivity();
+  }
 
   return {
     name: 'recommendations',
-    version: '0.1.0',
+    version: '0.2.0',
     compatibility: '^0.1.0',
     entities: [RecItem, RecInteraction, RecModel],
-    migrations: [CreateRecommendations1764100000000],
+    migrations: [CreateRecommendations1764100000000, AppliedEvents1764100000001],
     resolvers: [ItemResolver, ProfileRecommendationsResolver],
     permissions: { admin: [MANAGE] },
     purposes: [{ name: 'personalization', description: 'Tailor content, recommendations and offers to the person.', legalBasis: 'consent' }],
-    fields: [{ type: 'Profile', field: 'recommendations', purposes: ['personalization'] }],
 
-    loaders: (ctx: PluginContext): RecLoaders & Record<string, unknown> => ({
-      runtime: runtimeOf(ctx),
-      // The CURRENT interactions of every profile a request asks about, in one statement.
-      history: new DataLoader((ids: readonly string[]) => runtimeOf(ctx).historiesOf(ids)),
-      items: new DataLoader((ids: readonly string[]) => itemsByIds(ctx.db, ids)),
-    }),
+    loaders: (ctx: PluginContext) =>
+      recLoaders.provide({
+        runtime: runtimeOf(ctx),
+        // The CURRENT interactions of every profile a request asks about, in one statement.
+        history: new DataLoader((ids: readonly string[]) => runtimeOf(ctx).historiesOf(ids)),
+        items: new DataLoader((ids: readonly string[]) => itemsByIds(ctx.db, ids)),
+      }),
 
-    onInit(ctx) {
-      runtimeOf(ctx).schedule();
+    // Off the request path: ingestion never waits for interactions to be counted.
+    delivery: {
+      kinds: ['event', 'merge'],
+      batchSize: 200,
+      from: opts.fromHistory ? 'history' : 'now',
+      handle: apply,
     },
 
-    async onEvent(event, ctx) {
-      if (event.type !== 'track' || !event.name) return;
-      const weight = opts.weights[event.name];
-      if (weight === undefined) return;
-      const products = productsOf(event.properties);
-      if (!products.length) {
-        ctx.logger.debug({ messageId: event.messageId, event: event.name }, 'no usable product in event; ignored');
-        return;
-      }
-      let ids = products.map((p) => p.id);
-      const runtime = runtimeOf(ctx);
-      if (opts.createItemsFromEvents) {
-        const changed = await upsertEventItems(ctx.db, products);
-        if (changed.length) await runtime.itemsChanged(changed);
-      } else {
-        const known = await itemsByIds(ctx.db, ids);
-        ids = ids.filter((_, k) => known[k] !== null);
-      }
-      await addInteractions(ctx.db, event.profileId, ids, weight, kindOf(event.name), event.timestamp ?? new Date());
-      runtime.historyChanged([event.profileId]);
-      runtime.catalog.markActivity();
-    },
-
-    async onProfileMerged(merge, ctx) {
-      const moved = await foldInteractions(ctx.db, merge.survivorId, merge.mergedId);
-      runtimeOf(ctx).historyChanged([merge.survivorId, merge.mergedId]);
-      if (moved) runtimeOf(ctx).catalog.markActivity();
+    async onInit(ctx) {
+      await ctx.jobs.work('prune-applied', async () => {
+        await ctx.db.query('DELETE FROM rec_applied_event WHERE applied_at < now() - make_interval(days => $1)', [APPLIED_KEEP_DAYS]);
+      });
+      await ctx.jobs.schedule('prune-applied', { every: 6 * 3600_000 });
+      if (opts.trainEvery) {
+        // One run per period across all servers; fitting runs in a worker thread of the server that runs it.
+        await ctx.jobs.work('train', async () => void (await runtimeOf(ctx).train()), { retryLimit: 1, expireInSeconds: 4 * 3600 });
+        await ctx.jobs.schedule('train', { every: opts.trainEvery });
+      } else await ctx.jobs.unschedule('train');
     },
 
     async onExport(profileIds, ctx) {
@@ -81,13 +122,13 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
       await ctx.tx.query('DELETE FROM rec_interaction WHERE profile_id = ANY($1::uuid[])', [profileIds]);
       // Sent with the transaction: every server (this one too) drops them when the deletion commits,
       // so no read between this hook and the commit can put them back in a cache.
-      for (const payload of chunkPayloads(profileIds, (c) => c.join(','))) await ctx.tx.query('SELECT pg_notify($1, $2)', [CHANNELS.history, payload]);
+      for (const payload of chunkPayloads(profileIds, (c) => c.join(','), ctx.notify.maxPayload)) await ctx.notify.publish(TOPICS.history, payload, ctx.tx);
       runtimeOf(ctx).historyChanged(profileIds);
       runtimeOf(ctx).catalog.markActivity();
     },
 
     async train(ctx, { onProgress }) {
-      return { ...(await trainRecommendations(ctx.db, { ease: opts.ease, keep: opts.keepVersions }, onProgress)) };
+      return { ...(await trainRecommendations(ctx, { ease: opts.ease, keep: opts.keepVersions }, onProgress)) };
     },
 
     async onShutdown() {

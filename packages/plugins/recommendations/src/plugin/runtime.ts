@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { MAX_NOTIFY_PAYLOAD, ReadCoalescer, type Database, type Logger } from '@rapport/core';
+import { ReadCoalescer, type Logger, type PluginContext } from '@rapport/core';
 import { CatalogCache } from './catalog-cache';
-import { CHANNELS } from './channels';
+import { TOPICS } from './channels';
 import { HistoryCache } from './history-cache';
 import { ModelHolder } from './model-store';
 import type { ResolvedOptions } from './options';
 import { interactionsOf, itemsByIds, type InteractionRow, type ItemRow } from './store';
-import type { TrainSummary } from './train';
+import { trainRecommendations, type FitResult, type TrainInput, type TrainSummary } from './train';
 
 /** How long local interaction changes are gathered before one notification tells the other servers. */
 const HISTORY_NOTIFY_MS = 20;
@@ -19,13 +18,13 @@ const HISTORY_NOTIFY_MS = 20;
  * its ids encoded alone plus a separator each (true of a comma-joined list and of a JSON array), so
  * each id is encoded once, not the growing chunk after every id.
  */
-export function chunkPayloads(ids: Iterable<string>, encode: (ids: string[]) => string): string[] {
+export function chunkPayloads(ids: Iterable<string>, encode: (ids: string[]) => string, maxBytes: number): string[] {
   const out: string[] = [];
   let cur: string[] = [];
   let bytes = 0;
   for (const id of ids) {
     const size = Buffer.byteLength(encode([id])) + 1;
-    if (cur.length && bytes + size > MAX_NOTIFY_PAYLOAD) {
+    if (cur.length && bytes + size > maxBytes) {
       out.push(encode(cur));
       cur = [];
       bytes = 0;
@@ -47,33 +46,26 @@ export class Runtime {
   readonly model: ModelHolder;
   readonly histories: HistoryCache;
   private readonly pendingHistory = new Set<string>();
-  /**
-   * Prefix (`<sender>:`) of the history notifications this process sends. This process dropped
-   * those profiles when it wrote them, so it ignores its own echo, which would otherwise drop them
-   * again whenever it arrives (later under load) and evict reads cached since. Erasure's
-   * notifications, sent inside the delete transaction, carry no prefix: every process, this one
-   * included, drops the profiles when the deletion commits.
-   */
-  private readonly sender = randomBytes(6).toString('hex');
   private historyTimer: NodeJS.Timeout | null = null;
   private unlisten: Array<() => void> = [];
   private started: Promise<void> | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
-  private trainTimer: NodeJS.Timeout | null = null;
   private training: Worker | null = null;
+  readonly logger: Logger;
   private stopped = false;
   private readonly historyReads = new ReadCoalescer<InteractionRow[]>(
     async (ids) => {
-      const rows = await interactionsOf(this.db, ids);
+      const rows = await interactionsOf(this.ctx.db, ids);
       return new Map(ids.map((id, k) => [id, rows[k]]));
     },
     (rows) => rows,
   );
 
-  constructor(readonly db: Database, readonly logger: Logger, readonly opts: ResolvedOptions) {
-    this.catalog = new CatalogCache(db, logger, opts.refreshMs, opts.trendingDays, () => this.db.notifications.listening);
-    this.model = new ModelHolder(db, logger, opts.keepVersions);
-    this.histories = new HistoryCache(opts.historyCache, () => this.db.notifications.listening);
+  constructor(readonly ctx: PluginContext, readonly opts: ResolvedOptions) {
+    this.logger = ctx.logger;
+    this.catalog = new CatalogCache(ctx.db, ctx.consent, ctx.logger, opts.refreshMs, opts.trendingDays, () => ctx.notify.listening);
+    this.model = new ModelHolder(ctx.db, ctx.logger, opts.keepVersions);
+    this.histories = new HistoryCache(opts.historyCache, () => ctx.notify.listening);
   }
 
   /**
@@ -102,9 +94,10 @@ export class Runtime {
   private async flushHistory(): Promise<void> {
     if (this.historyTimer) clearTimeout(this.historyTimer);
     this.historyTimer = null;
-    const payloads = chunkPayloads(this.pendingHistory, (c) => `${this.sender}:${c.join(',')}`);
+    // This process's own message does not come back to it (it dropped the profiles already).
+    const payloads = chunkPayloads(this.pendingHistory, (c) => c.join(','), this.ctx.notify.maxPayload);
     this.pendingHistory.clear();
-    for (const p of payloads) await this.notify(CHANNELS.history, p);
+    for (const p of payloads) await this.notify(TOPICS.history, p);
   }
 
   /**
@@ -113,7 +106,7 @@ export class Runtime {
    */
   private async notify(channel: string, payload: string, attempt = 0): Promise<void> {
     try {
-      await this.db.notifications.notify(channel, payload);
+      await this.ctx.notify.publish(channel, payload);
     } catch (err) {
       if (attempt >= 5 || this.stopped) {
         this.logger.error({ err, channel }, 'could not notify other servers; their caches may stay stale until they reload');
@@ -127,26 +120,22 @@ export class Runtime {
   /** Catalog rows were written here: apply them to this snapshot now and tell the other processes. */
   async itemsChanged(rows: ItemRow[]): Promise<void> {
     this.catalog.applyRows(rows);
-    for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c))) await this.notify(CHANNELS.items, p);
+    for (const p of chunkPayloads(rows.map((r) => r.id), (c) => JSON.stringify(c), this.ctx.notify.maxPayload)) await this.notify(TOPICS.items, p);
   }
 
   private async listen(): Promise<void> {
-    const n = this.db.notifications;
+    const n = this.ctx.notify;
     const reset = () => {
       this.histories.clear();
       this.catalog.markDirty();
       void this.model.poll().catch(() => undefined);
     };
     this.unlisten = await Promise.all([
-      n.listen(CHANNELS.model, () => void this.model.poll().catch((err: unknown) => this.logger.warn({ err }, 'loading the new recommendation model failed')), reset),
-      n.listen(CHANNELS.history, (payload) => {
-        const sep = payload.indexOf(':');
-        if (sep >= 0 && payload.slice(0, sep) === this.sender) return;
-        this.histories.invalidate(payload.slice(sep + 1).split(','));
-      }),
-      n.listen(CHANNELS.items, (payload) => {
+      n.subscribe(TOPICS.model, () => void this.model.poll().catch((err: unknown) => this.logger.warn({ err }, 'loading the new recommendation model failed')), reset),
+      n.subscribe(TOPICS.history, (payload) => this.histories.invalidate(payload.split(','))),
+      n.subscribe(TOPICS.items, (payload) => {
         const ids = JSON.parse(payload) as string[];
-        itemsByIds(this.db, ids)
+        itemsByIds(this.ctx.db, ids)
           .then((rows) => this.catalog.applyRows(rows.filter((r): r is ItemRow => r !== null)))
           .catch((err: unknown) => {
             this.logger.warn({ err }, 'reading changed catalog items failed; reloading the catalog');
@@ -171,41 +160,42 @@ export class Runtime {
     return this.started;
   }
 
-  /** Starts scheduled training (`trainEvery`), each run in a worker thread. */
-  schedule(): void {
-    if (!this.opts.trainEvery || this.trainTimer) return;
+  /**
+   * One training run: reads and stores through the plugin's context here, fits in a worker thread
+   * (so requests are never blocked). Resolves with its summary; null when this process is already
+   * training, is stopping, or the compiled worker is missing (then it logs why).
+   */
+  async train(): Promise<TrainSummary | null> {
     const script = workerScript();
     if (!script) {
-      this.logger.warn('trainEvery is set but the compiled train worker (dist/plugin/train.worker.js) is missing: run `npm run build`; scheduled training is off');
-      return;
+      this.logger.warn('the compiled train worker (dist/plugin/train.worker.js) is missing: run `npm run build`; scheduled training is off');
+      return null;
     }
-    this.trainTimer = setInterval(() => void this.trainInWorker(script), this.opts.trainEvery);
-    this.trainTimer.unref();
+    if (this.training || this.stopped) return null;
+    const summary = await trainRecommendations(this.ctx, { ease: this.opts.ease, keep: this.opts.keepVersions }, (m) => this.logger.debug({ progress: m }, 'scheduled training'), (input) =>
+      this.fitInWorker(script, input),
+    );
+    this.logger.info({ summary }, 'scheduled recommendation training done');
+    if (summary.id) await this.model.poll().catch(() => undefined);
+    return summary;
   }
 
-  /** One training run in a worker thread; resolves with its summary (null when one was already running or it failed). */
-  trainInWorker(script = workerScript()): Promise<TrainSummary | null> {
-    if (this.training || !script || this.stopped) return Promise.resolve(null);
-    const url = (this.db.dataSource.options as { url?: string }).url;
-    if (!url) return Promise.resolve(null);
-    const worker = new Worker(script, { workerData: { url, ease: this.opts.ease, keep: this.opts.keepVersions, every: this.opts.trainEvery ?? 0 } });
+  private fitInWorker(script: string, input: TrainInput): Promise<FitResult> {
+    const worker = new Worker(script, { workerData: input });
     this.training = worker;
-    return new Promise((resolve) => {
-      let summary: TrainSummary | null = null;
-      worker.on('message', (m: { progress?: string; done?: TrainSummary; error?: string; skipped?: string }) => {
+    return new Promise((resolve, reject) => {
+      let result: FitResult | null = null;
+      let error: string | null = null;
+      worker.on('message', (m: { progress?: string; done?: FitResult; error?: string }) => {
         if (m.progress) this.logger.debug({ progress: m.progress }, 'scheduled training');
-        if (m.skipped) this.logger.debug({ reason: m.skipped }, 'scheduled training skipped');
-        if (m.done) summary = m.done;
-        if (m.error) this.logger.warn({ error: m.error }, 'scheduled recommendation training failed');
+        if (m.done) result = m.done;
+        if (m.error) error = m.error;
       });
-      worker.on('error', (err) => this.logger.warn({ err }, 'scheduled recommendation training failed'));
-      worker.on('exit', () => {
+      worker.on('error', (err) => (error ??= err.message));
+      worker.on('exit', (code) => {
         this.training = null;
-        if (summary) {
-          this.logger.info({ summary }, 'scheduled recommendation training done');
-          void this.model.poll().catch(() => undefined);
-        }
-        resolve(summary);
+        if (result) resolve(result);
+        else reject(new Error(`fitting failed: ${error ?? (this.stopped ? 'the server is stopping' : `the worker exited with code ${code}`)}`));
       });
     });
   }
@@ -215,7 +205,6 @@ export class Runtime {
     for (const u of this.unlisten) u();
     await this.flushHistory();
     if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.trainTimer) clearInterval(this.trainTimer);
     await this.training?.terminate();
   }
 }

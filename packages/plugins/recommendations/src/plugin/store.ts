@@ -1,4 +1,4 @@
-import type { Queryable } from '@rapport/core';
+import type { SqlRunner as Queryable } from '@rapport/core';
 import type { InteractionKind, ProductMention } from './products';
 
 /** A catalog row as the plugin reads it. */
@@ -130,22 +130,68 @@ export async function upsertEventItems(db: Queryable, products: ProductMention[]
   return changed.map(toItem);
 }
 
-/** Adds one event's weight to each (profile, item) pair. */
-export async function addInteractions(db: Queryable, profileId: string, itemIds: string[], weight: number, kind: InteractionKind, at: Date): Promise<void> {
-  if (!itemIds.length) return;
+/** One event's weight on one (profile, item) pair. */
+export interface InteractionDelta {
+  profileId: string;
+  itemId: string;
+  weight: number;
+  kind: InteractionKind;
+  at: Date;
+}
+
+/**
+ * Adds many events' weights in one statement: the deltas are summed per (profile, item) first
+ * (one statement may not update a row twice), then upserted together.
+ */
+export async function addInteractionsBatch(db: Queryable, deltas: readonly InteractionDelta[]): Promise<void> {
+  const by = new Map<string, { profileId: string; itemId: string; weight: number; count: number; views: number; adds: number; purchases: number; at: Date }>();
+  for (const d of deltas) {
+    const key = `${d.profileId}\u0000${d.itemId}`;
+    let a = by.get(key);
+    if (!a) by.set(key, (a = { profileId: d.profileId, itemId: d.itemId, weight: 0, count: 0, views: 0, adds: 0, purchases: 0, at: d.at }));
+    a.weight += d.weight;
+    a.count += 1;
+    if (d.kind === 'view') a.views += 1;
+    if (d.kind === 'add') a.adds += 1;
+    if (d.kind === 'purchase') a.purchases += 1;
+    if (d.at > a.at) a.at = d.at;
+  }
+  if (!by.size) return;
+  const rows = [...by.values()];
   await db.query(
     `INSERT INTO rec_interaction AS t (profile_id, item_id, weight, count, views, adds, purchases, last_at)
-     SELECT $1, i, $3, 1, $4, $5, $6, $7 FROM unnest($2::text[]) AS i
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::real[], $4::int[], $5::int[], $6::int[], $7::int[], $8::timestamptz[])
      ON CONFLICT (profile_id, item_id) DO UPDATE SET
-       weight = t.weight + EXCLUDED.weight, count = t.count + 1, views = t.views + EXCLUDED.views,
+       weight = t.weight + EXCLUDED.weight, count = t.count + EXCLUDED.count, views = t.views + EXCLUDED.views,
        adds = t.adds + EXCLUDED.adds, purchases = t.purchases + EXCLUDED.purchases, last_at = GREATEST(t.last_at, EXCLUDED.last_at)`,
-    [profileId, itemIds, weight, kind === 'view' ? 1 : 0, kind === 'add' ? 1 : 0, kind === 'purchase' ? 1 : 0, at],
+    [
+      rows.map((r) => r.profileId), rows.map((r) => r.itemId), rows.map((r) => r.weight), rows.map((r) => r.count),
+      rows.map((r) => r.views), rows.map((r) => r.adds), rows.map((r) => r.purchases), rows.map((r) => r.at),
+    ],
   );
+}
+
+/**
+ * The products of many events as one list for {@link upsertEventItems}: one entry per id (one
+ * statement may not update a row twice), each field the newest non-empty value mentioned.
+ */
+export function mergeMentions(mentions: readonly ProductMention[]): ProductMention[] {
+  const by = new Map<string, ProductMention>();
+  for (const m of mentions) {
+    const prev = by.get(m.id);
+    by.set(m.id, prev ? { ...prev, ...m, title: m.title ?? prev.title, category: m.category ?? prev.category, price: m.price ?? prev.price } : m);
+  }
+  return [...by.values()];
 }
 
 /** Moves the merged profile's interactions onto the survivor, adding up pairs both have. */
 export async function foldInteractions(db: Transactional, survivorId: string, mergedId: string): Promise<number> {
-  return db.transaction(async (tx) => {
+  return db.transaction((tx) => foldInteractionsIn(tx, survivorId, mergedId));
+}
+
+/** {@link foldInteractions} inside the caller's transaction. */
+export async function foldInteractionsIn(tx: Queryable, survivorId: string, mergedId: string): Promise<number> {
+  {
     const gone = await tx.query('DELETE FROM rec_interaction WHERE profile_id = $1 RETURNING *', [mergedId]);
     if (!gone.length) return 0;
     await tx.query(
@@ -161,7 +207,7 @@ export async function foldInteractions(db: Transactional, survivorId: string, me
       ],
     );
     return gone.length;
-  });
+  }
 }
 
 /** Current interactions of many profiles, one statement. */
@@ -183,7 +229,5 @@ export async function itemsByIds(db: Queryable, ids: readonly string[]): Promise
   return ids.map((id) => by.get(id) ?? null);
 }
 
-/** SQL condition: the profile `alias.profile_id` has granted, unexpired consent to personalization. */
-export const CONSENTED = (alias: string) =>
-  `EXISTS (SELECT 1 FROM rapport_consent c WHERE c.profile_id = ${alias}.profile_id AND c.purpose = 'personalization'
-             AND c.granted AND (c.expires_at IS NULL OR c.expires_at > now()))`;
+/** The purpose interactions serve: only profiles whose consent allows it are trained on or counted as trending. */
+export const PURPOSE = 'personalization';

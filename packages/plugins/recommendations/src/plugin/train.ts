@@ -1,8 +1,8 @@
-import type { Queryable } from '@rapport/core';
+import type { PluginConsent, PluginNotify, SqlRunner } from '@rapport/core';
 import { EaseModel, InteractionMatrix, PopularityModel, type EaseOptions } from '../models';
 import { encodePayload, MODEL_NAME } from './model-store';
-import { CHANNELS } from './channels';
-import { CONSENTED } from './store';
+import { TOPICS } from './channels';
+import { PURPOSE } from './store';
 
 /** What a training run reports (`rapport train recommendations` prints it as JSON). */
 export interface TrainSummary {
@@ -18,48 +18,97 @@ export interface TrainSummary {
   seconds: number;
 }
 
-/**
- * Builds the interaction matrix from `rec_interaction` (profiles that granted personalization
- * only), fits EASE and popularity, and stores a new version in `rec_model` (gzip JSON), keeping the
- * newest `keep` versions, and notifies the servers, which load it at once (or at their next poll).
- */
-export async function trainRecommendations(
-  db: Queryable,
-  opts: { ease: EaseOptions; keep: number },
-  onProgress: (message: string) => void = () => undefined,
-): Promise<TrainSummary> {
-  const t0 = performance.now();
-  const startedAt = new Date();
-  const rows = await db.query<{ profile_id: string; item_id: string; weight: number; last_at: Date }>(
-    `SELECT i.profile_id, i.item_id, i.weight, i.last_at FROM rec_interaction i WHERE ${CONSENTED('i')} ORDER BY i.profile_id, i.item_id`,
+/** The training data, in columns (cheap to hand to a worker thread). */
+export interface TrainInput {
+  users: string[];
+  items: string[];
+  weights: Float64Array;
+  /** Epoch ms of each interaction's last occurrence. */
+  times: Float64Array;
+  /** Category of each item that has one. */
+  categories: Record<string, string>;
+  ease: EaseOptions;
+}
+
+/** A fitted model, encoded for `rec_model`. */
+export interface FitResult {
+  payload: Uint8Array;
+  users: number;
+  items: number;
+  interactions: number;
+  learnedItems: number;
+}
+
+/** Fits EASE and popularity on `input` and encodes them: pure computation, no database. */
+export async function fitModels(input: TrainInput, onProgress: (message: string) => void = () => undefined): Promise<FitResult> {
+  const matrix = InteractionMatrix.fromInteractions(
+    input.users.map((user, k) => ({ user, item: input.items[k], weight: input.weights[k], timestamp: input.times[k] })),
   );
-  const matrix = InteractionMatrix.fromInteractions(rows.map((r) => ({ user: r.profile_id, item: r.item_id, weight: Number(r.weight), timestamp: r.last_at.getTime() })));
-  onProgress(`${rows.length} interactions of ${matrix.numUsers} consenting profiles over ${matrix.numItems} items`);
-  const base = { model: MODEL_NAME, users: matrix.numUsers, items: matrix.numItems, interactions: matrix.nnz };
-  if (matrix.nnz === 0) {
-    onProgress('nothing to train on: no interactions of profiles that granted personalization');
-    return { ...base, version: null, id: null, learnedItems: 0, payloadBytes: 0, seconds: (performance.now() - t0) / 1000 };
-  }
-  const cats = new Map(
-    (await db.query<{ id: string; category: string | null }>('SELECT id, category FROM rec_item WHERE id = ANY($1::text[])', [matrix.itemIds])).map((r) => [r.id, r.category]),
-  );
-  const ease = new EaseModel(opts.ease);
+  const ease = new EaseModel(input.ease);
   await ease.fit(matrix, { onProgress: (p) => onProgress(`${p.model}: ${p.message ?? ''}`) });
-  const popularity = new PopularityModel({ itemCategories: matrix.itemIds.map((id) => (cats.get(id) ? [cats.get(id)!] : undefined)) });
+  const popularity = new PopularityModel({ itemCategories: matrix.itemIds.map((id) => (input.categories[id] ? [input.categories[id]] : undefined)) });
   await popularity.fit(matrix);
   // The items EASE keeps in its item-item matrix (they have learned neighbours).
   const learned = Array.from(ease.learnedItems(matrix.itemUserCounts()).items, (i) => matrix.itemIds[i]);
-  onProgress(`fitted: ${learned.length} items with learned neighbours; storing`);
+  onProgress(`fitted: ${learned.length} items with learned neighbours`);
   const payload = encodePayload({ format: 2, ease: ease.toJSON(), popularity: popularity.toJSON(), learned });
+  return { payload, users: matrix.numUsers, items: matrix.numItems, interactions: matrix.nnz, learnedItems: learned.length };
+}
+
+/** What training needs of the plugin's context. */
+export interface TrainContext {
+  db: SqlRunner;
+  consent: PluginConsent;
+  notify: PluginNotify;
+}
+
+/**
+ * Reads the interactions of profiles whose consent allows personalization from `rec_interaction`,
+ * fits EASE and popularity (through `fit`: in this thread, or a worker thread's), stores a new
+ * version in `rec_model`, keeping the newest `keep`, and tells the other servers, which load it at
+ * once (or at their next poll).
+ */
+export async function trainRecommendations(
+  ctx: TrainContext,
+  opts: { ease: EaseOptions; keep: number },
+  onProgress: (message: string) => void = () => undefined,
+  fit: (input: TrainInput, onProgress: (message: string) => void) => Promise<FitResult> = fitModels,
+): Promise<TrainSummary> {
+  const t0 = performance.now();
+  const startedAt = new Date();
+  const rows = await ctx.db.query<{ profile_id: string; item_id: string; weight: number; last_at: Date }>(
+    `SELECT i.profile_id, i.item_id, i.weight, i.last_at FROM rec_interaction i
+      WHERE ${ctx.consent.sql('i.profile_id', PURPOSE)} ORDER BY i.profile_id, i.item_id`,
+  );
+  const input: TrainInput = {
+    users: rows.map((r) => r.profile_id),
+    items: rows.map((r) => r.item_id),
+    weights: Float64Array.from(rows, (r) => Number(r.weight)),
+    times: Float64Array.from(rows, (r) => r.last_at.getTime()),
+    categories: {},
+    ease: opts.ease,
+  };
+  const itemIds = [...new Set(input.items)];
+  onProgress(`${rows.length} interactions of consenting profiles over ${itemIds.length} items`);
+  if (!rows.length) {
+    onProgress('nothing to train on: no interactions of profiles that granted personalization');
+    return { model: MODEL_NAME, users: 0, items: 0, interactions: 0, version: null, id: null, learnedItems: 0, payloadBytes: 0, seconds: (performance.now() - t0) / 1000 };
+  }
+  for (const r of await ctx.db.query<{ id: string; category: string | null }>('SELECT id, category FROM rec_item WHERE id = ANY($1::text[]) AND category IS NOT NULL', [itemIds])) {
+    input.categories[r.id] = r.category!;
+  }
+  const fitted = await fit(input, onProgress);
+  const payload = Buffer.from(fitted.payload.buffer, fitted.payload.byteOffset, fitted.payload.byteLength);
+  const base = { model: MODEL_NAME, users: fitted.users, items: fitted.items, interactions: fitted.interactions };
   const seconds = (performance.now() - t0) / 1000;
-  const metrics = { ...base, learnedItems: learned.length, seconds, startedAt: startedAt.toISOString(), options: opts.ease };
-  const [stored] = await db.query<{ id: string; version: number }>(
+  const metrics = { ...base, learnedItems: fitted.learnedItems, seconds, startedAt: startedAt.toISOString(), options: opts.ease };
+  const [stored] = await ctx.db.query<{ id: string; version: number }>(
     `INSERT INTO rec_model (name, version, payload, metrics)
      VALUES ($1, COALESCE((SELECT max(version) FROM rec_model WHERE name = $1), 0) + 1, $2, $3) RETURNING id, version`,
     [MODEL_NAME, payload, JSON.stringify(metrics)],
   );
-  await db.query('SELECT pg_notify($1, $2)', [CHANNELS.model, String(stored.id)]); // servers load it now
-  await db.query('DELETE FROM rec_model WHERE name = $1 AND id NOT IN (SELECT id FROM rec_model WHERE name = $1 ORDER BY id DESC LIMIT $2)', [MODEL_NAME, opts.keep]);
+  await ctx.notify.publish(TOPICS.model, String(stored.id)); // the other servers load it now
+  await ctx.db.query('DELETE FROM rec_model WHERE name = $1 AND id NOT IN (SELECT id FROM rec_model WHERE name = $1 ORDER BY id DESC LIMIT $2)', [MODEL_NAME, opts.keep]);
   onProgress(`stored version ${stored.version} (${payload.length} bytes)`);
-  return { ...base, version: stored.version, id: String(stored.id), learnedItems: learned.length, payloadBytes: payload.length, seconds };
+  return { ...base, version: stored.version, id: String(stored.id), learnedItems: fitted.learnedItems, payloadBytes: payload.length, seconds };
 }

@@ -1,0 +1,10 @@
+/** Settings of the plugins' event delivery. */
+export interface DeliveryOptions {
+  /** How often each process looks for changes other processes stored (ms; default 1,000). Its own commits wake it at once. */
+  pollMs?: number;
+  /** How long a process holds a consumer's cursor while it delivers a batch (ms; default 30,000). A crashed holder's lease runs out. */
+  leaseMs?: number;
+  /** First retry delay of a failing change (ms; default 500), doubled per try up to `maxBackoffMs` (default 60,000). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}

@@ -1,0 +1,130 @@
+/**
+ * The typed, narrow services the plugin host hands each plugin (`ctx.consent`, `ctx.notify`, ...).
+ * A plugin reaches core only through these: no pool, no core table, no service class. Each is an
+ * interface, so a test can give a plugin a fake, and core can change what is behind it.
+ */
+import type { Logger } from '../logger/logger';
+import type { DeliveryStatus } from '../delivery/delivery.types';
+import type { JobsService } from '../jobs/job.types';
+import type { ExtensionLookup } from './extension-point';
+
+export type { Job, JobHandler, JobOptions, JobsService, ScheduleWhen, SendOptions } from '../jobs/job.types';
+
+/** Runs one SQL statement with positional parameters (`$1`, `$2`, ...), returning the rows. */
+export interface SqlRunner {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/**
+ * The plugin's database: its own tables (created by its migrations), on core's pool. Core's tables
+ * are not part of the contract: read core data through the other services.
+ */
+export interface PluginDatabase extends SqlRunner {
+  /** Runs `work` in one transaction (retried on serialization failures and deadlocks). */
+  transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /** True while the database answers; false during an outage (the server answers 503 meanwhile). */
+  readonly available: boolean;
+}
+
+/**
+ * A person's consent, as the single decision rule of core reads it (the purpose's legal basis and
+ * the person's decision: granted, refused, expired or none). No plugin writes consent SQL.
+ */
+export interface PluginConsent {
+  /**
+   * For each profile id: may its data be used for `purpose` now? Batched (one statement for any
+   * number of ids). A merged-away id answers for the profile it was merged into. Unknown ids: false.
+   */
+  allows(profileIds: readonly string[], purpose: string): Promise<Map<string, boolean>>;
+  /**
+   * A SQL boolean expression, true when the profile in `profileColumn` (a column reference such as
+   * `i.profile_id`) may be used for `purpose`, for set queries:
+   * `SELECT ... FROM my_table i WHERE ${ctx.consent.sql('i.profile_id', 'personalization')}`.
+   * It calls core's `rapport_consent_allows(uuid, text)`, the same rule as {@link PluginConsent.allows}.
+   */
+  sql(profileColumn: string, purpose: string): string;
+}
+
+/** A profile as a plugin may see it: who it is now, without personal data. */
+export interface PluginProfileRef {
+  /** The id asked about. */
+  id: string;
+  /** The live profile that id belongs to now (itself, or the survivor it was merged into). */
+  liveId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Profiles, as plugins read them outside a request. */
+export interface PluginProfiles {
+  /** The live profile behind each id (merges followed), or null for unknown or deleted ids. */
+  resolve(ids: readonly string[]): Promise<Array<PluginProfileRef | null>>;
+  /**
+   * Traits of live profiles, for `purpose`: a profile whose consent does not allow the purpose
+   * gives null, and so does an unknown id. Reads for a caller inside a GraphQL request go through
+   * the request's guard instead (resolvers receive it).
+   */
+  traits(ids: readonly string[], purpose: string): Promise<Array<Record<string, unknown> | null>>;
+}
+
+/** The plugin's event delivery, as the plugin itself sees it. */
+export interface PluginEvents {
+  /** Where this plugin's delivery stands (null when the plugin declares no `delivery`). */
+  status(): Promise<DeliveryStatus | null>;
+  /** Wakes delivery now instead of at its next poll (after a plugin wrote something it must see). */
+  kick(): void;
+}
+
+/** Handles one message of a topic. */
+export type TopicHandler = (payload: string) => void;
+
+/**
+ * Messages between the server processes of one deployment (cache invalidation, "a new model is
+ * stored"), on PostgreSQL LISTEN/NOTIFY. Topics are the plugin's own (`<plugin>.<topic>` on the
+ * wire). A process does not receive its own messages: it applied the change already.
+ */
+export interface PluginNotify {
+  /** Largest payload, in bytes; split bigger ones. */
+  readonly maxPayload: number;
+  /** True while messages from other processes are being received. Caches must not serve from memory while false. */
+  readonly listening: boolean;
+  /**
+   * Sends `payload` to every other process. With `tx` it is sent when that transaction commits
+   * (and never if it rolls back), to every process, this one included.
+   */
+  publish(topic: string, payload: string, tx?: SqlRunner): Promise<void>;
+  /**
+   * Receives a topic's messages from other processes. `onReset` runs after the connection was
+   * lost and came back (messages may have been missed: drop what you cached). Returns the unsubscribe.
+   */
+  subscribe(topic: string, onMessage: TopicHandler, onReset?: () => void): Promise<() => void>;
+}
+
+/** Counters and gauges a plugin reports (named `rapport_plugin_<plugin>_<name>` when exported). */
+export interface PluginMetrics {
+  /** A monotonically increasing count (`inc`). */
+  counter(name: string, help: string): { inc(by?: number): void };
+  /** A value that goes up and down (`set`), or is read when metrics are collected (`collect`). */
+  gauge(name: string, help: string, collect?: () => number): { set(value: number): void };
+}
+
+/**
+ * Everything a plugin's hooks, delivery handler, jobs and loaders can reach: its own name, logger,
+ * database and the narrow core services. Nothing else of core.
+ */
+export interface PluginContext {
+  /** The plugin's own name. */
+  readonly name: string;
+  /** A child logger tagged with the plugin name. Never log personal data. */
+  readonly logger: Logger;
+  /** The plugin's own tables, on core's pool. */
+  readonly db: PluginDatabase;
+  readonly consent: PluginConsent;
+  readonly profiles: PluginProfiles;
+  readonly events: PluginEvents;
+  readonly jobs: JobsService;
+  readonly notify: PluginNotify;
+  readonly metrics: PluginMetrics;
+  /** Extension points other plugins offer (declare the offering plugin in `dependsOn`). */
+  readonly extensions: ExtensionLookup;
+}

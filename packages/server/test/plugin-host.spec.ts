@@ -1,0 +1,147 @@
+import { createExtensionPoint, definePlugin, provide, type PluginContext } from '@rapport/core';
+import { basisAllows, consentStateOf, effectiveBasis, PARTIAL_GRANT_SOURCE } from '@rapport/core/internal';
+import { createPluginTestkit, type PluginTestkit } from '@rapport/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The plugin host: the narrow services a plugin gets, and extension points between plugins.
+let captured: PluginContext;
+const probe = definePlugin(() => ({
+  name: 'probe',
+  onInit(ctx: PluginContext) {
+    captured = ctx;
+  },
+}));
+
+let kit: PluginTestkit;
+beforeAll(async () => {
+  kit = await createPluginTestkit([probe()]);
+});
+afterAll(async () => kit?.close());
+
+const consentMutation = `mutation($id: ID!, $p: String!, $g: Boolean!) { setConsent(input: { profileId: $id, purpose: $p, granted: $g }) { granted } }`;
+
+describe('ctx.consent', () => {
+  it('allows(ids, purpose): granted, refused, undecided under each legal basis, merged-away and unknown ids, in one call', async () => {
+    const r = await kit.ingest([
+      { type: 'identify', userId: 'grants' },
+      { type: 'identify', userId: 'refuses' },
+      { type: 'identify', userId: 'silent' },
+      { type: 'identify', anonymousId: 'guest-of-grants' },
+    ]);
+    const [grants, refuses, silent, guest] = r.accepted.map((a) => a.profileId);
+    for (const [id, g] of [[grants, true], [refuses, false], [guest, true]] as const) {
+      for (const p of ['personalization', 'analytics']) expect((await kit.graphql(consentMutation, { id, p, g })).errors).toBeUndefined();
+    }
+    // The guest (who granted too) merges with the profile that granted: asked by either id, it answers for the survivor.
+    const merged = await kit.ingest([{ type: 'alias', userId: 'grants', previousId: 'guest-of-grants' }]);
+    expect(merged.rejected).toEqual([]);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const ids = [grants, refuses, silent, guest, unknown, 'not-a-uuid'];
+    const personalization = await captured.consent.allows(ids, 'personalization'); // basis: consent
+    expect(ids.map((id) => personalization.get(id))).toEqual([true, false, false, true, false, false]);
+    const analytics = await captured.consent.allows(ids, 'analytics'); // basis: legitimate interest
+    expect(ids.map((id) => analytics.get(id))).toEqual([true, false, true, true, false, false]);
+  });
+
+  it('sql(column, purpose) selects the same profiles, and refuses what is not a column or a purpose name', async () => {
+    const rows = await captured.db.query<{ id: string; ok: boolean }>(
+      `SELECT t.id, ${captured.consent.sql('t.id', 'personalization')} AS ok FROM unnest($1::uuid[]) AS t(id)`,
+      [[(await kit.ingest([{ type: 'identify', userId: 'grants' }])).accepted[0].profileId]],
+    );
+    expect(rows).toEqual([{ id: expect.any(String), ok: true }]);
+    expect(() => captured.consent.sql('t.id; DROP TABLE x', 'personalization')).toThrow(/column reference/);
+    expect(() => captured.consent.sql('t.id', "x') OR true --")).toThrow(/purpose name/);
+  });
+
+  it('the SQL rule and the TypeScript rule agree on every legal basis and consent state', async () => {
+    const db = kit.core.db;
+    const bases = ['consent', 'contract', 'legal_obligation', 'legitimate_interest', 'made_up'];
+    const states: Array<{ name: string; granted: boolean; source: string; expires: string | null } | null> = [
+      null,
+      { name: 'granted', granted: true, source: 'api', expires: null },
+      { name: 'granted-until-later', granted: true, source: 'api', expires: '1 hour' },
+      { name: 'expired', granted: true, source: 'api', expires: '-1 hour' },
+      { name: 'denied', granted: false, source: 'api', expires: null },
+      { name: 'partial-open', granted: false, source: PARTIAL_GRANT_SOURCE, expires: '1 hour' },
+      { name: 'partial-expired', granted: false, source: PARTIAL_GRANT_SOURCE, expires: '-1 hour' },
+    ];
+    const [profile] = (await kit.ingest([{ type: 'identify', userId: 'rule-check' }])).accepted.map((a) => a.profileId);
+    let checked = 0;
+    for (const basis of bases) {
+      const purpose = `rule_${basis}`;
+      // A stored basis that is not a known one is read as consent (fail closed); write it past the API's check.
+      await db.query(`INSERT INTO rapport_purpose (name, description, legal_basis) VALUES ($1, 'rule check', $2) ON CONFLICT DO NOTHING`, [purpose, basis]);
+      for (const s of states) {
+        await db.query('DELETE FROM rapport_consent WHERE profile_id = $1 AND purpose = $2', [profile, purpose]);
+        if (s) {
+          await db.query(
+            `INSERT INTO rapport_consent (profile_id, purpose, granted, source, at, expires_at)
+             VALUES ($1, $2, $3, $4, now(), CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $5::interval END)`,
+            [profile, purpose, s.granted, s.source, s.expires],
+          );
+        }
+        const [row] = await db.query<{ granted: boolean; source: string; expires_at: Date | null }>(
+          'SELECT granted, source, expires_at FROM rapport_consent WHERE profile_id = $1 AND purpose = $2',
+          [profile, purpose],
+        );
+        const expected = basisAllows(effectiveBasis(basis), consentStateOf(row ? { granted: row.granted, source: row.source, expiresAt: row.expires_at } : undefined));
+        const sql = (await captured.consent.allows([profile], purpose)).get(profile);
+        expect({ basis, state: s?.name ?? 'none', allows: sql }).toEqual({ basis, state: s?.name ?? 'none', allows: expected });
+        checked++;
+      }
+    }
+    expect(checked).toBe(bases.length * states.length);
+  });
+});
+
+describe('ctx.profiles and ctx.metrics', () => {
+  it('resolve follows merges; traits are given only for a purpose the person allows', async () => {
+    const r = await kit.ingest([
+      { type: 'identify', userId: 'traits-yes', traits: { plan: 'pro' } },
+      { type: 'identify', userId: 'traits-no', traits: { plan: 'free' } },
+    ]);
+    const [yes, no] = r.accepted.map((a) => a.profileId);
+    await kit.graphql(consentMutation, { id: yes, p: 'personalization', g: true });
+    expect(await captured.profiles.traits([yes, no], 'personalization')).toEqual([{ plan: 'pro' }, null]);
+    const [ref] = await captured.profiles.resolve([yes]);
+    expect(ref).toMatchObject({ id: yes, liveId: yes });
+  });
+
+  it('a plugin counter is collected under its plugin prefix', () => {
+    captured.metrics.counter('pings_total', 'Pings seen.').inc(2);
+    expect(kit.core.metrics.collect()).toContainEqual({ name: 'rapport_plugin_probe_pings_total', help: 'Pings seen.', type: 'counter', value: 2 });
+    expect(() => captured.metrics.counter('Bad Name', 'x')).toThrow(/metric name/);
+  });
+});
+
+describe('extension points', () => {
+  const stages = createExtensionPoint<{ addStage(name: string): void }>('journeys.stages');
+
+  it('a plugin extends another through its point, in dependency order', async () => {
+    const added: string[] = [];
+    const journeys = definePlugin(() => ({ name: 'journeys', extensionPoints: [provide(stages, { addStage: (n: string) => void added.push(n) })] }));
+    const segments = definePlugin(() => ({
+      name: 'segments',
+      dependsOn: ['journeys'],
+      onInit(ctx: PluginContext) {
+        ctx.extensions.get(stages).addStage('churn-risk');
+      },
+    }));
+    const k = await createPluginTestkit([segments(), journeys()]);
+    try {
+      expect(added).toEqual(['churn-risk']);
+    } finally {
+      await k.close();
+    }
+  });
+
+  it('fails the start with a clear error: two providers, no provider, a provider not depended on, a cycle', async () => {
+    const offer = (name: string, extra: Record<string, unknown> = {}) => definePlugin(() => ({ name, extensionPoints: [provide(stages, { addStage: () => undefined })], ...extra }))();
+    const user = (deps: string[]) => definePlugin(() => ({ name: 'segments', dependsOn: deps, onInit: (ctx: PluginContext) => void ctx.extensions.get(stages) }))();
+    await expect(createPluginTestkit([offer('journeys'), offer('funnels')])).rejects.toThrow(/extension point "journeys.stages" is offered by both "journeys" and "funnels"/);
+    await expect(createPluginTestkit([user([])])).rejects.toThrow(/uses extension point "journeys.stages", which no installed plugin offers/);
+    await expect(createPluginTestkit([offer('journeys'), user([])])).rejects.toThrow(/add "journeys" to its dependsOn/);
+    await expect(createPluginTestkit([offer('journeys', { dependsOn: ['segments'] }), user(['journeys'])])).rejects.toThrow(/dependency cycle: .*journeys.*segments|dependency cycle: .*segments.*journeys/);
+    await expect(createPluginTestkit([user(['missing'])])).rejects.toThrow(/depends on "missing", which is not installed/);
+  });
+});
