@@ -26,6 +26,8 @@ export * from './service/event.service';
 export * from './service/api-key.service';
 export type { DeliveryOptions } from './delivery/delivery.config';
 export { EventDelivery } from './delivery/event-delivery.service';
+export type { DeliveryTransport, TransportRow, Claim } from './delivery/delivery-transport';
+export { PostgresDeliveryTransport } from './delivery/postgres.transport';
 export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
 export { PluginHost } from './plugin/plugin-host';
 export { MetricsRegistry, type MetricSample } from './metrics/metrics.registry';

@@ -172,6 +172,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     plugins.filter((p) => p.delivery).map((p) => ({ name: p.name, subscription: p.delivery!, ctx: pluginContext(p) })),
     logger.child({ component: 'delivery' }),
     config.delivery,
+    config.delivery.transport?.(db),
   );
   services.delivery = delivery;
   try {

@@ -1,4 +1,4 @@
-import { definePlugin, type Change } from '@rapport/core/internal';
+import { definePlugin, PostgresDeliveryTransport, type Change } from '@rapport/core/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './support/until';
@@ -83,6 +83,11 @@ describe('durable event delivery to plugins', () => {
     const second = await env.post('/v1/track', { userId: 'held', event: 'Held 2', messageId: 'held-2' });
     expect(second.status).toBe(200); // answered while the plugin is still busy
     expect(eventsSeen(['held-2'])).toHaveLength(0);
+    // The lag shows in the health query any key may run.
+    const health = await env.graphql(`{ health { plugins { name deliveryLag deliveryLagSeconds } } }`, {}, { key: env.keys.app });
+    const recorderHealth = health.body.data.health.plugins.find((p: { name: string }) => p.name === 'recorder');
+    expect(recorderHealth.deliveryLag).toBeGreaterThanOrEqual(1);
+    expect(recorderHealth.deliveryLagSeconds).toBeGreaterThanOrEqual(0);
     holdNext = false;
     held.open();
     await until(() => eventsSeen(['held-1', 'held-2']).length, (n) => n === 2);
@@ -186,5 +191,38 @@ describe('declarations that act', () => {
   it('a declared purpose that is not valid stops the start with an error naming the plugin', async () => {
     const bad = definePlugin(() => ({ name: 'bad-purpose', purposes: [{ name: 'Bad Name', description: 'x', legalBasis: 'consent' }] }));
     await expect(env.addServer({ plugins: [bad()] })).rejects.toThrow('plugin bad-purpose declares purpose "Bad Name": name: "Bad Name" is not a purpose name');
+  });
+
+  it('runs on the transport the config names (the seam a broker would use); plugins do not change', async () => {
+    const claims: string[] = [];
+    const seenHere: string[] = [];
+    const watcher = definePlugin(() => ({
+      name: 'watcher',
+      delivery: { kinds: ['event'], handle: async (changes: Change[]) => void seenHere.push(...changes.flatMap((c) => (c.kind === 'event' ? [c.event.messageId] : []))) },
+    }));
+    const other = await createTestEnvironment({
+      plugins: [watcher()],
+      delivery: {
+        pollMs: 100,
+        // A transport that records what delivery asks of it, over the PostgreSQL one.
+        transport: (db) => {
+          const pg = new PostgresDeliveryTransport(db);
+          return Object.assign(Object.create(pg), {
+            claim: (consumer: string, owner: string, leaseMs: number, limit: number) => {
+              claims.push(consumer);
+              return pg.claim(consumer, owner, leaseMs, limit);
+            },
+          });
+        },
+      },
+    });
+    try {
+      await other.post('/v1/track', { userId: 'seam', event: 'Through the seam', messageId: 'seam-1' });
+      await other.settle();
+      expect(seenHere).toEqual(['seam-1']);
+      expect(claims).toContain('watcher');
+    } finally {
+      await other.close();
+    }
   });
 });

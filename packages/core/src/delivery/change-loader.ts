@@ -1,15 +1,10 @@
 import type { Queryable } from '../database/database';
 import { toEvent } from '../service/event.service';
+import type { TransportRow } from './delivery-transport';
 import type { Change, ChangeKind } from './delivery.types';
 
-/** An outbox row: what changed, by reference. */
-export interface OutboxRow {
-  id: string;
-  tx: string;
-  kind: ChangeKind;
-  ref: string;
-  profile_id: string | null;
-}
+/** An outbox row: what changed, by reference (the PostgreSQL transport's rows). */
+export type OutboxRow = TransportRow;
 
 /**
  * Reads what outbox rows refer to, one statement per kind present, and returns the changes in

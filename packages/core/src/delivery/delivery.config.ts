@@ -1,3 +1,6 @@
+import type { Database } from '../database/database';
+import type { DeliveryTransport } from './delivery-transport';
+
 /** Settings of the plugins' event delivery. */
 export interface DeliveryOptions {
   /** How often each process looks for changes other processes stored (ms; default 1,000). Its own commits wake it at once. */
@@ -7,4 +10,10 @@ export interface DeliveryOptions {
   /** First retry delay of a failing change (ms; default 500), doubled per try up to `maxBackoffMs` (default 60,000). */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Where changes and consumers' positions live: a factory given core's database. Default:
+   * PostgreSQL (the outbox, `PostgresDeliveryTransport`). A broker transport implements
+   * `DeliveryTransport` (`@rapport/core/internal`); plugins do not change.
+   */
+  transport?: (db: Database) => DeliveryTransport;
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Database } from '../database/database';
 import type { Logger } from '../logger/logger';
-import { loadChanges, type OutboxRow } from './change-loader';
+import type { DeliveryTransport, TransportRow } from './delivery-transport';
+import { PostgresDeliveryTransport } from './postgres.transport';
 import type { DeliveryOptions } from './delivery.config';
 import { CHANGE_KINDS, type ChangeKind, type DeadLetter, type DeliveryStatus, type DeliverySubscription } from './delivery.types';
 export type { DeliveryOptions } from './delivery.config';
@@ -47,13 +48,17 @@ export class EventDelivery {
   private readonly maxBackoffMs: number;
   private poll: NodeJS.Timeout | null = null;
   private stopped = true;
+  private readonly transport: DeliveryTransport;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     subscriptions: Array<{ name: string; subscription: DeliverySubscription<never>; ctx: unknown }>,
     private readonly logger: Logger,
     options: DeliveryOptions = {},
+    /** Where changes and positions live; PostgreSQL (the outbox) unless another is given. */
+    transport?: DeliveryTransport,
   ) {
+    this.transport = transport ?? new PostgresDeliveryTransport(db);
     this.pollMs = options.pollMs ?? 1000;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
@@ -77,14 +82,7 @@ export class EventDelivery {
 
   /** Creates missing cursors (at the start of history or now, as each plugin asks) and starts delivering. */
   async start(): Promise<void> {
-    for (const c of this.consumers) {
-      await this.db.query(
-        `INSERT INTO rapport_delivery_cursor (consumer, tx, id)
-         VALUES ($1, CASE WHEN $2 THEN '0'::xid8 ELSE pg_snapshot_xmin(pg_current_snapshot()) END, 0)
-         ON CONFLICT (consumer) DO NOTHING`,
-        [c.name, c.sub.from === 'history'],
-      );
-    }
+    for (const c of this.consumers) await this.transport.open(c.name, c.sub.from === 'history' ? 'history' : 'now');
     if (!this.consumers.length) return;
     this.stopped = false;
     this.poll = setInterval(() => this.kick(), this.pollMs);
@@ -121,83 +119,46 @@ export class EventDelivery {
 
   /** Delivers one batch. True when the cursor moved (there may be more). */
   private async round(c: Consumer): Promise<boolean> {
-    const [lease] = await this.db.query<{ tx: string; id: string; attempts: number }>(
-      `UPDATE rapport_delivery_cursor SET leased_by = $2, lease_until = now() + make_interval(secs => $3), updated_at = now()
-       WHERE consumer = $1 AND (lease_until IS NULL OR lease_until < now() OR leased_by = $2)
-         AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-       RETURNING tx::text AS tx, id::text AS id, attempts`,
-      [c.name, this.me, this.leaseMs / 1000],
-    );
-    if (!lease) return false; // another process holds it, or the head is backing off
-    const rows = await this.db.query<OutboxRow>(
-      `SELECT o.id::text AS id, o.tx::text AS tx, o.kind, o.ref, o.profile_id FROM rapport_outbox o
-       WHERE (o.tx, o.id) > ($1::xid8, $2::bigint) AND o.tx < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY o.tx, o.id LIMIT $3`,
-      [lease.tx, lease.id, c.limit],
-    );
+    const claim = await this.transport.claim(c.name, this.me, this.leaseMs, c.limit);
+    if (!claim) return false; // another process holds it, or the head is backing off
+    const { rows } = claim;
     if (!rows.length) {
-      await this.release(c);
+      await this.transport.release(c.name, this.me);
       return false;
     }
     const wanted = rows.filter((r) => c.kinds.has(r.kind));
-    const changes = wanted.length ? await loadChanges(this.db, wanted) : [];
+    const changes = wanted.length ? await this.transport.load(wanted) : [];
     try {
       if (changes.length) await c.sub.handle(changes, c.ctx);
     } catch (err) {
-      return this.failed(c, rows, err, lease.attempts);
+      return this.failed(c, rows, err, claim.attempts);
     }
-    await this.advance(c, rows.at(-1)!, changes.length);
+    if (!(await this.transport.advance(c.name, this.me, rows.at(-1)!, changes.length))) {
+      this.logger.warn({ consumer: c.name }, 'event delivery: the lease ran out while the plugin handled a batch; another process may deliver it again');
+    }
     c.limit = Math.min(c.batchSize, c.limit * 2); // back to full batches after isolating a failure
     return true;
   }
 
-  private async advance(c: Consumer, last: OutboxRow, delivered: number): Promise<void> {
-    const moved = await this.db.query(
-      `UPDATE rapport_delivery_cursor SET tx = $2::xid8, id = $3, delivered = delivered + $4, attempts = 0, last_error = NULL,
-         next_attempt_at = NULL, leased_by = NULL, lease_until = NULL, updated_at = now()
-       WHERE consumer = $1 AND leased_by = $5 RETURNING 1`,
-      [c.name, last.tx, last.id, delivered, this.me],
-    );
-    if (!moved.length) this.logger.warn({ consumer: c.name }, 'event delivery: the lease ran out while the plugin handled a batch; another process may deliver it again');
-  }
-
-  private async release(c: Consumer): Promise<void> {
-    await this.db.query(`UPDATE rapport_delivery_cursor SET leased_by = NULL, lease_until = NULL WHERE consumer = $1 AND leased_by = $2`, [c.name, this.me]);
-  }
-
-  private async failed(c: Consumer, rows: OutboxRow[], err: unknown, attempts: number): Promise<boolean> {
+  private async failed(c: Consumer, rows: TransportRow[], err: unknown, attempts: number): Promise<boolean> {
     const error = describe(err);
     if (rows.length > 1) {
       // Find the failing change: retry at once with half the batch (what came before it is delivered meanwhile).
       c.limit = Math.max(1, Math.floor(rows.length / 2));
       this.logger.warn({ consumer: c.name, batch: rows.length, err: error }, 'plugin failed on a batch; retrying smaller batches');
-      await this.db.query(`UPDATE rapport_delivery_cursor SET last_error = $2, leased_by = NULL, lease_until = NULL WHERE consumer = $1 AND leased_by = $3`, [c.name, error, this.me]);
+      await this.transport.release(c.name, this.me, error);
       return true;
     }
     const row = rows[0];
     const tries = attempts + 1;
     if (tries >= c.maxAttempts) {
-      await this.db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO rapport_dead_letter (consumer, outbox_id, kind, ref, profile_id, error, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [c.name, row.id, row.kind, row.ref, row.profile_id, error, tries],
-        );
-        await tx.query(
-          `UPDATE rapport_delivery_cursor SET tx = $2::xid8, id = $3, attempts = 0, last_error = $4, next_attempt_at = NULL,
-             leased_by = NULL, lease_until = NULL, updated_at = now() WHERE consumer = $1 AND leased_by = $5`,
-          [c.name, row.tx, row.id, error, this.me],
-        );
-      });
+      await this.transport.deadLetter(c.name, this.me, row, error, tries);
       this.logger.error({ consumer: c.name, seq: row.id, kind: row.kind, attempts: tries, err: error }, 'plugin kept failing on a change; dead-lettered it and moved on');
       c.limit = c.batchSize;
       return true;
     }
     const wait = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** (tries - 1));
-    await this.db.query(
-      `UPDATE rapport_delivery_cursor SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4),
-         leased_by = NULL, lease_until = NULL, updated_at = now() WHERE consumer = $1 AND leased_by = $5`,
-      [c.name, tries, error, wait / 1000, this.me],
-    );
+    await this.transport.retryLater(c.name, this.me, tries, error, wait);
     this.logger.warn({ consumer: c.name, seq: row.id, kind: row.kind, attempt: tries, retryInMs: wait, err: error }, 'plugin failed on a change; retrying');
     if (c.retryTimer) clearTimeout(c.retryTimer);
     c.retryTimer = setTimeout(() => this.kick(), wait + 5);
@@ -208,31 +169,12 @@ export class EventDelivery {
   /** Where each consumer stands. */
   async status(): Promise<DeliveryStatus[]> {
     if (!this.consumers.length) return [];
-    const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT c.consumer, c.delivered::float8 AS delivered, c.attempts, c.last_error, c.next_attempt_at,
-              (SELECT count(*) FROM (SELECT 1 FROM rapport_outbox o WHERE (o.tx, o.id) > (c.tx, c.id) LIMIT 100000) x)::int AS lag,
-              COALESCE((SELECT extract(epoch FROM now() - o.at) FROM rapport_outbox o WHERE (o.tx, o.id) > (c.tx, c.id) ORDER BY o.tx, o.id LIMIT 1), 0)::float8 AS lag_seconds,
-              (SELECT count(*) FROM rapport_dead_letter l WHERE l.consumer = c.consumer AND l.replayed_at IS NULL)::int AS dead
-       FROM rapport_delivery_cursor c WHERE c.consumer = ANY($1) ORDER BY c.consumer`,
-      [this.names],
-    );
-    return rows.map((r) => ({
-      consumer: String(r.consumer), delivered: Number(r.delivered), lag: Number(r.lag), lagSeconds: Math.max(0, Number(r.lag_seconds)),
-      attempts: Number(r.attempts), lastError: (r.last_error as string | null) ?? null, nextAttemptAt: (r.next_attempt_at as Date | null) ?? null, deadLetters: Number(r.dead),
-    }));
+    return this.transport.status(this.names);
   }
 
   /** Dead letters, oldest first; `consumer` narrows to one plugin, `includeReplayed` adds the replayed ones. */
-  async deadLetters(opts: { consumer?: string | null; first?: number; includeReplayed?: boolean } = {}): Promise<DeadLetter[]> {
-    const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT id::text, consumer, kind, outbox_id::text AS seq, profile_id, error, attempts, created_at, replayed_at FROM rapport_dead_letter
-       WHERE ($1::text IS NULL OR consumer = $1) AND ($2 OR replayed_at IS NULL) ORDER BY id LIMIT $3`,
-      [opts.consumer ?? null, opts.includeReplayed ?? false, Math.min(Math.max(opts.first ?? 100, 1), 1000)],
-    );
-    return rows.map((r) => ({
-      id: String(r.id), consumer: String(r.consumer), kind: r.kind as ChangeKind, seq: String(r.seq), profileId: (r.profile_id as string | null) ?? null,
-      error: String(r.error), attempts: Number(r.attempts), createdAt: r.created_at as Date, replayedAt: (r.replayed_at as Date | null) ?? null,
-    }));
+  deadLetters(opts: { consumer?: string | null; first?: number; includeReplayed?: boolean } = {}): Promise<DeadLetter[]> {
+    return this.transport.deadLetters(opts);
   }
 
   /**
@@ -240,28 +182,22 @@ export class EventDelivery {
    * marked replayed; one it fails on again keeps its letter, with the new error.
    */
   async replay(ids: string[]): Promise<Array<{ id: string; replayed: boolean; error: string | null }>> {
-    const letters = await this.db.query<Record<string, unknown>>(
-      `SELECT id::text, consumer, outbox_id::text AS outbox_id, kind, ref, profile_id FROM rapport_dead_letter WHERE id = ANY($1::bigint[]) AND replayed_at IS NULL ORDER BY id`,
-      [ids.filter((i) => /^\d{1,18}$/.test(i))],
-    );
     const out: Array<{ id: string; replayed: boolean; error: string | null }> = [];
-    for (const l of letters) {
-      const id = String(l.id);
+    for (const l of await this.transport.letters(ids)) {
       const c = this.consumers.find((x) => x.name === l.consumer);
       if (!c) {
-        out.push({ id, replayed: false, error: `no plugin named "${String(l.consumer)}" is installed` });
+        out.push({ id: l.id, replayed: false, error: `no plugin named "${l.consumer}" is installed` });
         continue;
       }
-      const row: OutboxRow = { id: String(l.outbox_id), tx: '0', kind: l.kind as ChangeKind, ref: String(l.ref), profile_id: (l.profile_id as string | null) ?? null };
       try {
-        const changes = await loadChanges(this.db, [row]);
+        const changes = await this.transport.load([l.row]);
         if (changes.length) await c.sub.handle(changes, c.ctx);
-        await this.db.query('UPDATE rapport_dead_letter SET replayed_at = now() WHERE id = $1', [id]);
-        out.push({ id, replayed: true, error: null });
+        await this.transport.replayed(l.id, null);
+        out.push({ id: l.id, replayed: true, error: null });
       } catch (err) {
         const error = describe(err);
-        await this.db.query('UPDATE rapport_dead_letter SET error = $2, attempts = attempts + 1 WHERE id = $1', [id, error]);
-        out.push({ id, replayed: false, error });
+        await this.transport.replayed(l.id, error);
+        out.push({ id: l.id, replayed: false, error });
       }
     }
     return out;
@@ -276,6 +212,6 @@ export class EventDelivery {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(inHand), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    await this.db.query(`UPDATE rapport_delivery_cursor SET leased_by = NULL, lease_until = NULL WHERE leased_by = $1`, [this.me]).catch(() => undefined);
+    await this.transport.releaseAll(this.me).catch(() => undefined);
   }
 }

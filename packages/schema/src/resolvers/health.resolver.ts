@@ -9,11 +9,17 @@ export class HealthResolver {
   @Query(() => HealthType)
   async health(@Ctx() ctx: RapportContext): Promise<HealthType> {
     await ctx.core.db.query('SELECT 1');
+    const lag = new Map((await ctx.core.services.delivery.status()).map((s) => [s.consumer, s]));
     return {
       status: 'ok',
       version: CORE_VERSION,
       database: ctx.core.config.database.url ? 'external' : 'embedded',
-      plugins: ctx.core.plugins.map((p) => ({ name: p.name, version: p.version ?? null })),
+      plugins: ctx.core.plugins.map((p) => ({
+        name: p.name,
+        version: p.version ?? null,
+        deliveryLag: lag.get(p.name)?.lag ?? null,
+        deliveryLagSeconds: lag.get(p.name)?.lagSeconds ?? null,
+      })),
       mlBackend: currentBackend(),
     };
   }

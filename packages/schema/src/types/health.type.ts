@@ -1,9 +1,13 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Float, Int, ObjectType } from 'type-graphql';
 
 @ObjectType('PluginInfo')
 export class PluginInfo {
   @Field() name: string;
   @Field(() => String, { nullable: true }) version: string | null;
+  @Field(() => Int, { nullable: true, description: 'Changes stored and not yet delivered to the plugin (counted up to 100,000); null without a delivery subscription.' })
+  deliveryLag: number | null;
+  @Field(() => Float, { nullable: true, description: 'Seconds since the oldest change waiting for the plugin was stored (0 when none waits).' })
+  deliveryLagSeconds: number | null;
 }
 
 /** Liveness and what this node runs. */
