@@ -53,7 +53,7 @@ describe('ctx.consent', () => {
     expect(() => captured.consent.sql('t.id', "x') OR true --")).toThrow(/purpose name/);
   });
 
-  it('the SQL rule and the TypeScript rule agree on every legal basis and consent state', async () => {
+  it('the SQL rule (allows and sql) and the TypeScript rule agree on every legal basis and consent state', async () => {
     const db = kit.core.db;
     const bases = ['consent', 'contract', 'legal_obligation', 'legitimate_interest', 'made_up'];
     const states: Array<{ name: string; granted: boolean; source: string; expires: string | null } | null> = [
@@ -85,8 +85,10 @@ describe('ctx.consent', () => {
           [profile, purpose],
         );
         const expected = basisAllows(effectiveBasis(basis), consentStateOf(row ? { granted: row.granted, source: row.source, expiresAt: row.expires_at } : undefined));
-        const sql = (await captured.consent.allows([profile], purpose)).get(profile);
-        expect({ basis, state: s?.name ?? 'none', allows: sql }).toEqual({ basis, state: s?.name ?? 'none', allows: expected });
+        const viaAllows = (await captured.consent.allows([profile], purpose)).get(profile);
+        const [viaSql] = await captured.db.query<{ ok: boolean }>(`SELECT ${captured.consent.sql('t.id', purpose)} AS ok FROM (SELECT $1::uuid AS id) t`, [profile]);
+        const state = s?.name ?? 'none';
+        expect({ basis, state, allows: viaAllows, sql: viaSql.ok }).toEqual({ basis, state, allows: expected, sql: expected });
         checked++;
       }
     }

@@ -30,7 +30,7 @@ export function violations(file: string, text: string, packageRoot: string): str
     if (spec.startsWith('.') && !path.resolve(path.dirname(file), spec).startsWith(packageRoot + path.sep)) out.push(`imports ${spec}: outside the plugin's package`);
   }
   for (const m of text.matchAll(/\b(rapport_[a-z_]+)\b/g)) {
-    if (m[1] !== 'rapport_consent_allows') out.push(`names core table ${m[1]}: read core data through ctx services`);
+    out.push(`names core table ${m[1]}: read core data through ctx services`);
   }
   if (/\.dataSource\b|\bnotifications\.(listen|notify)\b/.test(text)) out.push('reaches into core internals (dataSource, notifications)');
   if (/\bctx\.(core|services)\b|\bRapportContext\b/.test(text)) out.push("reaches core's services through the request context: use RequestContext and the plugin's ctx services");

@@ -5,6 +5,7 @@ import type { MetricsRegistry } from '../metrics/metrics.registry';
 import type { ProfileService } from '../service/profile.service';
 import type { DeliveryStatus } from '../delivery/delivery.types';
 import type { ExtensionLookup, ExtensionPoint } from './extension-point';
+import { consentAllowsSql } from '../consent/consent-sql';
 import { PluginConfigError } from './plugin-registry';
 import { pluginNotify } from './plugin-notify';
 import type { JobsService, PluginConsent, PluginContext, PluginDatabase, PluginProfiles, SqlRunner } from './plugin-services.types';
@@ -33,8 +34,6 @@ type HookArgs = {
   onShutdown: undefined;
 };
 
-const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-const PURPOSE = /^[a-z][a-z0-9_-]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -164,32 +163,20 @@ function pluginDatabase(db: Database): PluginDatabase {
   };
 }
 
-/** `ctx.consent`: the one legal-basis rule, in SQL (`rapport_consent_allows`). */
+/** `ctx.consent`: the one legal-basis rule, as SQL generated from its table ({@link consentAllowsSql}). */
 function consentAccess(db: Database): PluginConsent {
-  const checkPurpose = (purpose: string) => {
-    if (!PURPOSE.test(purpose)) throw new RangeError(`a purpose name is lower-case letters, digits, - and _: "${purpose}"`);
-  };
   return {
     async allows(profileIds, purpose) {
-      checkPurpose(purpose);
       const out = new Map<string, boolean>(profileIds.map((id) => [id, false]));
+      const rule = consentAllowsSql('q.id', purpose); // checks the purpose name
       const valid = [...new Set(profileIds.filter((id) => UUID.test(id)))];
       if (!valid.length) return out;
-      const rows = await db.query<{ id: string; ok: boolean }>(
-        `SELECT q.id, rapport_consent_allows(q.id, $2) AS ok
-           FROM unnest($1::uuid[]) AS q(id)
-          WHERE EXISTS (SELECT 1 FROM rapport_profile t WHERE t.id = q.id)`,
-        [valid, purpose],
-      );
+      const rows = await db.query<{ id: string; ok: boolean }>(`SELECT q.id, ${rule} AS ok FROM unnest($1::uuid[]) AS q(id)`, [valid]);
       const byLower = new Map(rows.map((r) => [r.id.toLowerCase(), r.ok]));
       for (const id of profileIds) if (UUID.test(id)) out.set(id, byLower.get(id.toLowerCase()) ?? false);
       return out;
     },
-    sql(profileColumn, purpose) {
-      if (!COLUMN.test(profileColumn)) throw new RangeError(`profileColumn must be a column reference like i.profile_id: "${profileColumn}"`);
-      checkPurpose(purpose);
-      return `rapport_consent_allows(${profileColumn}, '${purpose}')`;
-    },
+    sql: consentAllowsSql,
   };
 }
 

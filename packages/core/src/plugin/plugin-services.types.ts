@@ -40,7 +40,7 @@ export interface PluginConsent {
    * A SQL boolean expression, true when the profile in `profileColumn` (a column reference such as
    * `i.profile_id`) may be used for `purpose`, for set queries:
    * `SELECT ... FROM my_table i WHERE ${ctx.consent.sql('i.profile_id', 'personalization')}`.
-   * It calls core's `rapport_consent_allows(uuid, text)`, the same rule as {@link PluginConsent.allows}.
+   * Generated from the same legal-basis table as {@link PluginConsent.allows}, as one EXISTS the planner runs as a semi-join.
    */
   sql(profileColumn: string, purpose: string): string;
 }

@@ -4,7 +4,6 @@ import { Consent1763800000002 } from './1763800000002-consent';
 import { FieldPolicies1763800000003 } from './1763800000003-field-policies';
 import { Suppression1763800000004 } from './1763800000004-suppression';
 import { Outbox1763800000010 } from './1763800000010-outbox';
-import { ConsentAllows1763800000011 } from './1763800000011-consent-allows';
 
 /** Core migrations, oldest first. */
-export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001, Consent1763800000002, FieldPolicies1763800000003, Suppression1763800000004, Outbox1763800000010, ConsentAllows1763800000011];
+export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001, Consent1763800000002, FieldPolicies1763800000003, Suppression1763800000004, Outbox1763800000010];
