@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** Running totals per profile, kept by the plugin's onEvent hook. */
+/** Running totals per profile, kept by the plugin's delivery handler. */
 @Entity({ name: 'loyalty_account' })
 export class LoyaltyAccount {
   @PrimaryColumn({ name: 'profile_id', type: 'uuid' }) profileId: string;

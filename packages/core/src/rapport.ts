@@ -55,7 +55,7 @@ export interface CreateRapportOptions {
   /**
    * Run plugins' event delivery and work jobs in this process (default true). One-shot commands
    * (the CLI's `train`, `keys`, `resolve`, ...) pass false: servers do that work. Plugins' `onInit`
-   * still runs, so their schedules are declared.
+   * still runs; their `jobs.work`, `schedule` and `unschedule` do nothing then, `send` still enqueues.
    */
   background?: boolean;
 }
@@ -70,6 +70,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const logger = config.logger ?? createLogger();
   config.logger = logger;
   const plugins = orderPlugins(config.plugins);
+  PluginHost.check(plugins); // extension points, before the database opens
   checkCompatibility(plugins, CORE_VERSION, options.strictCompatibility ?? input.strictCompatibility ?? false, logger);
 
   let embedded: EmbeddedPostgresHandle | undefined;
@@ -110,8 +111,10 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   let delivery: EventDelivery | undefined;
   const host = new PluginHost(plugins, {
     db, logger, profiles, metrics,
-    // Without background work, handlers are not registered: schedules are declared, nothing runs here.
-    jobsFor: (name) => (background ? jobs.forPlugin(name) : { ...jobs.forPlugin(name), work: async () => undefined }),
+    // Without background work (one-shot CLI commands) nothing runs here and schedules are left as
+    // the servers set them: a command run with another config must not change the cluster's.
+    jobsFor: (name) =>
+      background ? jobs.forPlugin(name) : { ...jobs.forPlugin(name), work: async () => undefined, schedule: async () => undefined, unschedule: async () => undefined },
     deliveryStatus: async (name) => (await delivery?.status())?.find((s) => s.consumer === name) ?? null,
     kickDelivery: () => delivery?.kick(),
   });
@@ -167,21 +170,21 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     return r;
   };
 
-  delivery = new EventDelivery(
-    db,
-    plugins.filter((p) => p.delivery).map((p) => ({ name: p.name, subscription: p.delivery!, ctx: pluginContext(p) })),
-    logger.child({ component: 'delivery' }),
-    config.delivery,
-    config.delivery.transport?.(db),
-  );
-  services.delivery = delivery;
   try {
+    delivery = new EventDelivery(
+      db,
+      plugins.filter((p) => p.delivery).map((p) => ({ name: p.name, subscription: p.delivery!, ctx: pluginContext(p) })),
+      logger.child({ component: 'delivery' }),
+      config.delivery,
+      config.delivery.transport?.(db),
+    );
+    services.delivery = delivery;
     await declarePurposes(plugins, consent);
     await jobs.start();
     await host.dispatch('onInit');
     if (background) await delivery.start();
   } catch (err) {
-    await delivery.stop(0).catch(() => undefined);
+    await delivery?.stop(0).catch(() => undefined);
     await jobs.stop(0).catch(() => undefined);
     await db.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

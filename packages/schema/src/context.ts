@@ -1,4 +1,5 @@
-import type { ApiKeyRecord, RapportCore, RapportServices, Logger } from '@rapport/core/internal';
+import type { Logger } from '@rapport/core';
+import type { ApiKeyRecord, RapportCore, RapportServices } from '@rapport/core/internal';
 import { ForbiddenError, isGranted } from '@rapport/core/internal';
 import type { Loaders } from './loaders/loaders';
 import type { RequestGuard } from './guard/field-guard';

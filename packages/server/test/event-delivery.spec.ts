@@ -225,4 +225,34 @@ describe('declarations that act', () => {
       await other.close();
     }
   });
+
+  it('a batch that outlasts the lease is not taken by another server meanwhile: the lease is renewed', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const got: string[] = [];
+    const slowOnce = definePlugin(() => ({
+      name: 'slow-once',
+      delivery: {
+        kinds: ['event'],
+        handle: async (changes: Change[]) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          if (!got.length) await new Promise((r) => setTimeout(r, 2000)); // four leases long
+          for (const c of changes) if (c.kind === 'event') got.push(c.event.messageId);
+          active--;
+        },
+      },
+    }));
+    const config = { plugins: [slowOnce()], delivery: { pollMs: 50, leaseMs: 500 } };
+    const a = await createTestEnvironment(config);
+    try {
+      await a.addServer(config); // a second server polling the same consumer every 50 ms
+      await a.post('/v1/track', { userId: 'long', event: 'Long batch', messageId: 'long-1' });
+      await a.settle(10_000);
+      expect(got).toEqual(['long-1']);
+      expect(maxActive).toBe(1);
+    } finally {
+      await a.close();
+    }
+  });
 });

@@ -97,16 +97,18 @@ describe('ctx.consent', () => {
 });
 
 describe('ctx.profiles and ctx.metrics', () => {
-  it('resolve follows merges; traits are given only for a purpose the person allows', async () => {
+  it('resolve follows merges and gives no personal data', async () => {
     const r = await kit.ingest([
-      { type: 'identify', userId: 'traits-yes', traits: { plan: 'pro' } },
-      { type: 'identify', userId: 'traits-no', traits: { plan: 'free' } },
+      { type: 'identify', userId: 'resolve-me', traits: { plan: 'pro' } },
+      { type: 'identify', anonymousId: 'resolve-guest', traits: { plan: 'trial' } },
     ]);
-    const [yes, no] = r.accepted.map((a) => a.profileId);
-    await kit.graphql(consentMutation, { id: yes, p: 'personalization', g: true });
-    expect(await captured.profiles.traits([yes, no], 'personalization')).toEqual([{ plan: 'pro' }, null]);
-    const [ref] = await captured.profiles.resolve([yes]);
-    expect(ref).toMatchObject({ id: yes, liveId: yes });
+    const [live, guest] = r.accepted.map((a) => a.profileId);
+    await kit.ingest([{ type: 'alias', userId: 'resolve-me', previousId: 'resolve-guest' }]);
+    const refs = await captured.profiles.resolve([live, guest, '00000000-0000-4000-8000-000000000000']);
+    const survivor = refs[0]!.liveId;
+    expect(refs[1]!.liveId).toBe(survivor);
+    expect(refs[2]).toBeNull();
+    for (const ref of refs.slice(0, 2)) expect(Object.keys(ref!).sort()).toEqual(['createdAt', 'id', 'liveId', 'updatedAt']);
   });
 
   it('a plugin counter is collected under its plugin prefix', () => {

@@ -21,13 +21,13 @@ export function consentAllowsSql(profileColumn: string, purpose: string): string
   if (LEGAL_BASES.some((b) => !allowingStates(b).includes('granted')) || LEGAL_BASES.some((b) => allowingStates(b).some((s) => s === 'denied' || s === 'expired'))) {
     throw new Error('consentAllowsSql: the legal-basis table changed; update the SQL it generates');
   }
-  const unexpired = `(rc_c.expires_at IS NULL OR rc_c.expires_at > now())`;
-  const granted = `(rc_c.source <> '${PARTIAL_GRANT_SOURCE}' AND rc_c.granted AND ${unexpired})`;
-  const none = `(rc_c.profile_id IS NULL OR (rc_c.source = '${PARTIAL_GRANT_SOURCE}' AND ${unexpired}))`;
+  const unexpired = `(__rapport_c.expires_at IS NULL OR __rapport_c.expires_at > now())`;
+  const granted = `(__rapport_c.source <> '${PARTIAL_GRANT_SOURCE}' AND __rapport_c.granted AND ${unexpired})`;
+  const none = `(__rapport_c.profile_id IS NULL OR (__rapport_c.source = '${PARTIAL_GRANT_SOURCE}' AND ${unexpired}))`;
   const basisAllowsNone = withoutGrant.length
-    ? `COALESCE((SELECT rc_p.legal_basis IN (${withoutGrant.join(', ')}) FROM rapport_purpose rc_p WHERE rc_p.name = '${purpose}'), false)`
+    ? `COALESCE((SELECT __rapport_p.legal_basis IN (${withoutGrant.join(', ')}) FROM rapport_purpose __rapport_p WHERE __rapport_p.name = '${purpose}'), false)`
     : 'false';
-  return `EXISTS (SELECT 1 FROM rapport_profile rc_t
-      LEFT JOIN rapport_consent rc_c ON rc_c.profile_id = COALESCE(rc_t.merged_into, rc_t.id) AND rc_c.purpose = '${purpose}'
-     WHERE rc_t.id = ${profileColumn} AND (${granted} OR (${none} AND ${basisAllowsNone})))`;
+  return `EXISTS (SELECT 1 FROM rapport_profile __rapport_t
+      LEFT JOIN rapport_consent __rapport_c ON __rapport_c.profile_id = COALESCE(__rapport_t.merged_into, __rapport_t.id) AND __rapport_c.purpose = '${purpose}'
+     WHERE __rapport_t.id = ${profileColumn} AND (${granted} OR (${none} AND ${basisAllowsNone})))`;
 }

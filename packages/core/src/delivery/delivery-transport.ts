@@ -33,6 +33,8 @@ export interface DeliveryTransport {
    * position. Null when another owner holds it, or its head is waiting for a retry.
    */
   claim(consumer: string, owner: string, leaseMs: number, limit: number): Promise<Claim | null>;
+  /** Extends `owner`'s lease while its plugin still handles a batch. False when the lease was lost. */
+  renew(consumer: string, owner: string, leaseMs: number): Promise<boolean>;
   /** The changes the rows refer to, in the rows' order (a row whose record is gone yields none). */
   load(rows: TransportRow[]): Promise<Change[]>;
   /** Moves the position past `last`, counts `delivered`, clears retries, releases. False when the lease was lost. */

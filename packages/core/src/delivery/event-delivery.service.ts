@@ -128,10 +128,18 @@ export class EventDelivery {
     }
     const wanted = rows.filter((r) => c.kinds.has(r.kind));
     const changes = wanted.length ? await this.transport.load(wanted) : [];
+    // A plugin may take longer than a lease: renew it while the batch is in hand, so no other
+    // process takes the consumer and delivers the same changes at the same time, out of order.
+    const renewal = setInterval(() => {
+      this.transport.renew(c.name, this.me, this.leaseMs).catch((err: unknown) => this.logger.warn({ consumer: c.name, err: describe(err) }, 'event delivery: renewing the lease failed'));
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    renewal.unref();
     try {
       if (changes.length) await c.sub.handle(changes, c.ctx);
     } catch (err) {
       return this.failed(c, rows, err, claim.attempts);
+    } finally {
+      clearInterval(renewal);
     }
     if (!(await this.transport.advance(c.name, this.me, rows.at(-1)!, changes.length))) {
       this.logger.warn({ consumer: c.name }, 'event delivery: the lease ran out while the plugin handled a batch; another process may deliver it again');

@@ -39,6 +39,14 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
     return { attempts: lease.attempts, rows };
   }
 
+  async renew(consumer: string, owner: string, leaseMs: number): Promise<boolean> {
+    const kept = await this.db.query(
+      `UPDATE rapport_delivery_cursor SET lease_until = now() + make_interval(secs => $3) WHERE consumer = $1 AND leased_by = $2 RETURNING 1`,
+      [consumer, owner, leaseMs / 1000],
+    );
+    return kept.length > 0;
+  }
+
   load(rows: TransportRow[]) {
     return loadChanges(this.db, rows);
   }

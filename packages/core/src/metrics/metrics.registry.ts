@@ -1,4 +1,4 @@
-/** One metric's current value, as an exporter (the `/metrics` endpoint, the health query) reads it. */
+/** One metric's current value, as an exporter reads it. */
 export interface MetricSample {
   name: string;
   help: string;

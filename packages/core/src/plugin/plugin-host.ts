@@ -54,16 +54,26 @@ export class PluginHost {
     readonly plugins: readonly RapportPlugin[],
     private readonly deps: PluginHostDeps,
   ) {
+    for (const [id, offered] of PluginHost.check(plugins)) this.points.set(id, offered);
+    this.consent = consentAccess(deps.db);
+    this.profiles = profileAccess(deps.profiles);
+  }
+
+  /**
+   * Checks the extension points plugins offer (one provider each, with an implementation) and
+   * returns them by id. Called before core opens the database, so a bad plugin list fails fast.
+   */
+  static check(plugins: readonly RapportPlugin[]): Map<string, { provider: string; impl: unknown }> {
+    const points = new Map<string, { provider: string; impl: unknown }>();
     for (const p of plugins) {
       for (const { point, impl } of p.extensionPoints ?? []) {
-        const other = this.points.get(point.id);
+        const other = points.get(point.id);
         if (other) throw new PluginConfigError(`extension point "${point.id}" is offered by both "${other.provider}" and "${p.name}": an extension point has one provider`);
         if (impl === undefined || impl === null) throw new PluginConfigError(`plugin "${p.name}" offers extension point "${point.id}" without an implementation`);
-        this.points.set(point.id, { provider: p.name, impl });
+        points.set(point.id, { provider: p.name, impl });
       }
     }
-    this.consent = consentAccess(deps.db);
-    this.profiles = profileAccess(deps.profiles, this.consent);
+    return points;
   }
 
   /** The context handed to a plugin's hooks, delivery handler, jobs and loaders. */
@@ -180,16 +190,12 @@ function consentAccess(db: Database): PluginConsent {
   };
 }
 
-/** `ctx.profiles`: live ids, and traits only for a purpose the person's consent allows. */
-function profileAccess(profiles: ProfileService, consent: PluginConsent): PluginProfiles {
+/** `ctx.profiles`: live ids, no personal data. */
+function profileAccess(profiles: ProfileService): PluginProfiles {
   return {
     async resolve(ids) {
       const found = await profiles.byIds(ids);
       return found.map((p, k) => (p ? { id: ids[k], liveId: p.id, createdAt: p.createdAt, updatedAt: p.updatedAt } : null));
-    },
-    async traits(ids, purpose) {
-      const [found, allowed] = await Promise.all([profiles.byIds(ids), consent.allows(ids, purpose)]);
-      return found.map((p, k) => (p && allowed.get(ids[k]) ? { ...p.traits } : null));
     },
   };
 }

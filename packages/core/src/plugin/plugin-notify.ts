@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { MAX_NOTIFY_PAYLOAD, type Notifications } from '../database/notifications';
 import type { PluginNotify, SqlRunner } from './plugin-services.types';
 
@@ -5,10 +6,13 @@ import type { PluginNotify, SqlRunner } from './plugin-services.types';
 const EVERYONE = '*';
 const TOPIC = /^[a-z][a-z0-9_]{0,30}$/;
 
-/** The LISTEN channel of a plugin's topic. */
+/**
+ * The LISTEN channel of a plugin's topic: `rp_` and a hash of `<plugin>/<topic>`, so every
+ * plugin's every topic has its own channel within PostgreSQL's 63-character limit.
+ */
 function channelOf(plugin: string, topic: string): string {
   if (!TOPIC.test(topic)) throw new RangeError(`a topic is lower-case letters, digits and _ (at most 31), starting with a letter: "${topic}"`);
-  return `rp_${plugin.replace(/-/g, '_')}__${topic}`.slice(0, 63);
+  return `rp_${createHash('sha256').update(`${plugin}/${topic}`).digest('hex').slice(0, 32)}`;
 }
 
 /**

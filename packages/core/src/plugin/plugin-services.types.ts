@@ -55,16 +55,14 @@ export interface PluginProfileRef {
   updatedAt: Date;
 }
 
-/** Profiles, as plugins read them outside a request. */
+/**
+ * Profiles, as plugins see them outside a request: who a profile is now, and no personal data.
+ * Personal data is read in resolvers, through the request's field guard (policies, roles, the
+ * request's purpose and the person's consent); background code has no caller to check it for.
+ */
 export interface PluginProfiles {
   /** The live profile behind each id (merges followed), or null for unknown or deleted ids. */
   resolve(ids: readonly string[]): Promise<Array<PluginProfileRef | null>>;
-  /**
-   * Traits of live profiles, for `purpose`: a profile whose consent does not allow the purpose
-   * gives null, and so does an unknown id. Reads for a caller inside a GraphQL request go through
-   * the request's guard instead (resolvers receive it).
-   */
-  traits(ids: readonly string[], purpose: string): Promise<Array<Record<string, unknown> | null>>;
 }
 
 /** The plugin's event delivery, as the plugin itself sees it. */
@@ -80,8 +78,8 @@ export type TopicHandler = (payload: string) => void;
 
 /**
  * Messages between the server processes of one deployment (cache invalidation, "a new model is
- * stored"), on PostgreSQL LISTEN/NOTIFY. Topics are the plugin's own (`<plugin>.<topic>` on the
- * wire). A process does not receive its own messages: it applied the change already.
+ * stored"), on PostgreSQL LISTEN/NOTIFY. Topics are the plugin's own (each plugin's topic is its
+ * own channel). A process does not receive its own messages: it applied the change already.
  */
 export interface PluginNotify {
   /** Largest payload, in bytes; split bigger ones. */
@@ -100,7 +98,10 @@ export interface PluginNotify {
   subscribe(topic: string, onMessage: TopicHandler, onReset?: () => void): Promise<() => void>;
 }
 
-/** Counters and gauges a plugin reports (named `rapport_plugin_<plugin>_<name>` when exported). */
+/**
+ * Counters and gauges a plugin reports, named `rapport_plugin_<plugin>_<name>`. They are kept in
+ * core's metrics registry; no exporter serves them yet (a `/metrics` endpoint is planned).
+ */
 export interface PluginMetrics {
   /** A monotonically increasing count (`inc`). */
   counter(name: string, help: string): { inc(by?: number): void };

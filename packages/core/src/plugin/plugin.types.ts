@@ -138,7 +138,7 @@ export type PluginFactory<O> = (options?: O) => RapportPlugin;
  *   entities: [LoyaltyAccount],
  *   migrations: [CreateLoyalty1763900000000],
  *   resolvers: [LoyaltyResolver],
- *   onEvent: async (event, ctx) => { ... },
+ *   delivery: { kinds: ['event'], handle: async (changes, ctx) => { ... } },
  * }));
  * // rapport.config: plugins: [loyaltyPlugin({ goldAt: 500 })]
  * ```

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { Page } from '@rapport/core/internal';
+import type { Page } from '@rapport/core';
 
 /** Relay page info. */
 @ObjectType('PageInfo')

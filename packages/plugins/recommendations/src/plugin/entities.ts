@@ -17,7 +17,7 @@ export class RecItem {
   @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }
 
-/** What one profile did with one item (`rec_interaction`), kept by the onEvent hook. */
+/** What one profile did with one item (`rec_interaction`), kept by the plugin's delivery handler. */
 @Entity({ name: 'rec_interaction' })
 export class RecInteraction {
   @PrimaryColumn({ name: 'profile_id', type: 'uuid' }) profileId: string;
