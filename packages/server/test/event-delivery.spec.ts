@@ -237,18 +237,18 @@ describe('declarations that act', () => {
         handle: async (changes: Change[]) => {
           active++;
           maxActive = Math.max(maxActive, active);
-          if (!got.length) await new Promise((r) => setTimeout(r, 2000)); // four leases long
+          if (!got.length) await new Promise((r) => setTimeout(r, 4000)); // over three leases long
           for (const c of changes) if (c.kind === 'event') got.push(c.event.messageId);
           active--;
         },
       },
     }));
-    const config = { plugins: [slowOnce()], delivery: { pollMs: 50, leaseMs: 500 } };
+    const config = { plugins: [slowOnce()], delivery: { pollMs: 50, leaseMs: 1200 } }; // renewed every 400 ms
     const a = await createTestEnvironment(config);
     try {
       await a.addServer(config); // a second server polling the same consumer every 50 ms
       await a.post('/v1/track', { userId: 'long', event: 'Long batch', messageId: 'long-1' });
-      await a.settle(10_000);
+      await a.settle(15_000);
       expect(got).toEqual(['long-1']);
       expect(maxActive).toBe(1);
     } finally {
