@@ -87,6 +87,14 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     await core.db.query('SELECT 1');
     return { status: 'ok' };
   });
+  // Liveness: the process answers (no database: an outage must not get the process restarted).
+  app.get('/livez', async () => ({ status: 'ok' }));
+  // Readiness: the database answers; migrations ran and plugins started before this route existed,
+  // and while the server closes Fastify answers 503. A load balancer sends traffic on 200 only.
+  app.get('/readyz', async () => {
+    await core.db.query('SELECT 1');
+    return { status: 'ready' };
+  });
 
   const { apollo, contextFor } = await createGraphQLEngine(core);
 

@@ -75,6 +75,9 @@ describe('while PostgreSQL is down', () => {
       expect(ingest.body.error.code).toBe('DATABASE_UNAVAILABLE');
       const health = await call('/health');
       expectUnavailable(health);
+      expectUnavailable(await call('/readyz')); // out of the load balancer's rotation
+      const live = await call('/livez'); // but alive: nothing should restart it
+      expect(live.status).toBe(200);
       const graph = await gql();
       expectUnavailable(graph);
       expect(graph.body.errors[0].extensions.code).toBe('DATABASE_UNAVAILABLE');
@@ -82,6 +85,7 @@ describe('while PostgreSQL is down', () => {
       await pg.start();
     }
     await until(() => call('/health'), (a) => a.status === 200);
+    expect((await call('/readyz')).status).toBe(200);
     expect((await track('after-stop')).status).toBe(200);
     expect((await gql()).status).toBe(200);
   }, 60_000);

@@ -39,15 +39,15 @@ describe('failed authentications are limited per client address', () => {
   });
 });
 
-describe('valid keys are limited per key; /health is never limited', () => {
+describe('valid keys are limited per key; /health, /livez and /readyz are never limited', () => {
   let env: TestEnvironment;
   beforeAll(async () => {
     env = await createTestEnvironment({ api: { rateLimitPerMinute: 6, authFailuresPerMinute: 100 } });
   });
   afterAll(async () => env?.close());
 
-  it('/health is exempt', async () => {
-    const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${env.url}/health`).then((r) => r.status)));
+  it.each(['/health', '/livez', '/readyz'])('%s is exempt', async (path) => {
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${env.url}${path}`).then((r) => r.status)));
     expect(new Set(statuses)).toEqual(new Set([200]));
   });
 

@@ -12,7 +12,7 @@ export class RateLimitedError extends RapportError {
 }
 
 /** Paths never limited: load balancers and orchestrators poll them. */
-const EXEMPT = new Set(['/health']);
+const EXEMPT = new Set(['/health', '/livez', '/readyz']);
 
 /**
  * Hashes of keys that authenticated here recently (bounded, oldest forgotten first). Only used to
@@ -40,7 +40,7 @@ class SeenKeys {
  *   past `authFailuresPerMinute` the address gets 429 for the rest of the minute, before any
  *   database lookup, except for keys already seen valid here (a misconfigured client behind the same
  *   NAT does not lock out the working ones);
- * - `/health` is never limited.
+ * - `/health`, `/livez` and `/readyz` are never limited.
  * Presented keys that are not valid never get a bucket of their own, so inventing keys neither
  * escapes the limit nor costs more than the failure budget in database lookups.
  */
