@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { buildClientSchema, getIntrospectionQuery, getNamedType, isEnumType, isInputObjectType, isInterfaceType, isListType, isNonNullType, isObjectType, isScalarType, isUnionType } from 'graphql';
-import { startServerProcess } from '../lib/server-process.mjs';
+import { alive, rssMB, startServerProcess } from '../lib/server-process.mjs';
 import { machine } from '../lib/machine.mjs';
 
 const arg = (name, def) => {
@@ -252,33 +252,6 @@ function buildRequest(url, keys, doc) {
   return { role, method: 'POST', url: `${url}/graphql`, init: { method: 'POST', headers: { ...auth, 'content-type': contentType }, body } };
 }
 
-function rssOf(pid) {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
-  } catch {
-    return null;
-  }
-}
-
-/** The server child's pid: this process's only direct child (Linux). */
-function serverPid() {
-  try {
-    const kids = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).map(Number).filter(Boolean);
-    return kids.length === 1 ? kids[0] : null;
-  } catch {
-    return null;
-  }
-}
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Over the body limit or Node's 16 KB header limit: the server refuses it and closes the connection. */
 const oversize = (req) => Buffer.byteLength(req.init.body ?? '') > BODY_LIMIT || req.url.length > 16_000;
@@ -360,14 +333,14 @@ const started = Date.now();
 try {
   const { hostname } = new URL(server.url);
   if (hostname !== '127.0.0.1' && hostname !== 'localhost' && hostname !== '::1') throw new Error(`refusing to fuzz a non-loopback server: ${server.url}`);
-  const pid = serverPid();
+  const pid = server.pid;
   profileIds = await seed(server);
   const intro = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.admin}` }, body: JSON.stringify({ query: getIntrospectionQuery() }) });
   schema = buildClientSchema((await intro.json()).data);
   // warm up (JIT, pools, caches), then let it settle before measuring the idle RSS
   for (let i = 0; i < 50; i++) await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.app}` }, body: JSON.stringify({ query: randomQuery().query }) }).then((r) => r.arrayBuffer());
   await new Promise((r) => setTimeout(r, 2000));
-  const rssIdle = pid ? rssOf(pid) : null;
+  const rssIdle = pid ? rssMB(pid) : null;
   const heapIdle = await heapAfterGc(pid);
 
   const byStatus = {};
@@ -383,7 +356,7 @@ try {
   let rssPeak = rssIdle ?? 0;
   const rssSeries = []; // every 1,000 requests: a plateau means bounded caches, a climb a leak
   const sampler = setInterval(() => {
-    const r = pid ? rssOf(pid) : null;
+    const r = pid ? rssMB(pid) : null;
     if (r) rssPeak = Math.max(rssPeak, r);
   }, 200);
   // /health while the fuzz runs: the event loop must stay responsive
@@ -434,7 +407,7 @@ try {
       }
       const ms = performance.now() - t0;
       latencies.push(ms);
-      if (latencies.length % 1000 === 0 && pid) rssSeries.push(rssOf(pid));
+      if (latencies.length % 1000 === 0 && pid) rssSeries.push(rssMB(pid));
       if (ms > maxLatency) {
         maxLatency = ms;
         slowest = { kind: doc.kind, method: req.method, status, bytes: (req.init.body ?? req.url).length };
@@ -452,9 +425,9 @@ try {
   fuzzing = false;
   await healthLoop;
   clearInterval(sampler);
-  const rssAfter = pid ? rssOf(pid) : null;
+  const rssAfter = pid ? rssMB(pid) : null;
   await new Promise((r) => setTimeout(r, PAUSE_MS));
-  const rssSettled = pid ? rssOf(pid) : null;
+  const rssSettled = pid ? rssMB(pid) : null;
   const heapAfter = await heapAfterGc(pid);
   const crashes = pid && !alive(pid) ? 1 : 0;
   const finalHealth = await fetch(`${server.url}/health`).then((r) => r.status).catch(() => 'down');

@@ -14,10 +14,9 @@
 // before any fuzzing (rssColdMB, after 100 valid messages). V8 keeps the pages it grew into for
 // a while and gives them back once the process is idle. RSS after a warm-up of --warmup fuzzed
 // requests (checked like the others, reported apart) is reported as rssIdleMB.
-import fs from 'node:fs';
 import { gzipSync, deflateSync } from 'node:zlib';
 import pg from 'pg';
-import { startServerProcess } from '../lib/server-process.mjs';
+import { alive, rssMB, startServerProcess } from '../lib/server-process.mjs';
 import { machine } from '../lib/machine.mjs';
 
 const arg = (name, def) => {
@@ -234,36 +233,6 @@ function request(n) {
 }
 
 // ---------------------------------------------------------------- measurement
-function childPid() {
-  // The server child is this process's child running bench/lib/server-child.cjs.
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('server-child.cjs')) return Number(d);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
-}
-function rssMB(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- run
@@ -273,7 +242,7 @@ if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(url.hostname)) {
   await server.stop();
   throw new Error(`refusing to fuzz ${server.url}: loopback only`);
 }
-const pid = childPid();
+const pid = server.pid;
 const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
 const started = Date.now();
 

@@ -1,12 +1,33 @@
 // Runs a Rapport server in a child process (so a load generator in the parent does not steal its
 // event loop), on DATABASE_URL or a fresh embedded PostgreSQL, and hands back its URL and keys.
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Starts the server child; resolves with { url, databaseUrl, keys, stop() }. */
+/** Resident memory of a process in MB (Linux `/proc`), or null when it is gone. */
+export function rssMB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True while a process exists. */
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the server child; resolves with { url, databaseUrl, keys, pid, stop() }. */
 export function startServerProcess(options = {}) {
   const child = fork(path.join(ROOT, 'bench/lib/server-child.cjs'), [], {
     execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [],
@@ -20,6 +41,7 @@ export function startServerProcess(options = {}) {
       if (msg.error) return reject(new Error(msg.error));
       resolve({
         ...msg,
+        pid: child.pid,
         stop: () =>
           new Promise((res) => {
             child.removeAllListeners('exit');

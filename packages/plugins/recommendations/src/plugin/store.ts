@@ -144,7 +144,7 @@ export interface InteractionDelta {
  * (one statement may not update a row twice), then upserted together.
  */
 export async function addInteractionsBatch(db: Queryable, deltas: readonly InteractionDelta[]): Promise<void> {
-  const by = new Map<string, { profileId: string; itemId: string; weight: number; count: number; views: number; adds: number; purchases: number; at: Date }>();
+  const by = new Map<string, Aggregated>();
   for (const d of deltas) {
     const key = `${d.profileId}\u0000${d.itemId}`;
     let a = by.get(key);
@@ -156,8 +156,24 @@ export async function addInteractionsBatch(db: Queryable, deltas: readonly Inter
     if (d.kind === 'purchase') a.purchases += 1;
     if (d.at > a.at) a.at = d.at;
   }
-  if (!by.size) return;
-  const rows = [...by.values()];
+  await addAggregated(db, [...by.values()]);
+}
+
+/** Summed interactions of (profile, item) pairs. */
+interface Aggregated {
+  profileId: string;
+  itemId: string;
+  weight: number;
+  count: number;
+  views: number;
+  adds: number;
+  purchases: number;
+  at: Date;
+}
+
+/** Adds summed interactions to the stored ones, one statement (each pair at most once in `rows`). */
+async function addAggregated(db: Queryable, rows: readonly Aggregated[]): Promise<void> {
+  if (!rows.length) return;
   await db.query(
     `INSERT INTO rec_interaction AS t (profile_id, item_id, weight, count, views, adds, purchases, last_at)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::real[], $4::int[], $5::int[], $6::int[], $7::int[], $8::timestamptz[])
@@ -184,30 +200,17 @@ export function mergeMentions(mentions: readonly ProductMention[]): ProductMenti
   return [...by.values()];
 }
 
-/** Moves the merged profile's interactions onto the survivor, adding up pairs both have. */
-export async function foldInteractions(db: Transactional, survivorId: string, mergedId: string): Promise<number> {
-  return db.transaction((tx) => foldInteractionsIn(tx, survivorId, mergedId));
-}
-
-/** {@link foldInteractions} inside the caller's transaction. */
+/** Moves the merged profile's interactions onto the survivor, adding up pairs both have, in the caller's transaction. */
 export async function foldInteractionsIn(tx: Queryable, survivorId: string, mergedId: string): Promise<number> {
-  {
-    const gone = await tx.query('DELETE FROM rec_interaction WHERE profile_id = $1 RETURNING *', [mergedId]);
-    if (!gone.length) return 0;
-    await tx.query(
-      `INSERT INTO rec_interaction AS t (profile_id, item_id, weight, count, views, adds, purchases, last_at)
-       SELECT $1, * FROM unnest($2::text[], $3::real[], $4::int[], $5::int[], $6::int[], $7::int[], $8::timestamptz[])
-       ON CONFLICT (profile_id, item_id) DO UPDATE SET
-         weight = t.weight + EXCLUDED.weight, count = t.count + EXCLUDED.count, views = t.views + EXCLUDED.views,
-         adds = t.adds + EXCLUDED.adds, purchases = t.purchases + EXCLUDED.purchases, last_at = GREATEST(t.last_at, EXCLUDED.last_at)`,
-      [
-        survivorId,
-        gone.map((r) => r.item_id), gone.map((r) => r.weight), gone.map((r) => r.count), gone.map((r) => r.views),
-        gone.map((r) => r.adds), gone.map((r) => r.purchases), gone.map((r) => r.last_at),
-      ],
-    );
-    return gone.length;
-  }
+  const gone = await tx.query('DELETE FROM rec_interaction WHERE profile_id = $1 RETURNING *', [mergedId]);
+  await addAggregated(
+    tx,
+    gone.map((r) => ({
+      profileId: survivorId, itemId: r.item_id as string, weight: Number(r.weight), count: Number(r.count), views: Number(r.views),
+      adds: Number(r.adds), purchases: Number(r.purchases), at: r.last_at as Date,
+    })),
+  );
+  return gone.length;
 }
 
 /** Current interactions of many profiles, one statement. */
