@@ -111,7 +111,9 @@ export function validateMessage(input: unknown, ctx: ValidationContext): Normali
         '(ill-formed UTF-16, such as half an emoji), stored as U+FFFD',
     );
   }
-  const bytes = ctx.bytes ?? Buffer.byteLength(JSON.stringify(raw));
+  // Serialised only when the cheap upper bound does not already show it within the limit.
+  const limit = ctx.config.ingestion.maxMessageBytes;
+  const bytes = ctx.bytes ?? (storable.maxJsonBytes <= limit ? storable.maxJsonBytes : Buffer.byteLength(JSON.stringify(raw)));
   if (bytes > ctx.config.ingestion.maxMessageBytes) throw new PayloadTooLargeError(ctx.path ?? 'message', ctx.config.ingestion.maxMessageBytes, bytes);
 
   const declared = raw.type;

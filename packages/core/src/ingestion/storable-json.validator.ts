@@ -25,7 +25,18 @@ interface PathStep {
 export interface StorableJsonReport {
   /** How many strings hold a lone surrogate (ill-formed UTF-16) in free text, where U+FFFD may replace it. */
   illFormedText: number;
+  /**
+   * An upper bound of the UTF-8 bytes of `JSON.stringify(message)` (Infinity when a value could
+   * serialise to more than its own keys show, such as an object with `toJSON`). Below a size
+   * limit, it spares serialising a message only to measure it.
+   */
+  maxJsonBytes: number;
 }
+
+// Most UTF-8 bytes JSON.stringify writes per UTF-16 unit of a string (a control character or a
+// lone surrogate is escaped as \uXXXX), and for a finite number ("-1.2345678901234567e-308").
+const BYTES_PER_UNIT = 6;
+const NUMBER_BYTES = 24;
 
 function segments(step: PathStep | null): Array<string | number> {
   const out: Array<string | number> = [];
@@ -68,11 +79,14 @@ const NUL_RULE = 'contains a NUL character (\\u0000), which PostgreSQL cannot st
  * @param prefix Error path prefix (`batch[3]`), if any.
  */
 export function checkStorableJson(message: unknown, prefix?: string): StorableJsonReport {
-  const report: StorableJsonReport = { illFormedText: 0 };
+  const report: StorableJsonReport = { illFormedText: 0, maxJsonBytes: 0 };
+  let bound = 0;
   const stack: Array<{ value: unknown; step: PathStep | null; depth: number }> = [{ value: message, step: null, depth: 1 }];
   while (stack.length) {
     const { value, step, depth } = stack.pop()!;
+    bound += 1; // the comma (or colon) after it
     if (typeof value === 'string') {
+      bound += BYTES_PER_UNIT * value.length + 2;
       if (value.includes('\u0000')) throw new ValidationError(pathOf(prefix, step), 'nul', NUL_RULE);
       if (!value.isWellFormed()) {
         if (step && isIdentifierPath(step)) {
@@ -81,17 +95,21 @@ export function checkStorableJson(message: unknown, prefix?: string): StorableJs
         report.illFormedText++;
       }
     } else if (typeof value === 'number') {
+      bound += NUMBER_BYTES;
       if (!Number.isFinite(value)) throw new ValidationError(pathOf(prefix, step), 'number', 'is a number too large for a double (it would be stored as null)');
     } else if (typeof value === 'object' && value !== null) {
       if (depth > MAX_MESSAGE_DEPTH) {
         throw new ValidationError(pathOf(prefix, step), 'maxDepth', `objects and arrays nest over ${MAX_MESSAGE_DEPTH} levels (counting the message)`);
       }
+      bound += 2;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') bound = Infinity;
       if (Array.isArray(value)) {
         for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], step: { parent: step, key: i }, depth: depth + 1 });
       } else {
         const keys = Object.keys(value);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i];
+          bound += BYTES_PER_UNIT * key.length + 3;
           if (key.includes('\u0000')) throw new ValidationError(pathOf(prefix, step), 'nul', `the key ${JSON.stringify(key)} ${NUL_RULE}`);
           if (!key.isWellFormed()) {
             throw new ValidationError(pathOf(prefix, step), 'unicode', `the key ${JSON.stringify(key)} contains a lone surrogate (ill-formed UTF-16); keys must be exact`);
@@ -99,8 +117,13 @@ export function checkStorableJson(message: unknown, prefix?: string): StorableJs
           stack.push({ value: (value as Record<string, unknown>)[key], step: { parent: step, key }, depth: depth + 1 });
         }
       }
+    } else if (typeof value === 'boolean' || value === null) {
+      bound += 5;
+    } else if (value !== undefined) {
+      bound = Infinity; // bigint, function, symbol: not JSON from a parser; measured by serialising
     }
   }
+  report.maxJsonBytes = bound;
   return report;
 }
 
