@@ -1,6 +1,6 @@
 // Child side of server-process.mjs: starts Rapport from the built packages and hands back its
 // URL, database URL and keys (admin, ingest, app). BENCH_OPTIONS (JSON) may name extra config,
-// `recommendations` options (which turn the recommendations plugin on) and `workers` (> 1 runs
+// `recommendations` options (which turn the recommendations plugin on), `bench` (`{ fieldGuard: false }`) and `workers` (> 1 runs
 // the server as a cluster, as `rapport start --workers n` does; this process is then its primary).
 require('reflect-metadata');
 const cluster = require('node:cluster');
@@ -10,7 +10,7 @@ const path = require('node:path');
 const { startServer, startCluster, runClusterWorker } = require('../../packages/server/dist');
 const { createRapport, createLogger } = require('../../packages/core/dist/internal');
 
-const { recommendations, slowPluginMs, workers = 1, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
+const { recommendations, slowPluginMs, workers = 1, bench = {}, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
 const plugins = recommendations ? [require('../../packages/plugins/recommendations/dist').recommendationsPlugin(recommendations)] : [];
 // `slowPluginMs`: a plugin whose durable delivery sleeps that long per batch (bench/delivery.bench.mjs).
 if (slowPluginMs !== undefined) {
@@ -37,7 +37,8 @@ async function createKeys(core) {
 }
 
 async function single() {
-  const server = await startServer(config);
+  // `bench.fieldGuard: false`: a build without the field guard (bench/read-vs-postgraphile.bench.mjs prices it).
+  const server = await startServer(config, { benchmarkWithoutFieldGuard: bench.fieldGuard === false });
   const keys = await createKeys(server.core);
   process.send({ url: server.url, databaseUrl: server.core.db.dataSource.options.url, keys });
   return () => server.close();

@@ -16,6 +16,9 @@ import { JobRunner } from './jobs/job-runner.service';
 import type { RapportServices } from './rapport.types';
 import { ApiKeyService } from './service/api-key.service';
 import { EventService, type EventRecord } from './service/event.service';
+import { EventPageCoalescer } from './service/event-page.coalescer';
+import { ProfileBundleReader } from './service/profile-bundle.reader';
+import { ReadAuditWriter } from './consent/read-audit.writer';
 import { ProfileService } from './service/profile.service';
 import { Survivorship } from './identity/survivorship';
 import { ProfileMerger } from './identity/resolution/profile-merger';
@@ -104,7 +107,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const profiles = new ProfileService(db, config.identity);
   const events = new EventService(db);
   const keys = new ApiKeyService(db, roles);
-  const services = { profiles, events, keys, roles } as RapportServices;
+  const services = { profiles, profileBundles: new ProfileBundleReader(db), events, eventPages: new EventPageCoalescer(events), keys, roles } as RapportServices;
   const background = options.background ?? true;
   const metrics = new MetricsRegistry();
   const jobs = new JobRunner(db, logger.child({ component: 'jobs' }), config.jobs);
@@ -141,6 +144,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   services.consent = consent;
   services.policies = new FieldPolicyService(db, consent, roles);
   services.subjects = subjects;
+  services.readAudit = new ReadAuditWriter(db);
   services.exportProfile = async (id, actor) => {
     const out = await subjects.export(id, actor);
     const ids = [String(out.profile.id), ...out.mergedProfiles];

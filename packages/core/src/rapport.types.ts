@@ -2,6 +2,9 @@ import type { RoleRegistry } from './auth/roles';
 import type { IngestionPipeline } from './ingestion/ingestion.pipeline';
 import type { ApiKeyService } from './service/api-key.service';
 import type { EventService } from './service/event.service';
+import type { EventPageCoalescer } from './service/event-page.coalescer';
+import type { ProfileBundleReader } from './service/profile-bundle.reader';
+import type { ReadAuditWriter } from './consent/read-audit.writer';
 import type { ProfileService } from './service/profile.service';
 import type { ProfileMerger } from './identity/resolution/profile-merger';
 import type { ConsentService } from './consent/consent.service';
@@ -14,7 +17,11 @@ import type { EventDelivery } from './delivery/event-delivery.service';
 /** The core services, as plugins and the GraphQL layer reach them. */
 export interface RapportServices {
   profiles: ProfileService;
+  /** A profile with the child reads a query asks for, in one statement (the `profile(id:)` query reads through it). */
+  profileBundles: ProfileBundleReader;
   events: EventService;
+  /** Events pages, concurrent requests' reads sharing one statement (the GraphQL loaders read through it). */
+  eventPages: EventPageCoalescer;
   keys: ApiKeyService;
   ingestion: IngestionPipeline;
   roles: RoleRegistry;
@@ -30,6 +37,8 @@ export interface RapportServices {
   policies: FieldPolicyService;
   /** Records a consent decision (hooks included). */
   setConsent(profileId: string, decision: ConsentDecision, actor: string): Promise<ConsentRecord>;
+  /** The audit log's entries for reads of personal data (concurrent requests share one write). */
+  readAudit: ReadAuditWriter;
   /** Data subject requests (raw; use exportProfile/deleteProfile for plugin data and hooks). */
   subjects: DataSubjectService;
   /** Everything held on a person, plugins included; audited. */

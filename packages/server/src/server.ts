@@ -58,7 +58,17 @@ export const PURPOSE_HEADER = 'x-rapport-purpose';
  * `/graphql` (GraphiQL for browsers), `/health`, CORS, per-key rate limits, structured logs
  * carrying the request id.
  */
-export async function createServer(core: RapportCore): Promise<FastifyInstance> {
+/** Options of {@link createServer} and {@link startServer} beyond the core's. */
+export interface ServerOptions {
+  /**
+   * For `bench/read-vs-postgraphile.bench.mjs` only, which prices the field guard against a build
+   * without it: GraphQL requests run with no field guard (no policy, consent or audit applies).
+   * Never set it for a server anyone reads data from; the server logs a warning when it is set.
+   */
+  benchmarkWithoutFieldGuard?: boolean;
+}
+
+export async function createServer(core: RapportCore, serverOptions: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: core.logger as unknown as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
@@ -96,7 +106,8 @@ export async function createServer(core: RapportCore): Promise<FastifyInstance> 
     return { status: 'ready' };
   });
 
-  const { apollo, contextFor } = await createGraphQLEngine(core);
+  const { apollo, contextFor } = await createGraphQLEngine(core, { fieldGuard: !serverOptions.benchmarkWithoutFieldGuard });
+  if (serverOptions.benchmarkWithoutFieldGuard) core.logger.warn('the field guard is OFF (benchmarkWithoutFieldGuard): no policy, consent or audit applies to GraphQL reads');
 
   const wantsPage = registerGraphiql(app);
   const page = graphiqlPage('/graphql');
@@ -149,12 +160,12 @@ export interface RapportServer {
 /** Starts core and the HTTP server. `port: 0` picks a free port (tests). */
 export async function startServer(
   config: RapportConfigInput & { port?: number; host?: string } = {},
-  options: CreateRapportOptions = {},
+  options: CreateRapportOptions & ServerOptions = {},
 ): Promise<RapportServer> {
   const core = await createRapport(config, options);
   let app: FastifyInstance;
   try {
-    app = await createServer(core);
+    app = await createServer(core, options);
     await app.listen({ port: config.port ?? Number(process.env.PORT ?? 4000), host: config.host ?? process.env.HOST ?? '127.0.0.1' });
   } catch (err) {
     await core.close();

@@ -37,15 +37,28 @@ function hasPath(obj: Record<string, unknown>, path: string): boolean {
  * the deeper paths policies name. Returns a copy; a denied key is absent, not null.
  */
 function redactObject(obj: Record<string, unknown>, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): Record<string, unknown> {
-  const out: Record<string, unknown> = structuredClone(obj);
-  for (const k of Object.keys(out)) {
-    if (!keep(datum(k))) {
-      delete out[k];
-      continue;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj)) {
+    const d = datum(k);
+    if (!keep(d)) continue;
+    // A kept key's value is shared as it is unless a deeper path must go: only then is it copied
+    // (the stored value is never changed).
+    let copy: Record<string, unknown> | null = null;
+    for (const p of nested(d)) {
+      if (!hasPath(copy ?? obj, p) || keep(datum(p))) continue;
+      copy ??= { [k]: structuredClone(obj[k]) };
+      removePath(copy, p);
     }
-    for (const p of nested(datum(k))) if (hasPath(out, p) && !keep(datum(p))) removePath(out, p);
+    out[k] = copy ? copy[k] : obj[k];
   }
   return out;
+}
+
+/** Copies one payload key into `out` when kept, without the denied paths under it (the common case, no policy below the key, copies nothing). */
+function keepKey(out: Record<string, unknown>, k: string, v: unknown, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): void {
+  const d = datum(k);
+  if (nested(d).length) Object.assign(out, redactObject({ [k]: v }, datum, keep, nested));
+  else if (keep(d)) out[k] = v;
 }
 
 /** A profile's traits (or an identify event's `traits` / `context.traits`) without the denied trait data. */
@@ -91,22 +104,24 @@ export function redactEventField(e: EventRecord, field: EventDataField, keep: Da
       return e.traits ? redactTraits(e.traits, keep, nested) : e.traits;
     case 'properties': {
       const out: Record<string, unknown> = {};
+      const datum = payload('properties');
       for (const [k, v] of Object.entries(e.properties ?? {})) {
         if (e.type === 'alias' && k === 'previousId') {
           if (PREVIOUS_ID_TYPES.every(identity)) out[k] = v;
           continue;
         }
-        Object.assign(out, redactObject({ [k]: v }, payload('properties'), keep, nested));
+        keepKey(out, k, v, datum, keep, nested);
       }
       return out;
     }
     case 'context': {
       const out: Record<string, unknown> = {};
+      const datum = payload('context');
       for (const [k, v] of Object.entries(e.context ?? {})) {
         if (k === 'traits' && isObject(v)) out.traits = redactTraits(v, keep, nested);
         else if (k === 'externalIds' && Array.isArray(v)) {
           out.externalIds = v.filter((x) => isObject(x) && typeof x.type === 'string' && identity(normalizeIdentityType(x.type)));
-        } else Object.assign(out, redactObject({ [k]: v }, payload('context'), keep, nested));
+        } else keepKey(out, k, v, datum, keep, nested);
       }
       return out;
     }

@@ -27,6 +27,51 @@ export interface EventRecord {
   receivedAt: Date;
 }
 
+/** The fields of an {@link EventRecord} that a page may read selectively. */
+export type EventField = keyof EventRecord;
+
+/** The column of each event field. */
+const COLUMN: Record<EventField, string> = {
+  id: 'id', messageId: 'message_id', profileId: 'profile_id', originProfileId: 'origin_profile_id', type: 'type', name: 'name',
+  groupId: 'group_id', category: 'category', userId: 'user_id', anonymousId: 'anonymous_id', properties: 'properties', traits: 'traits',
+  context: 'context', timestamp: 'timestamp', originalTimestamp: 'original_timestamp', sentAt: 'sent_at', receivedAt: 'received_at',
+};
+/** Read whatever is asked: the keyset (`timestamp`, `id`), and what the guard decides payload keys by (`type`, `name`, `profileId`). */
+const ALWAYS: EventField[] = ['id', 'profileId', 'type', 'name', 'timestamp'];
+
+/** Whether a name is an {@link EventField}. */
+export function isEventField(name: string): name is EventField {
+  return Object.prototype.hasOwnProperty.call(COLUMN, name);
+}
+
+/**
+ * The select list of an events page: every column, or (given `fields`) those and the ones every
+ * page needs. Not reading the JSON columns nobody asked for (context, traits) is most of a page's cost.
+ */
+function selectList(alias: string, fields?: readonly EventField[]): string {
+  const wanted = fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
+  return wanted.map((f) => `${alias}.${COLUMN[f]}`).join(', ');
+}
+
+/** Timestamp fields, which JSON carries as strings. */
+const DATE_FIELDS: EventField[] = ['timestamp', 'originalTimestamp', 'sentAt', 'receivedAt'];
+
+/**
+ * A `json_build_object(...)` of an event row `alias` (a `rapport_event` composite or table alias)
+ * with the page's fields, keyed by field name, for reads that bring events inside another
+ * statement's JSON (see {@link eventFromJson}).
+ */
+export function eventJsonObject(alias: string, fields?: readonly EventField[] | null): string {
+  const wanted = fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
+  return `json_build_object(${wanted.map((f) => `'${f}', ${alias}.${COLUMN[f]}${f === 'id' ? '::text' : ''}`).join(', ')})`;
+}
+
+/** An event read by {@link eventJsonObject}: its timestamps back to dates. */
+export function eventFromJson(o: Record<string, unknown>): EventRecord {
+  for (const f of DATE_FIELDS) if (typeof o[f] === 'string') o[f] = new Date(o[f] as string);
+  return o as unknown as EventRecord;
+}
+
 /** Arguments of an events page. */
 export interface EventPageArgs {
   first: number;
@@ -35,13 +80,22 @@ export interface EventPageArgs {
   type?: string | null;
   /** Event name (`track`) or page/screen name. */
   name?: string | null;
+  /**
+   * Only these fields of each event are read (with `id`, `profileId`, `type`, `name` and
+   * `timestamp`, always); the others are absent from the records. All when not given.
+   */
+  fields?: readonly EventField[] | null;
 }
+
+/** Where a page without `after` starts: after every event. */
+const NO_CURSOR = ['infinity', '9223372036854775807'] as const;
 
 /** The page-size ceiling for events. */
 export const MAX_EVENTS_PAGE = 200;
 
 /** Maps a `rapport_event` row to an {@link EventRecord}. */
 export function toEvent(r: Record<string, unknown>): EventRecord {
+  if (!('message_id' in r && 'context' in r && 'received_at' in r)) return toPartialEvent(r);
   return {
     id: String(r.id), messageId: r.message_id as string, profileId: r.profile_id as string, originProfileId: r.origin_profile_id as string,
     type: r.type as string, name: r.name as string | null, groupId: r.group_id as string | null, category: r.category as string | null, userId: r.user_id as string | null, anonymousId: r.anonymous_id as string | null,
@@ -50,13 +104,35 @@ export function toEvent(r: Record<string, unknown>): EventRecord {
   };
 }
 
+const FIELD_OF_COLUMN = new Map(Object.entries(COLUMN).map(([f, c]) => [c, f]));
+
+/** A row of a page that read only some columns: the record holds those fields only. */
+function toPartialEvent(r: Record<string, unknown>): EventRecord {
+  const out: Record<string, unknown> = {};
+  for (const [c, v] of Object.entries(r)) {
+    const f = FIELD_OF_COLUMN.get(c);
+    if (f) out[f] = f === 'id' ? String(v) : v;
+  }
+  return out as unknown as EventRecord;
+}
+
+/** A page of `first` events from a read of `first + 1` (the extra one says there is a next page). */
+export function pageOf(list: EventRecord[], first: number): Page<EventRecord> {
+  const nodes = list.slice(0, first);
+  return { nodes, hasNextPage: list.length > first, cursors: nodes.map((e) => encodeCursor([e.timestamp.toISOString(), e.id])) };
+}
+
 /** Reads of events, newest first. */
 export class EventService {
   constructor(private readonly db: Queryable) {}
 
   /**
-   * One page of events for each of many profiles, in one statement (a LATERAL join, so each
-   * profile gets its own LIMIT). Each profile may have its own `after` cursor.
+   * One page of events for each of many profiles, in one statement. Each profile gets its own
+   * LIMIT and may have its own `after` cursor. The statement calls the database function of the
+   * page's shape (no filter, `type`, `type` and `name`, `name`; migration 1763800000013), which
+   * reads each profile's page in order from the index made for that shape and cannot fall back
+   * to sorting all of a profile's events: the cost is the page, whatever the profile's size or
+   * the table's statistics.
    */
   async pagesOf(requests: ReadonlyArray<{ profileId: string; args: EventPageArgs }>): Promise<Array<Page<EventRecord>>> {
     if (!requests.length) return [];
@@ -65,25 +141,18 @@ export class EventService {
     if (type && !(MESSAGE_TYPES as readonly string[]).includes(type)) {
       throw new ValidationError('type', 'enum', `"${type}" is not one of ${MESSAGE_TYPES.join(', ')}`);
     }
-    const cursors = requests.map((r) => (r.args.after ? decodeCursor(r.args.after) : null));
+    // No cursor reads from (infinity, max id): one statement text with or without cursors.
+    const cursors = requests.map((r) => (r.args.after ? decodeCursor(r.args.after) : NO_CURSOR));
+    const filters = [type, name].filter((v): v is string => !!v);
+    const fn = `rapport_event_page${type ? '_type' : ''}${name ? '_name' : ''}`;
+    const at = filters.map((_, i) => `$${i + 4}, `).join('');
     const rows = await this.db.query(
-      `SELECT q.n, e.* FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) WITH ORDINALITY AS q(pid, at, eid, n)
-         CROSS JOIN LATERAL (
-           SELECT * FROM rapport_event e
-            WHERE e.profile_id = q.pid
-              AND ($4::text IS NULL OR e.type = $4) AND ($5::text IS NULL OR e.name = $5)
-              AND (q.at IS NULL OR (e.timestamp, e.id) < (q.at, q.eid))
-            ORDER BY e.timestamp DESC, e.id DESC LIMIT $6) e`,
-      [
-        requests.map((r) => r.profileId), cursors.map((c) => (c ? c[0] : null)), cursors.map((c) => (c ? c[1] : null)),
-        type ?? null, name ?? null, first + 1,
-      ],
+      `SELECT f.n, ${selectList('(f.ev)', requests[0].args.fields ?? undefined)} FROM ${fn}($1::uuid[], $2::timestamptz[], $3::bigint[], ${at}$${filters.length + 4}::int) f`,
+      [requests.map((r) => r.profileId), cursors.map((c) => c[0]), cursors.map((c) => c[1]), ...filters, first + 1],
     );
     const by = group(rows, (r) => String(r.n));
     return requests.map((_, i) => {
-      const list = (by.get(String(i + 1)) ?? []).map(toEvent);
-      const nodes = list.slice(0, first);
-      return { nodes, hasNextPage: list.length > first, cursors: nodes.map((e) => encodeCursor([e.timestamp.toISOString(), e.id])) };
+      return pageOf((by.get(String(i + 1)) ?? []).map(toEvent), first);
     });
   }
 }

@@ -64,13 +64,29 @@ export interface ProfileFilter {
 }
 
 /** The asked ids ($1) as `q.asked`, each with its live profile `p` (a merged-away id follows its tombstone). */
-const ASKED_AND_LIVE = `FROM unnest($1::uuid[]) AS q(asked)
+export const ASKED_AND_LIVE = `FROM unnest($1::uuid[]) AS q(asked)
          JOIN rapport_profile t ON t.id = q.asked
          JOIN rapport_profile p ON p.id = COALESCE(t.merged_into, t.id)`;
 
 /** Profile columns, qualified by a table alias. */
-function columns(a: string): string {
+export function profileColumns(a: string): string {
   return `${a}.id, ${a}.merged_into, ${a}.traits, ${a}.trait_sources, ${a}.created_at, ${a}.updated_at`;
+}
+
+/** A live profile `p`'s current consent decisions, as a JSON array (see {@link consentsFromJson}). */
+export const CONSENTS_JSON = `(SELECT COALESCE(json_agg(json_build_object('purpose', c.purpose, 'granted', c.granted, 'source', c.source,
+                                                          'at', c.at, 'expires_at', c.expires_at) ORDER BY c.purpose), '[]'::json)
+                 FROM rapport_consent c WHERE c.profile_id = p.id)`;
+
+/** A consent decision as {@link CONSENTS_JSON} reads it. */
+export type ConsentJson = Record<string, string | boolean | null>;
+
+/** The records of {@link CONSENTS_JSON}'s array. */
+export function consentsFromJson(profileId: string, list: ConsentJson[]): ConsentRecord[] {
+  return list.map((c) => ({
+    profileId, purpose: c.purpose as string, granted: c.granted as boolean, source: c.source as string,
+    at: new Date(c.at as string), expiresAt: c.expires_at ? new Date(c.expires_at as string) : null,
+  }));
 }
 
 /** When a profile was first and last active (from its events). */
@@ -102,6 +118,8 @@ export class ProfileService {
    * every profile query; see {@link ReadCoalescer}).
    */
   private readonly withConsents = new ReadCoalescer<ProfileWithConsents>((ids) => this.loadWithConsents(ids));
+  /** Concurrent requests reading identities share one statement too. */
+  private readonly identities = new ReadCoalescer<IdentityRecord[]>((ids) => this.loadIdentities(ids));
 
   constructor(private readonly db: Queryable, private readonly identity: IdentityConfig) {}
 
@@ -113,7 +131,7 @@ export class ProfileService {
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return ids.map(() => null);
     const rows = await this.db.query<Record<string, unknown> & { asked: string }>(
-      `SELECT q.asked, ${columns('p')} ${ASKED_AND_LIVE}`,
+      `SELECT q.asked, ${profileColumns('p')} ${ASKED_AND_LIVE}`,
       [valid],
     );
     const byAsked = new Map(rows.map((r) => [r.asked, toProfile(r)]));
@@ -134,22 +152,14 @@ export class ProfileService {
 
   /** The statement behind {@link byIdsWithConsents}, for the ids of every caller of one batch. */
   private async loadWithConsents(ids: string[]): Promise<Map<string, ProfileWithConsents>> {
-    const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: Array<Record<string, string | boolean | null>> }>(
-      `SELECT q.asked, ${columns('p')},
-              (SELECT COALESCE(json_agg(json_build_object('purpose', c.purpose, 'granted', c.granted, 'source', c.source,
-                                                          'at', c.at, 'expires_at', c.expires_at) ORDER BY c.purpose), '[]'::json)
-                 FROM rapport_consent c WHERE c.profile_id = p.id) AS consents
-         ${ASKED_AND_LIVE}`,
+    const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[] }>(
+      `SELECT q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents ${ASKED_AND_LIVE}`,
       [ids],
     );
     return new Map(
       rows.map((r) => {
         const profile = toProfile(r);
-        const consents = r.consents.map((c) => ({
-          profileId: profile.id, purpose: c.purpose as string, granted: c.granted as boolean, source: c.source as string,
-          at: new Date(c.at as string), expiresAt: c.expires_at ? new Date(c.expires_at as string) : null,
-        }));
-        return [r.asked, { profile, consents }];
+        return [r.asked, { profile, consents: consentsFromJson(profile.id, r.consents) }];
       }),
     );
   }
@@ -160,7 +170,7 @@ export class ProfileService {
     const v = normalizeIdentityValue(t, value, this.identity);
     if (v === null) throw new ValidationError('value', t, `${JSON.stringify(value)} is not a valid ${t}`);
     const rows = await this.db.query(
-      `SELECT ${columns('p')} FROM rapport_profile p WHERE p.id = (SELECT profile_id FROM rapport_identity WHERE type = $1 AND value = $2)`,
+      `SELECT ${profileColumns('p')} FROM rapport_profile p WHERE p.id = (SELECT profile_id FROM rapport_identity WHERE type = $1 AND value = $2)`,
       [t, v],
     );
     return rows[0] ? toProfile(rows[0]) : null;
@@ -187,9 +197,12 @@ export class ProfileService {
     }
     if (f?.traits) where.push(`p.traits @> ${p(JSON.stringify(f.traits))}::jsonb`);
     if (f?.consent) where.push(consentStateSql('p.id', p(f.consent.purpose), f.consent.states));
-    if (f?.seenSince) where.push(`EXISTS (SELECT 1 FROM rapport_event e WHERE e.profile_id = p.id AND e.timestamp >= ${p(f.seenSince)})`);
+    // Each profile's last event time is kept in rapport_profile_activity (triggers on rapport_event,
+    // migration 1763800000013), indexed: the filter reads the profiles seen since, not every
+    // profile's events.
+    if (f?.seenSince) where.push(`p.id IN (SELECT a.profile_id FROM rapport_profile_activity a WHERE a.last_seen_at >= ${p(f.seenSince)})`);
     const rows = await this.db.query(
-      `SELECT ${columns('p')} FROM rapport_profile p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id LIMIT ${first + 1}`,
+      `SELECT ${profileColumns('p')} FROM rapport_profile p WHERE ${where.join(' AND ')} ORDER BY p.created_at, p.id LIMIT ${first + 1}`,
       params,
     );
     const nodes = rows.slice(0, first).map(toProfile);
@@ -212,19 +225,28 @@ export class ProfileService {
     return profileIds.map((id) => ({ firstSeenAt: by.get(id)?.f ?? null, lastSeenAt: by.get(id)?.l ?? null }));
   }
 
-  /** Identities of many profiles, one statement. */
+  /** Identities of many profiles, one statement (shared with concurrent callers, see {@link ReadCoalescer}). */
   async identitiesOf(profileIds: readonly string[]): Promise<IdentityRecord[][]> {
+    const found = await this.identities.get(profileIds);
+    return profileIds.map((id) => found.get(id) ?? []);
+  }
+
+  /** The statement behind {@link identitiesOf}, for the ids of every caller of one batch. */
+  private async loadIdentities(profileIds: string[]): Promise<Map<string, IdentityRecord[]>> {
     const rows = await this.db.query(
       `SELECT type, value, profile_id, origin_profile_id, first_seen_at FROM rapport_identity
         WHERE profile_id = ANY($1::uuid[]) ORDER BY type, first_seen_at, value`,
       [profileIds],
     );
     const by = group(rows, (r) => r.profile_id as string);
-    return profileIds.map((id) =>
-      (by.get(id) ?? []).map((r) => ({
-        type: r.type as string, value: r.value as string, profileId: r.profile_id as string,
-        originProfileId: r.origin_profile_id as string, firstSeenAt: r.first_seen_at as Date,
-      })),
+    return new Map(
+      [...by].map(([id, list]) => [
+        id,
+        list.map((r) => ({
+          type: r.type as string, value: r.value as string, profileId: r.profile_id as string,
+          originProfileId: r.origin_profile_id as string, firstSeenAt: r.first_seen_at as Date,
+        })),
+      ]),
     );
   }
 

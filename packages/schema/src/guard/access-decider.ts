@@ -67,6 +67,7 @@ export class AccessDecider {
   private readonly pii: Set<string>;
   private readonly admin: boolean;
   private readonly prepared = new Map<string, Prepared>();
+  private readonly nestedPaths = new Map<string, string[]>();
   private unclassified: 'allow' | 'deny' | undefined;
 
   constructor(private readonly input: DeciderInput) {
@@ -87,7 +88,8 @@ export class AccessDecider {
 
   /** Applies configuration defaults the input left unset. */
   configure(defaults: { unclassifiedEventKeys?: 'allow' | 'deny' }): void {
-    this.unclassified ??= defaults.unclassifiedEventKeys;
+    if (this.unclassified !== undefined || defaults.unclassifiedEventKeys === undefined) return;
+    this.unclassified = defaults.unclassifiedEventKeys;
     this.prepared.clear();
   }
 
@@ -118,7 +120,18 @@ export class AccessDecider {
 
   /** Deeper paths of a datum that policies name on their own (a read of the datum must check them too). */
   nested(d: Datum): string[] {
-    if (d.kind !== 'trait' && d.kind !== 'eventKey') return [];
+    if (d.kind !== 'trait' && d.kind !== 'eventKey') return NONE;
+    // Asked for every key of every event read: remembered per datum (bounded like `prepared`).
+    const key = datumKey(d);
+    const known = this.nestedPaths.get(key);
+    if (known) return known;
+    if (this.nestedPaths.size >= MAX_PREPARED) this.nestedPaths.clear();
+    const out = this.findNested(d);
+    this.nestedPaths.set(key, out.length ? out : NONE);
+    return out.length ? out : NONE;
+  }
+
+  private findNested(d: Datum): string[] {
     const out: string[] = [];
     for (const { element: e } of this.elementPolicies) {
       if (d.kind === 'trait' && e.kind === 'trait' && e.path.startsWith(`${d.path}.`)) out.push(e.path);
@@ -198,9 +211,12 @@ export class AccessDecider {
   }
 
   private prepare(d: Datum): Prepared {
-    const key = JSON.stringify(d);
+    const key = datumKey(d);
     const cached = this.prepared.get(key);
     if (cached) return cached;
+    // A decider lives as long as its policy snapshot (shared by the requests of a caller's roles and
+    // purpose); data names (payload keys) are the caller's to choose, so the cache is bounded.
+    if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
     const governing = this.elementPolicies.filter((e) => governs(e.element, d));
     const specific = governing.filter((e) => namesDatum(e.element, d));
     const traitKey = d.kind === 'trait' ? d.path.split('.')[0] : d.kind === 'identity' && (IDENTITY_TRAITS as readonly string[]).includes(d.type) ? d.type : null;
@@ -220,6 +236,23 @@ export class AccessDecider {
     };
     this.prepared.set(key, prepared);
     return prepared;
+  }
+}
+
+const MAX_PREPARED = 10_000;
+const NONE: string[] = Object.freeze([]) as unknown as string[];
+
+/** A datum's identity as a string (cheaper than JSON.stringify on the guard's hot path). */
+export function datumKey(d: Datum): string {
+  switch (d.kind) {
+    case 'trait':
+      return `t\u0000${d.path}`;
+    case 'identity':
+      return `i\u0000${d.type}`;
+    case 'collection':
+      return `c\u0000${d.name}`;
+    case 'eventKey':
+      return `e\u0000${d.event}\u0000${d.section}\u0000${d.path}`;
   }
 }
 

@@ -1,15 +1,18 @@
 import { defaultFieldResolver, getNullableType, GraphQLError, isNonNullType, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import {
   consentStatesOf, deniedForPurpose, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
-  type ConsentRecord, type Datum, type EventDataField, type EventRecord, type RapportConfig, type RapportPlugin, type RapportServices,
+  type ConsentRecord, type Datum, type EventDataField, type EventRecord, type FieldPolicy, type RapportConfig, type RapportPlugin, type RapportServices,
 } from '@rapport/core/internal';
-import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
+import { AccessDecider, datumKey, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
 import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
 import { fallbackRoot, type FallbackRoot } from './governed';
 
 /** Per-request guard state: the decider, the errors and audit entries the request collects. */
 export class RequestGuard {
   readonly errors: GraphQLError[] = [];
+  private readonly states = new Map<string, Promise<ConsentStates>>();
+  private readonly loaded = new Map<string, ConsentStates>();
+  private readonly decisions = new WeakMap<ConsentStates, Map<string, AccessDecision>>();
   private readonly audited = new Map<string, Set<string>>();
   private readonly reported = new Set<string>();
 
@@ -23,8 +26,33 @@ export class RequestGuard {
    * decided is absent), read fresh per request. What each state allows depends on the purpose's
    * legal basis, decided in core (`basisAllows`).
    */
-  async consentsOf(profileId: string): Promise<ConsentStates> {
-    return consentStatesOf(await this.loadConsents(profileId));
+  consentsOf(profileId: string): Promise<ConsentStates> {
+    // Once per profile and request: every guarded field of the profile (and of its events) asks.
+    let states = this.states.get(profileId);
+    if (!states) {
+      states = this.loadConsents(profileId).then((records) => {
+        const s = consentStatesOf(records);
+        this.loaded.set(profileId, s);
+        return s;
+      });
+      this.states.set(profileId, states);
+    }
+    return states;
+  }
+
+  /** The profile's consent states if this request already has them (see {@link consentsOf}). */
+  loadedConsents(profileId: string): ConsentStates | undefined {
+    return this.loaded.get(profileId);
+  }
+
+  /** {@link AccessDecider.decideDatum}, remembered per datum and consent states for this request. */
+  decideDatum(d: Datum, consents: ConsentStates): AccessDecision {
+    let memo = this.decisions.get(consents);
+    if (!memo) this.decisions.set(consents, (memo = new Map()));
+    const key = datumKey(d);
+    let v = memo.get(key);
+    if (!v) memo.set(key, (v = this.decider.decideDatum(d, consents)));
+    return v;
   }
 
   /** Records a denial as an error on the field's path (once per datum and path, list indices aside). */
@@ -54,7 +82,7 @@ export class RequestGuard {
    */
   keeper(info: GraphQLResolveInfo, profileId: string | undefined, consents: ConsentStates): (d: Datum) => boolean {
     return (d) => {
-      const v = this.decider.decideDatum(d, consents);
+      const v = this.decideDatum(d, consents);
       const name = AccessDecider.nameOf(d);
       if (!v.allowed) this.deny(info, name, v);
       else if (v.pii && profileId) this.audit(profileId, name);
@@ -171,29 +199,52 @@ interface GuardedCall {
   info: GraphQLResolveInfo;
 }
 
-async function guarded(g: GuardedCall): Promise<unknown> {
-  const { guard, type, field, info } = g;
+/** Applies `f` to a value now, or once it resolves when it is a promise (a synchronous field stays synchronous). */
+function then<T>(v: unknown, f: (x: unknown) => T): T | Promise<T> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/**
+ * Guards one field read. Synchronous when the profile's consents are already loaded for this
+ * request (after its first guarded field) and the field's resolver is: a page of events then
+ * costs no promise per guarded field of each event.
+ */
+function guarded(g: GuardedCall): unknown {
+  const { guard, type, field } = g;
+  if (type === 'MatchCandidate' && field === 'explanation') return guardedExplanation(g);
   const profileId = profileIdOf(type, g.parent);
-  const consents = profileId ? await guard.consentsOf(profileId) : {};
+  if (!profileId) return decided(g, undefined, {});
+  const known = guard.loadedConsents(profileId);
+  return known ? decided(g, profileId, known) : guard.consentsOf(profileId).then((c) => decided(g, profileId, c));
+}
+
+/** A match explanation: each side's compared traits decided for its own profile. */
+async function guardedExplanation(g: GuardedCall): Promise<unknown> {
+  const { guard, info } = g;
+  const c = g.parent as { profileA?: string; profileB?: string };
+  const [a, b] = await Promise.all([c.profileA, c.profileB].map((id) => (id ? guard.consentsOf(id) : Promise.resolve({}))));
+  const value = await g.call();
+  if (!Array.isArray(value)) return value;
+  return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(g.ctx));
+}
+
+/** The decision on one field read, for a profile (if any) in these consent states. */
+function decided(g: GuardedCall, profileId: string | undefined, consents: ConsentStates): unknown {
+  const { guard, type, field, info } = g;
   const keep = guard.keeper(info, profileId, consents);
 
   if (type === 'Profile' && field === 'trait') {
     const key = String(g.args.key);
-    const d = guard.decider.decideDatum({ kind: 'trait', path: key }, consents);
+    const d = guard.decideDatum({ kind: 'trait', path: key }, consents);
     if (!d.allowed) {
       guard.deny(info, `Profile.traits.${key}`, d);
-      return d.mask === 'null' ? null : maskValue(await g.call(), d.mask);
+      return d.mask === 'null' ? null : then(g.call(), (v) => maskValue(v, d.mask));
     }
     if (d.pii && profileId) guard.audit(profileId, `Profile.traits.${key}`);
-    const v = redactTraitValue(key, await g.call(), keep, (x) => guard.decider.nested(x));
-    return v === undefined ? null : v;
-  }
-  if (type === 'MatchCandidate' && field === 'explanation') {
-    const c = g.parent as { profileA?: string; profileB?: string };
-    const [a, b] = await Promise.all([c.profileA, c.profileB].map((id) => (id ? guard.consentsOf(id) : Promise.resolve({}))));
-    const value = await g.call();
-    if (!Array.isArray(value)) return value;
-    return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(g.ctx));
+    return then(g.call(), (value) => {
+      const v = redactTraitValue(key, value, keep, (x) => guard.decider.nested(x));
+      return v === undefined ? null : v;
+    });
   }
 
   // The field as a whole: its own policy (an admin's, else its declaration), then what it derives from.
@@ -204,7 +255,7 @@ async function guarded(g: GuardedCall): Promise<unknown> {
     if (!own.allowed) denials.push({ d: own, own: true, reason: own.reason });
   }
   for (const datum of g.derives) {
-    const d = guard.decider.decideDatum(datum, consents);
+    const d = guard.decideDatum(datum, consents);
     if (!d.allowed) denials.push({ d, own: false, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
   }
   if (denials.length) {
@@ -214,29 +265,30 @@ async function guarded(g: GuardedCall): Promise<unknown> {
     if (g.fallback && denials.every((x) => deniedForPurpose(x.d))) return g.fallback(fallbackRoot(type, profileId));
     const first = (g.fallback && denials.find((x) => !deniedForPurpose(x.d))) || denials[0];
     guard.deny(info, `${type}.${field}`, { code: first.d.code, reason: first.reason });
-    return !first.own || first.d.mask === 'null' || !g.maskable ? null : maskValue(await g.call(), first.d.mask);
+    return !first.own || first.d.mask === 'null' || !g.maskable ? null : then(g.call(), (v) => maskValue(v, first.d.mask));
   }
   if (own?.pii && profileId) guard.audit(profileId, `${type}.${field}`);
 
-  const value = await g.call();
-  if (value === null || value === undefined) return value;
-  const nested = (x: Datum) => guard.decider.nested(x);
-  switch (`${type}.${field}`) {
-    case 'Profile.traits':
-      return redactTraits(value as Record<string, unknown>, keep, nested);
-    case 'Profile.identities':
-      return (value as Array<{ type: string }>).filter((i) => keep({ kind: 'identity', type: i.type }));
-    case 'Event.userId':
-    case 'Event.anonymousId':
-    case 'Event.properties':
-    case 'Event.traits':
-    case 'Event.context':
-      return redactEventField(g.parent as EventRecord, field as EventDataField, keep, nested);
-    case 'Merge.reason':
-      return redactMergeReason(value as Record<string, unknown>, keep, comparisonTraits(g.ctx));
-    default:
-      return value;
-  }
+  return then(g.call(), (value) => {
+    if (value === null || value === undefined) return value;
+    const nested = (x: Datum) => guard.decider.nested(x);
+    switch (`${type}.${field}`) {
+      case 'Profile.traits':
+        return redactTraits(value as Record<string, unknown>, keep, nested);
+      case 'Profile.identities':
+        return (value as Array<{ type: string }>).filter((i) => keep({ kind: 'identity', type: i.type }));
+      case 'Event.userId':
+      case 'Event.anonymousId':
+      case 'Event.properties':
+      case 'Event.traits':
+      case 'Event.context':
+        return redactEventField(g.parent as EventRecord, field as EventDataField, keep, nested);
+      case 'Merge.reason':
+        return redactMergeReason(value as Record<string, unknown>, keep, comparisonTraits(g.ctx));
+      default:
+        return value;
+    }
+  });
 }
 
 /** Builds a request's guard from the current policies, the caller and its purpose. */
@@ -248,8 +300,20 @@ export async function createRequestGuard(
   loadConsents: (profileId: string) => Promise<ConsentRecord[]>,
 ): Promise<RequestGuard> {
   const [policies, purposes] = await Promise.all([services.policies.all(), services.consent.purposesCached()]);
-  const decider = new AccessDecider({
-    policies, roles: caller.roles, purpose, piiTraits, legalBasis: new Map(purposes.map((p) => [p.name, p.legalBasis])),
-  });
+  // A decider depends only on the policy and purpose snapshots (new arrays when they reload), the
+  // caller's roles, the purpose and the config: requests alike share one, and its prepared verdicts.
+  let byPurposes = deciders.get(policies);
+  if (!byPurposes) deciders.set(policies, (byPurposes = new WeakMap()));
+  let byCaller = byPurposes.get(purposes);
+  if (!byCaller) byPurposes.set(purposes, (byCaller = new Map()));
+  const key = JSON.stringify([caller.roles, purpose, piiTraits]);
+  let decider = byCaller.get(key);
+  if (!decider) {
+    if (byCaller.size >= 1000) byCaller.clear();
+    decider = new AccessDecider({ policies, roles: caller.roles, purpose, piiTraits, legalBasis: new Map(purposes.map((p) => [p.name, p.legalBasis])) });
+    byCaller.set(key, decider);
+  }
   return new RequestGuard(decider, loadConsents);
 }
+
+const deciders = new WeakMap<FieldPolicy[], WeakMap<object, Map<string, AccessDecider>>>();

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { pageShapeOf } from '@rapport/core/internal';
 import type { ConsentRecord, EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core/internal';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
@@ -15,7 +16,7 @@ export interface Loaders {
   plugins: Record<string, Record<string, any>>;
 }
 
-const argsKey = (a: EventPageArgs) => JSON.stringify([a.first, a.type ?? null, a.name ?? null]);
+const argsKey = pageShapeOf;
 
 /**
  * Creates the core loaders for one request. Each batches every read of one kind made while
@@ -50,7 +51,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
         await Promise.all(
           [...groups.values()].map(async (idx) => {
             try {
-              const pages = await services.events.pagesOf(idx.map((i) => reqs[i]));
+              const pages = await services.eventPages.pagesOf(idx.map((i) => reqs[i]));
               idx.forEach((i, j) => (out[i] = pages[j]));
             } catch (err) {
               idx.forEach((i) => (out[i] = err as Error));

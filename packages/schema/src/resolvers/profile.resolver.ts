@@ -1,5 +1,8 @@
 import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core/internal';
-import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Info, Int, Query, Resolver, Root } from 'type-graphql';
+import { selectedEventFields } from '../loaders/event-selection';
+import { primeBundle, profileReadPlan } from '../loaders/profile-read-plan';
 import { guardFilter, guardIdentityLookup } from '../guard/lookup-guard';
 import type { RapportContext } from '../context';
 import { ProfileFilterInput } from '../inputs/profile-filter.input';
@@ -15,8 +18,14 @@ import { Profile, ProfileConnection } from '../types/profile.type';
 export class ProfileResolver {
   @Authorized(Permission.ProfilesRead)
   @Query(() => Profile, { nullable: true, description: 'A profile by id. A merged-away id returns the profile it was merged into.' })
-  profile(@Arg('id', () => ID) id: string, @Ctx() ctx: RapportContext): Promise<ProfileRecord | null> {
-    return ctx.loaders.profile.load(id);
+  async profile(@Arg('id', () => ID) id: string, @Ctx() ctx: RapportContext, @Info() info: GraphQLResolveInfo): Promise<ProfileRecord | null> {
+    // Identities and the first events page, when asked, come in the profile's own statement.
+    const plan = profileReadPlan(info);
+    if (!plan) return ctx.loaders.profile.load(id);
+    const [bundle] = await ctx.services.profileBundles.read([id], plan);
+    if (!bundle) return null;
+    primeBundle(ctx.loaders, id, bundle, plan);
+    return bundle.profile;
   }
 
   @Authorized(Permission.ProfilesRead)
@@ -61,9 +70,11 @@ export class ProfileResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('type', () => String, { nullable: true }) type: string | null,
     @Arg('name', () => String, { nullable: true }) name: string | null,
+    @Info() info: GraphQLResolveInfo,
   ) {
     checkFirst(first, MAX_EVENTS_PAGE);
-    return toConnection(await ctx.loaders.events.load({ profileId: p.id, args: { first, after, type, name } }));
+    const fields = selectedEventFields(info);
+    return toConnection(await ctx.loaders.events.load({ profileId: p.id, args: { first, after, type, name, fields } }));
   }
 
   @Extensions({ derivesFrom: ['events'] })

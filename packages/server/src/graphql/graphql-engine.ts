@@ -24,7 +24,8 @@ export interface GraphQLEngine {
  * introspection rule and the field guard. The HTTP server and the plugin testkit both run on it, so
  * a test without HTTP runs the same rules as a request.
  */
-export async function createGraphQLEngine(core: RapportCore): Promise<GraphQLEngine> {
+export async function createGraphQLEngine(core: RapportCore, options: { fieldGuard?: boolean } = {}): Promise<GraphQLEngine> {
+  const fieldGuard = options.fieldGuard ?? true;
   const schema = await buildRapportSchema(core.plugins);
   // Policies from the config file, checked against the composed schema.
   const existing = new Set((await core.services.policies.all()).map((p) => `${p.type}.${p.field}`));
@@ -50,6 +51,8 @@ export async function createGraphQLEngine(core: RapportCore): Promise<GraphQLEng
     parseOptions: { maxLexicalTokens: MAX_TOKENS },
     validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],
     formatError,
+    // Compact JSON: Apollo's default pretty-prints every response (indentation costs bytes and CPU).
+    stringifyResult: (result) => JSON.stringify(result),
     introspection: true,
     // No "Did you mean ...?" field suggestions: they would show the schema to keys that may not
     // introspect it (ingest keys, which browsers hold).
@@ -76,7 +79,7 @@ export async function createGraphQLEngine(core: RapportCore): Promise<GraphQLEng
         purpose,
         logger,
         loaders: () => createLoaders(core),
-        guard: (loadConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents),
+        guard: fieldGuard ? (loadConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents) : undefined,
       });
     },
   };

@@ -18,13 +18,10 @@ export function guardPlugin(core: RapportCore): ApolloServerPlugin<RapportContex
             result.errors = [...(result.errors ?? []), ...guard.errors.map((e) => e.toJSON())];
           }
           const entries = guard.auditEntries();
-          if (entries.length) {
-            await core.db.query(
-              `INSERT INTO rapport_audit_log (key_id, actor, action, profile_id, fields, purpose, request_id)
-               SELECT $1, $2, 'read', p, string_to_array(f, ','), $3, $4 FROM unnest($5::uuid[], $6::text[]) AS x(p, f)`,
-              [ctx.caller.keyId, ctx.caller.name, ctx.purpose, ctx.requestId, entries.map((e) => e.profileId), entries.map((e) => e.fields.join(','))],
-            );
-          }
+          // Committed before the response leaves (concurrent requests share the write).
+          await core.services.readAudit.record(
+            entries.map((e) => ({ keyId: ctx.caller.keyId, actor: ctx.caller.name, profileId: e.profileId, fields: e.fields, purpose: ctx.purpose, requestId: ctx.requestId })),
+          );
         },
       };
     },

@@ -23,9 +23,19 @@ export function keyFromRequest(req: FastifyRequest, bodyKey?: unknown): string |
   return null;
 }
 
+/** Keys the rate limiter already verified for a request (hashing a key once per request is enough). */
+const verified = new WeakMap<FastifyRequest, { secret: string; key: ApiKeyRecord }>();
+
+/** Remembers that `secret`, as this request presents it, is the valid key `key`. */
+export function rememberVerifiedKey(req: FastifyRequest, secret: string, key: ApiKeyRecord): void {
+  verified.set(req, { secret, key });
+}
+
 /** Verifies the request's key; throws a 401 error that says what to send when there is none or it is not valid. */
 export async function authenticate(core: RapportCore, req: FastifyRequest, bodyKey?: unknown): Promise<ApiKeyRecord> {
   const secret = keyFromRequest(req, bodyKey);
+  const known = verified.get(req);
+  if (secret && known && known.secret === secret) return known.key;
   if (!secret) {
     throw new UnauthenticatedError(
       'no API key: send "Authorization: Bearer <key>" (or, for the tracking API, the write key as Basic auth or "writeKey" in the body)',

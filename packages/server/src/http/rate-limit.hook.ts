@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import { hashKey, RapportError, type RapportCore } from '@rapport/core/internal';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { keyFromRequest } from './api-key.auth';
+import { keyFromRequest, rememberVerifiedKey } from './api-key.auth';
 
 /** 429: a limit was reached; `retryAfterSeconds` becomes the `Retry-After` header. */
 export class RateLimitedError extends RapportError {
@@ -70,7 +70,9 @@ export async function registerRateLimits(app: FastifyInstance, core: RapportCore
     let bucket = `ip:${req.ip}`;
     if (secret && hash) {
       // verify() caches both answers for a few seconds: the route's own authentication reuses it.
-      const valid = seen.has(hash) || (await core.services.keys.verify(secret)) !== null;
+      const key = await core.services.keys.verify(secret);
+      if (key) rememberVerifiedKey(req, secret, key);
+      const valid = key !== null;
       if (valid) {
         seen.add(hash);
         bucket = `k:${hash.slice(0, 32)}`;

@@ -1,0 +1,154 @@
+// Reads side by side with PostGraphile 4, on the same PostgreSQL and the same rows:
+//   Rapport:      profile(id) { id traits identities { type value } events(first: 10) { nodes { type name timestamp properties } } }
+//   PostGraphile: the same data through its generated schema (rapportProfileById, its identities and events).
+// Rapport runs with the field guard on and a policy on each datum the query reads (traits, identities,
+// events: purpose `personalization`, role `app`, email as PII, so every read is also audited), for a
+// key acting for that purpose, on profiles that granted it. A third server runs Rapport without the
+// field guard (`--no-guard-server` skips it) to price the guard. Runs are interleaved in rounds
+// (order rotating), autocannon with 32 connections from this process, each server in its own.
+// Usage: npm run build && node bench/read-vs-postgraphile.bench.mjs [--profiles 10000] [--events 30] [--pairs 3] [--seconds 15]
+import fs from 'node:fs';
+import autocannon from 'autocannon';
+import { startServerProcess } from './lib/server-process.mjs';
+import { startPostGraphile } from './lib/postgraphile.mjs';
+import { machine } from './lib/machine.mjs';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const PROFILES = arg('profiles', 10_000);
+const EVENTS = arg('events', 30);
+const PAIRS = arg('pairs', 3);
+const SECONDS = arg('seconds', 15);
+const CONNECTIONS = arg('connections', 32);
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const WITH_UNGUARDED = !process.argv.includes('--no-guard-server');
+
+const RAPPORT_QUERY = 'query($id: ID!) { profile(id: $id) { id traits identities { type value } events(first: 10) { nodes { type name timestamp properties } } } }';
+const PGL_QUERY = `query($id: UUID!) { rapportProfileById(id: $id) { id traits
+  rapportIdentitiesByProfileId { nodes { type value } }
+  rapportEventsByProfileId(first: 10, orderBy: [TIMESTAMP_DESC, ID_DESC]) { nodes { type name timestamp properties } } } }`;
+
+async function post(url, body, headers = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+/** 10,000 people by default: an identify (email, name, plan, consent to personalization), then tracks. */
+async function seed(server) {
+  const auth = { authorization: `Bearer ${server.keys.admin}` };
+  const batches = [];
+  for (let start = 0; start < PROFILES; start += 10) {
+    const batch = [];
+    for (let u = start; u < Math.min(start + 10, PROFILES); u++) {
+      batch.push({
+        type: 'identify', userId: `reader-${u}`, traits: { email: `reader${u}@example.com`, name: `Reader ${u}`, plan: u % 2 ? 'pro' : 'free' },
+        context: { consent: { categoryPreferences: { personalization: true } } },
+      });
+      for (let k = 0; k < EVENTS; k++) {
+        batch.push({ type: 'track', userId: `reader-${u}`, event: k % 4 ? 'Product Viewed' : 'Order Completed', timestamp: new Date(T0 + (u * EVENTS + k) * 1000).toISOString(), properties: { product_id: `p-${(u * 7 + k) % 500}`, price: 9.99 } });
+      }
+    }
+    batches.push(batch);
+  }
+  const ids = new Set();
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < batches.length) {
+      const r = await post(`${server.url}/v1/batch`, { batch: batches[next++] }, auth);
+      if (r.status !== 200) throw new Error(`seed failed: ${JSON.stringify(r.body)}`);
+      for (const x of r.body.results) ids.add(x.profileId);
+    }
+  }));
+  return [...ids];
+}
+
+async function gql(server, key, query, variables, headers = {}) {
+  const r = await post(`${server.url}/graphql`, { query, variables }, { authorization: `Bearer ${key}`, ...headers });
+  if (r.body.errors) throw new Error(JSON.stringify(r.body.errors));
+  return r.body.data;
+}
+
+function load(url, query, ids, headers, seconds) {
+  return new Promise((resolve, reject) => {
+    let bad = 0;
+    const inst = autocannon({
+      url: `${url}/graphql`, connections: CONNECTIONS, duration: seconds,
+      requests: [{
+        method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { id: ids[Math.floor(Math.random() * ids.length)] } }) }),
+      }],
+    }, (err, res) => (err ? reject(err) : resolve({ res, bad })));
+    inst.on('response', (_c, status) => {
+      if (status !== 200) bad++;
+    });
+  });
+}
+
+const fig = ({ res, bad }) => ({ requestsPerSec: Math.round(res.requests.average), p50: res.latency.p50, p99: res.latency.p99, max: res.latency.max, non200: bad, errors: res.errors });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const rapport = await startServerProcess();
+const servers = [rapport];
+try {
+  const unguarded = WITH_UNGUARDED ? await startServerProcess({ bench: { fieldGuard: false }, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
+  if (unguarded) servers.push(unguarded);
+  const ids = await seed(rapport);
+  // A policy on each datum read: three traits (email is PII, so each read is audited), the
+  // identities, the events, and the events' payload keys.
+  for (const element of ['trait:email', 'trait:name', 'trait:plan', 'identities', 'events', 'event:*.properties.*']) {
+    await gql(rapport, rapport.keys.admin, 'mutation($i: FieldPolicyInput!) { setFieldPolicy(input: $i) { id } }', {
+      i: { element, purposes: ['personalization'], roles: ['app'], pii: element === 'trait:email' },
+    });
+  }
+  const app = (await gql(rapport, rapport.keys.admin, 'mutation { createApiKey(input: { name: "bench-reader", roles: ["app"], purposes: ["personalization"] }) { key } }')).createApiKey.key;
+  const rapportHeaders = { authorization: `Bearer ${app}`, 'x-rapport-purpose': 'personalization' };
+  const pgl = await startPostGraphile(rapport.databaseUrl);
+  servers.push(pgl);
+
+  // One answer from each, checked, before measuring: a fast error is not a read.
+  const mine = (await gql(rapport, app, RAPPORT_QUERY, { id: ids[0] }, { 'x-rapport-purpose': 'personalization' })).profile;
+  if (!mine.traits.email || mine.identities.length !== 2 || mine.events.nodes.length !== 10) throw new Error(`Rapport's answer is not complete: ${JSON.stringify(mine)}`);
+  const theirs = (await post(`${pgl.url}/graphql`, { query: PGL_QUERY, variables: { id: ids[0] } })).body;
+  if (theirs.errors || theirs.data.rapportProfileById.rapportEventsByProfileId.nodes.length !== 10) throw new Error(`PostGraphile's answer is not complete: ${JSON.stringify(theirs)}`);
+  if (JSON.stringify(theirs.data.rapportProfileById.rapportEventsByProfileId.nodes.map((e) => e.name)) !== JSON.stringify(mine.events.nodes.map((e) => e.name))) {
+    throw new Error('the two servers disagree on the events page');
+  }
+
+  const runs = {
+    rapport: () => load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS),
+    postgraphile: () => load(pgl.url, PGL_QUERY, ids, {}, SECONDS),
+    ...(unguarded ? { unguarded: () => load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS) } : {}),
+  };
+  // Warm-up: JIT, caches, pools.
+  await load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
+  await load(pgl.url, PGL_QUERY, ids, {}, 5);
+  if (unguarded) await load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
+
+  const pairs = [];
+  for (let i = 0; i < PAIRS; i++) {
+    // The order rotates, so no server always runs first or last (caches, the machine's drift).
+    const order = ['rapport', 'postgraphile', 'unguarded'].filter((n) => runs[n]);
+    for (let k = 0; k < i % order.length; k++) order.push(order.shift());
+    const pair = {};
+    for (const name of order) if (runs[name]) pair[name] = fig(await runs[name]());
+    pair.ratio = +(pair.rapport.requestsPerSec / pair.postgraphile.requestsPerSec).toFixed(3);
+    if (pair.unguarded) pair.guardCost = +(1 - pair.rapport.requestsPerSec / pair.unguarded.requestsPerSec).toFixed(3);
+    pairs.push(pair);
+    console.log(JSON.stringify({ pair: i + 1, ...pair }));
+  }
+  const result = {
+    bench: 'read-vs-postgraphile', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
+    profiles: ids.length, eventsPerProfile: EVENTS + 1, connections: CONNECTIONS, seconds: SECONDS, rapportQuery: RAPPORT_QUERY, postgraphileQuery: PGL_QUERY,
+    pairs,
+    medianRatio: median(pairs.map((p) => p.ratio)),
+    medianP99: { rapport: median(pairs.map((p) => p.rapport.p99)), postgraphile: median(pairs.map((p) => p.postgraphile.p99)) },
+    ...(unguarded ? { medianGuardCost: median(pairs.map((p) => p.guardCost)) } : {}),
+  };
+  fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  fs.writeFileSync(new URL('./results/read-vs-postgraphile.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost }));
+} finally {
+  for (const s of servers.reverse()) await s.stop();
+}

@@ -1,0 +1,88 @@
+import type { Queryable } from '../database/database';
+import { ReadCoalescer } from '../database/read-coalescer';
+import type { Page } from '../pagination/cursor';
+import { checkFirst } from '../pagination/cursor';
+import { eventFromJson, eventJsonObject, MAX_EVENTS_PAGE, pageOf, type EventField, type EventRecord } from './event.service';
+import {
+  ASKED_AND_LIVE, CONSENTS_JSON, consentsFromJson, profileColumns, toProfile,
+  type ConsentJson, type IdentityRecord, type ProfileWithConsents,
+} from './profile.service';
+
+/** The child reads a profile query asks for, brought in the profile's own statement. */
+export interface ProfileReadPlan {
+  /** The profile's identities. */
+  identities: boolean;
+  /** The newest page of its events (no cursor, no filter), with the fields the query selects (null: all). */
+  events: { first: number; fields: readonly EventField[] | null } | null;
+}
+
+/** A profile with its consents and the child reads of its {@link ProfileReadPlan}. */
+export interface ProfileBundle extends ProfileWithConsents {
+  identities?: IdentityRecord[];
+  events?: Page<EventRecord>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Reads profiles (following merges) with their consents and, as the query asks, their identities
+ * and first events page, in one statement: the JSON of each child read is built by PostgreSQL next
+ * to the profile row, as PostGraphile and Hasura compile a selection. The events page is read by
+ * the same page function as {@link EventService.pagesOf}, so its order, plan and content are the
+ * same. Concurrent requests with the same plan share the statement ({@link ReadCoalescer}).
+ */
+export class ProfileBundleReader {
+  private readonly byPlan = new Map<string, ReadCoalescer<ProfileBundle>>();
+
+  constructor(private readonly db: Queryable) {}
+
+  /** Bundles by asked id, in order; unknown ids give null. */
+  async read(ids: readonly string[], plan: ProfileReadPlan): Promise<Array<ProfileBundle | null>> {
+    if (plan.events) checkFirst(plan.events.first, MAX_EVENTS_PAGE);
+    const valid = ids.filter((id) => UUID.test(id));
+    if (!valid.length) return ids.map(() => null);
+    const found = await this.coalescer(plan).get(valid);
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
+  private coalescer(plan: ProfileReadPlan): ReadCoalescer<ProfileBundle> {
+    const key = JSON.stringify([plan.identities, plan.events?.first ?? null, plan.events?.fields ? [...plan.events.fields].sort() : null, !!plan.events]);
+    let c = this.byPlan.get(key);
+    if (!c) {
+      if (this.byPlan.size > 256) this.byPlan.clear();
+      c = new ReadCoalescer<ProfileBundle>((ids) => this.load(ids, plan));
+      this.byPlan.set(key, c);
+    }
+    return c;
+  }
+
+  private async load(ids: string[], plan: ProfileReadPlan): Promise<Map<string, ProfileBundle>> {
+    const parts = [`q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents`];
+    const params: unknown[] = [ids];
+    if (plan.identities) {
+      parts.push(`(SELECT COALESCE(json_agg(json_build_object('type', i.type, 'value', i.value, 'profileId', i.profile_id,
+                         'originProfileId', i.origin_profile_id, 'firstSeenAt', i.first_seen_at) ORDER BY i.type, i.first_seen_at, i.value), '[]'::json)
+                     FROM rapport_identity i WHERE i.profile_id = p.id) AS identities`);
+    }
+    if (plan.events) {
+      params.push(plan.events.first + 1);
+      parts.push(`(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
+                     FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
+    }
+    const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[]; identities?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> }>(
+      `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`,
+      params,
+    );
+    return new Map(
+      rows.map((r) => {
+        const profile = toProfile(r);
+        const bundle: ProfileBundle = { profile, consents: consentsFromJson(profile.id, r.consents) };
+        if (r.identities) {
+          bundle.identities = r.identities.map((i) => ({ ...(i as unknown as IdentityRecord), firstSeenAt: new Date(i.firstSeenAt as string) }));
+        }
+        if (r.events && plan.events) bundle.events = pageOf(r.events.map(eventFromJson), plan.events.first);
+        return [r.asked, bundle];
+      }),
+    );
+  }
+}
