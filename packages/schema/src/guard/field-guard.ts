@@ -199,9 +199,13 @@ interface GuardedCall {
   info: GraphQLResolveInfo;
 }
 
-/** Applies `f` to a value now, or once it resolves when it is a promise (a synchronous field stays synchronous). */
+/**
+ * Applies `f` to a value now, or once it resolves when it is a promise or any thenable (as
+ * graphql-js tells them apart), so a synchronous field stays synchronous and an asynchronous one
+ * is never redacted before it has a value.
+ */
 function then<T>(v: unknown, f: (x: unknown) => T): T | Promise<T> {
-  return v instanceof Promise ? v.then(f) : f(v);
+  return typeof (v as PromiseLike<unknown> | null)?.then === 'function' ? Promise.resolve(v).then(f) : f(v);
 }
 
 /**
