@@ -24,7 +24,7 @@ export { RoleRegistry, BUILTIN_ROLES } from './auth/roles';
 export * from './service/profile.service';
 export * from './service/event.service';
 export { EventPageCoalescer, pageShapeOf } from './service/event-page.coalescer';
-export { ProfileBundleReader, type ProfileBundle, type ProfileReadPlan } from './service/profile-bundle.reader';
+export { ProfileBundleReader, PROFILE_ONLY, type ProfileBundle, type ProfileReadPlan } from './service/profile-bundle.reader';
 export { ReadAuditWriter, type ReadAuditEntry } from './consent/read-audit.writer';
 export * from './service/api-key.service';
 export type { DeliveryOptions } from './delivery/delivery.config';

@@ -48,9 +48,13 @@ export function isEventField(name: string): name is EventField {
  * The select list of an events page: every column, or (given `fields`) those and the ones every
  * page needs. Not reading the JSON columns nobody asked for (context, traits) is most of a page's cost.
  */
-function selectList(alias: string, fields?: readonly EventField[]): string {
-  const wanted = fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
-  return wanted.map((f) => `${alias}.${COLUMN[f]}`).join(', ');
+function selectList(alias: string, fields?: readonly EventField[] | null): string {
+  return readFields(fields).map((f) => `${alias}.${COLUMN[f]}`).join(', ');
+}
+
+/** The fields a page reads: those asked and those every page needs, or all. */
+function readFields(fields?: readonly EventField[] | null): EventField[] {
+  return fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
 }
 
 /** Timestamp fields, which JSON carries as strings. */
@@ -62,8 +66,7 @@ const DATE_FIELDS: EventField[] = ['timestamp', 'originalTimestamp', 'sentAt', '
  * statement's JSON (see {@link eventFromJson}).
  */
 export function eventJsonObject(alias: string, fields?: readonly EventField[] | null): string {
-  const wanted = fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
-  return `json_build_object(${wanted.map((f) => `'${f}', ${alias}.${COLUMN[f]}${f === 'id' ? '::text' : ''}`).join(', ')})`;
+  return `json_build_object(${readFields(fields).map((f) => `'${f}', ${alias}.${COLUMN[f]}${f === 'id' ? '::text' : ''}`).join(', ')})`;
 }
 
 /** An event read by {@link eventJsonObject}: its timestamps back to dates. */
@@ -147,7 +150,7 @@ export class EventService {
     const fn = `rapport_event_page${type ? '_type' : ''}${name ? '_name' : ''}`;
     const at = filters.map((_, i) => `$${i + 4}, `).join('');
     const rows = await this.db.query(
-      `SELECT f.n, ${selectList('(f.ev)', requests[0].args.fields ?? undefined)} FROM ${fn}($1::uuid[], $2::timestamptz[], $3::bigint[], ${at}$${filters.length + 4}::int) f`,
+      `SELECT f.n, ${selectList('(f.ev)', requests[0].args.fields)} FROM ${fn}($1::uuid[], $2::timestamptz[], $3::bigint[], ${at}$${filters.length + 4}::int) f`,
       [requests.map((r) => r.profileId), cursors.map((c) => c[0]), cursors.map((c) => c[1]), ...filters, first + 1],
     );
     const by = group(rows, (r) => String(r.n));

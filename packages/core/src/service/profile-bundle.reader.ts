@@ -16,6 +16,9 @@ export interface ProfileReadPlan {
   events: { first: number; fields: readonly EventField[] | null } | null;
 }
 
+/** No child reads: a profile with its consents only (the profile loader's read). */
+export const PROFILE_ONLY: ProfileReadPlan = Object.freeze({ identities: false, events: null });
+
 /** A profile with its consents and the child reads of its {@link ProfileReadPlan}. */
 export interface ProfileBundle extends ProfileWithConsents {
   identities?: IdentityRecord[];
@@ -25,7 +28,8 @@ export interface ProfileBundle extends ProfileWithConsents {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Reads profiles (following merges) with their consents and, as the query asks, their identities
+ * Reads profiles (following merges) with their consents (read in the same statement so that a
+ * guarded field or `ctx.consentOf` costs no second round trip) and, as the query asks, their identities
  * and first events page, in one statement: the JSON of each child read is built by PostgreSQL next
  * to the profile row, as PostGraphile and Hasura compile a selection. The events page is read by
  * the same page function as {@link EventService.pagesOf}, so its order, plan and content are the

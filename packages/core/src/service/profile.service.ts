@@ -113,12 +113,7 @@ function toMerge(r: Record<string, unknown>): MergeRecord {
 
 /** Reads of the profile graph. Every batch method takes many ids and issues one statement. */
 export class ProfileService {
-  /**
-   * Concurrent requests reading profiles with consents share one statement (the hot read of
-   * every profile query; see {@link ReadCoalescer}).
-   */
-  private readonly withConsents = new ReadCoalescer<ProfileWithConsents>((ids) => this.loadWithConsents(ids));
-  /** Concurrent requests reading identities share one statement too. */
+  /** Concurrent requests reading identities share one statement (see {@link ReadCoalescer}). */
   private readonly identities = new ReadCoalescer<IdentityRecord[]>((ids) => this.loadIdentities(ids));
 
   constructor(private readonly db: Queryable, private readonly identity: IdentityConfig) {}
@@ -136,32 +131,6 @@ export class ProfileService {
     );
     const byAsked = new Map(rows.map((r) => [r.asked, toProfile(r)]));
     return ids.map((id) => byAsked.get(id) ?? null);
-  }
-
-  /**
-   * As {@link byIds}, with each profile's current consent decisions read in the same statement
-   * (the request-scoped loaders prime the consent loader with them: reads that need both, such
-   * as a guarded field or a plugin asking `ctx.consentOf`, cost one round trip instead of two).
-   */
-  async byIdsWithConsents(ids: readonly string[]): Promise<Array<ProfileWithConsents | null>> {
-    const valid = ids.filter((id) => UUID.test(id));
-    if (!valid.length) return ids.map(() => null);
-    const found = await this.withConsents.get(valid);
-    return ids.map((id) => found.get(id) ?? null);
-  }
-
-  /** The statement behind {@link byIdsWithConsents}, for the ids of every caller of one batch. */
-  private async loadWithConsents(ids: string[]): Promise<Map<string, ProfileWithConsents>> {
-    const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[] }>(
-      `SELECT q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents ${ASKED_AND_LIVE}`,
-      [ids],
-    );
-    return new Map(
-      rows.map((r) => {
-        const profile = toProfile(r);
-        return [r.asked, { profile, consents: consentsFromJson(profile.id, r.consents) }];
-      }),
-    );
   }
 
   /** The live profile holding an identity (the value is normalised as at ingestion), or null. */

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { pageShapeOf } from '@rapport/core/internal';
+import { pageShapeOf, PROFILE_ONLY } from '@rapport/core/internal';
 import type { ConsentRecord, EventPageArgs, EventRecord, IdentityRecord, MergeRecord, Page, ProfileActivity, ProfileRecord, RapportCore, RapportServices } from '@rapport/core/internal';
 
 /** Request-scoped loaders. Plugins add theirs under their own name. */
@@ -27,7 +27,7 @@ export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plu
   return {
     // A profile comes with its consents (one statement), which primes `consents`.
     profile: new DataLoader(async (ids) => {
-      const rows = await services.profiles.byIdsWithConsents(ids);
+      const rows = await services.profileBundles.read(ids, PROFILE_ONLY);
       for (const r of rows) if (r) consents.prime(r.profile.id, r.consents);
       return rows.map((r) => r?.profile ?? null);
     }),

@@ -148,28 +148,19 @@ export async function addInteractionsBatch(db: Queryable, deltas: readonly Inter
   for (const d of deltas) {
     const key = `${d.profileId}\u0000${d.itemId}`;
     let a = by.get(key);
-    if (!a) by.set(key, (a = { profileId: d.profileId, itemId: d.itemId, weight: 0, count: 0, views: 0, adds: 0, purchases: 0, at: d.at }));
+    if (!a) by.set(key, (a = { profileId: d.profileId, itemId: d.itemId, weight: 0, count: 0, views: 0, adds: 0, purchases: 0, lastAt: d.at }));
     a.weight += d.weight;
     a.count += 1;
     if (d.kind === 'view') a.views += 1;
     if (d.kind === 'add') a.adds += 1;
     if (d.kind === 'purchase') a.purchases += 1;
-    if (d.at > a.at) a.at = d.at;
+    if (d.at > a.lastAt) a.lastAt = d.at;
   }
   await addAggregated(db, [...by.values()]);
 }
 
-/** Summed interactions of (profile, item) pairs. */
-interface Aggregated {
-  profileId: string;
-  itemId: string;
-  weight: number;
-  count: number;
-  views: number;
-  adds: number;
-  purchases: number;
-  at: Date;
-}
+/** Summed interactions of (profile, item) pairs: the shape of a stored row. */
+type Aggregated = InteractionRow;
 
 /** Adds summed interactions to the stored ones, one statement (each pair at most once in `rows`). */
 async function addAggregated(db: Queryable, rows: readonly Aggregated[]): Promise<void> {
@@ -182,7 +173,7 @@ async function addAggregated(db: Queryable, rows: readonly Aggregated[]): Promis
        adds = t.adds + EXCLUDED.adds, purchases = t.purchases + EXCLUDED.purchases, last_at = GREATEST(t.last_at, EXCLUDED.last_at)`,
     [
       rows.map((r) => r.profileId), rows.map((r) => r.itemId), rows.map((r) => r.weight), rows.map((r) => r.count),
-      rows.map((r) => r.views), rows.map((r) => r.adds), rows.map((r) => r.purchases), rows.map((r) => r.at),
+      rows.map((r) => r.views), rows.map((r) => r.adds), rows.map((r) => r.purchases), rows.map((r) => r.lastAt),
     ],
   );
 }
@@ -203,13 +194,7 @@ export function mergeMentions(mentions: readonly ProductMention[]): ProductMenti
 /** Moves the merged profile's interactions onto the survivor, adding up pairs both have, in the caller's transaction. */
 export async function foldInteractionsIn(tx: Queryable, survivorId: string, mergedId: string): Promise<number> {
   const gone = await tx.query('DELETE FROM rec_interaction WHERE profile_id = $1 RETURNING *', [mergedId]);
-  await addAggregated(
-    tx,
-    gone.map((r) => ({
-      profileId: survivorId, itemId: r.item_id as string, weight: Number(r.weight), count: Number(r.count), views: Number(r.views),
-      adds: Number(r.adds), purchases: Number(r.purchases), at: r.last_at as Date,
-    })),
-  );
+  await addAggregated(tx, gone.map((r) => ({ ...toInteraction(r), profileId: survivorId })));
   return gone.length;
 }
 
