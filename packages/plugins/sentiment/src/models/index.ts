@@ -1,0 +1,10 @@
+export { analyzeText, servedModel, SERVED_MODEL, SERVED_WEIGHTS_FILE, NEUTRAL_BAND, VADER_MODEL } from './analyzer';
+export type { SentimentResult, SentimentLabel, ExplanationTerm } from './analyzer';
+export { LogisticModel } from './logistic.model';
+export type { LogisticTrainOptions, LogisticWeightsFile, Contribution } from './logistic.model';
+export type { LabelledText } from './labelled-text';
+export { vaderCompound, explainVader, afinnScore } from './baseline.models';
+export { detectLanguage } from './language';
+export type { LanguageVerdict } from './language';
+export { normalizeText, MAX_ANALYSED_CHARS } from './text';
+export type { NormalizedText } from './text';
