@@ -82,7 +82,7 @@ describe('training and serving EASE', () => {
   });
 
   it('with observedWeight or tune, the default is plain EASE (their solver assumes XᵀX)', async () => {
-    const weighted = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 0, ease: { observedWeight: 4, minItemUsers: 2 } })] });
+    const weighted = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 0, requireFields: [], ease: { observedWeight: 4, minItemUsers: 2 } })] });
     try {
       await send(weighted, syntheticEvents(12));
       const { summary } = await trainLikeTheCli(weighted);
@@ -176,7 +176,7 @@ const worker = path.resolve(__dirname, '../dist/plugin/train.worker.js');
 
 describe('scheduled training (trainEvery)', () => {
   it.skipIf(!fs.existsSync(worker))('trains in a worker thread on a schedule and the server loads the result', async () => {
-    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 1000, ease: { lambda: 5, minItemUsers: 2 } })] });
+    const scheduled = await createTestEnvironment({ plugins: [recommendationsPlugin({ refreshMs: 0, pollMs: 100, trainEvery: 1000, requireFields: [], firstTraining: { interactions: 1, items: 1 }, ease: { lambda: 5, minItemUsers: 2 } })] });
     try {
       await send(scheduled, syntheticEvents(12));
       const st = await waitFor(
@@ -191,7 +191,7 @@ describe('scheduled training (trainEvery)', () => {
   });
 
   it.skipIf(!fs.existsSync(worker))('with two servers, scheduled training runs once per period in all (a cluster-wide job), never twice at once', async () => {
-    const options = { refreshMs: 0, pollMs: 100, trainEvery: 2000, keepVersions: 50, ease: { lambda: 5, minItemUsers: 2 } };
+    const options = { refreshMs: 0, pollMs: 100, trainEvery: 2000, keepVersions: 50, requireFields: [], firstTraining: { interactions: 1, items: 1 }, ease: { lambda: 5, minItemUsers: 2 } };
     const a = await createTestEnvironment({ plugins: [recommendationsPlugin(options)], jobs: { pollIntervalMs: 250 } });
     try {
       const b = await a.addServer({ plugins: [recommendationsPlugin(options)], jobs: { pollIntervalMs: 250 } });

@@ -29,3 +29,56 @@ export function parseMovieLens(text: string): { matrix: InteractionMatrix; forma
 export function loadMovieLens(file: string): { matrix: InteractionMatrix; format: MovieLensFormat } {
   return parseMovieLens(readFileSync(file, 'utf8'));
 }
+
+/** A MovieLens movie as a catalog item (what `similarItems` compares by attributes). */
+export interface MovieItem {
+  id: string;
+  title: string;
+  /** The first genre, or null for `(no genres listed)`. */
+  category: string | null;
+  /** `genres` (every genre) and `year` (from the title, when it ends with one). */
+  attributes: { genres: string[]; year?: number };
+}
+
+/** One CSV line with quoted fields (commas and `""` inside quotes), as in `movies.csv`. */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') out.push(cur), (cur = '');
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/**
+ * Parses MovieLens `movies.csv` (`movieId,title,genres`, genres `|`-separated) into catalog items
+ * the way `bench/recs-serve.bench.mjs` loads them into the plugin: category = first genre,
+ * attributes = `{ genres, year }`, so attribute similarity compares the tokens `category=<first
+ * genre>`, `genres=<each genre>` and `year=<year>`. Ids are the `movieId`s, as in {@link parseMovieLens}.
+ */
+export function parseMovies(text: string): MovieItem[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const start = lines.length > 0 && /^movieId,/i.test(lines[0]) ? 1 : 0;
+  return lines.slice(start).map((line, k) => {
+    const f = csvFields(line);
+    if (f.length < 3) throw new Error(`movies line ${k + start + 1}: expected 3 fields, got ${f.length}`);
+    const [id, title, genres] = [f[0].trim(), f[1].trim(), f[f.length - 1].trim()];
+    const g = genres === '(no genres listed)' || genres === '' ? [] : genres.split('|');
+    const year = /\((\d{4})\)\s*$/.exec(title)?.[1];
+    return { id, title, category: g[0] ?? null, attributes: { genres: g, ...(year ? { year: Number(year) } : {}) } };
+  });
+}
+
+/** Reads and parses MovieLens `movies.csv` (see {@link parseMovies}). */
+export function loadMovies(file: string): MovieItem[] {
+  return parseMovies(readFileSync(file, 'utf8'));
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger, PluginConsent, SqlRunner as Queryable } from '@rapport/core';
-import { PURPOSE, toItem, type ItemRow } from './store';
+import { isRecommendable, PURPOSE, toItem, type ItemRow, type RequiredField } from './store';
 
 /** Longest time attribute neighbours are reused across catalog reloads. */
 export const MEMO_MAX_AGE_MS = 5 * 60_000;
@@ -33,6 +33,7 @@ export class CatalogSnapshot {
   rows: ItemRow[] = [];
   titles: Array<string | null> = [];
   categories: Array<string | null> = [];
+  /** 1 when the item may be recommended: available, with every required field (`requireFields`). */
   available: Uint8Array = new Uint8Array(0);
   /** Attribute token ids of each item. */
   itemTokens: Int32Array[] = [];
@@ -81,6 +82,8 @@ export class CatalogCache {
     private readonly trendingDays: number,
     /** False while item changes made by other servers may be missed (notifications down). */
     private readonly trusted: () => boolean = () => true,
+    /** Fields an item needs before it is recommended (`requireFields`). */
+    private readonly required: readonly RequiredField[] = [],
   ) {}
 
   /** Items were written here: the snapshot is reloaded before the next read (at most once a second). */
@@ -112,7 +115,7 @@ export class CatalogCache {
       s.rows[i] = r;
       s.titles[i] = r.title;
       s.categories[i] = r.category;
-      s.available[i] = r.available ? 1 : 0;
+      s.available[i] = isRecommendable(r, this.required) ? 1 : 0;
     }
   }
 
@@ -178,31 +181,12 @@ export class CatalogCache {
     const s = new CatalogSnapshot();
     s.available = new Uint8Array(items.length);
     s.scratch = new Uint16Array(items.length);
-    const tokenIds = new Map<string, number>();
-    const lists: number[][] = [];
     const digest = createHash('sha1');
-    items.map(toItem).forEach((r, i) => {
+    indexItems(s, items.map(toItem), (r, i, tokens) => {
       s.rows.push(r);
-      s.ids.push(r.id);
-      s.index.set(r.id, i);
-      s.titles.push(r.title);
-      s.categories.push(r.category);
-      s.available[i] = r.available ? 1 : 0;
-      const tokens = tokensOf(r.category, r.attributes);
+      s.available[i] = isRecommendable(r, this.required) ? 1 : 0;
       digest.update(`${r.id}\u0000${tokens.join('\u0000')}\u0001`);
-      const ids = tokens.map((tok) => {
-        let id = tokenIds.get(tok);
-        if (id === undefined) {
-          id = lists.push([]) - 1;
-          tokenIds.set(tok, id);
-        }
-        lists[id].push(i);
-        return id;
-      });
-      s.itemTokens.push(Int32Array.from(ids));
-      s.newest.push(i);
     });
-    s.postings = lists.map((l) => Int32Array.from(l));
     setTrending(s, pop);
     s.loadedAt = Date.now();
     s.structure = digest.digest('hex');
@@ -216,6 +200,45 @@ export class CatalogCache {
     this.snapshot = s;
     if (patches.length) this.applyRows(patches); // writes that committed while the items were being read
   }
+}
+
+/** What {@link indexItems} reads of an item. */
+export interface IndexedItem {
+  id: string;
+  title: string | null;
+  category: string | null;
+  attributes: Record<string, unknown>;
+}
+
+/**
+ * Fills a snapshot's item index (ids, titles, categories, newest first as given) and its attribute
+ * posting lists ({@link tokensOf} tokens) from `items`, in order; `each` sees every item with its
+ * position and tokens (the serving cache also keeps rows, availability and a digest there). Shared by
+ * the cache and the offline evaluation, so both rank on the same index.
+ */
+export function indexItems<T extends IndexedItem>(s: CatalogSnapshot, items: readonly T[], each?: (item: T, i: number, tokens: string[]) => void): void {
+  const tokenIds = new Map<string, number>();
+  const lists: number[][] = [];
+  items.forEach((r, i) => {
+    s.ids.push(r.id);
+    s.index.set(r.id, i);
+    s.titles.push(r.title);
+    s.categories.push(r.category);
+    const tokens = tokensOf(r.category, r.attributes);
+    each?.(r, i, tokens);
+    const ids = tokens.map((tok) => {
+      let id = tokenIds.get(tok);
+      if (id === undefined) {
+        id = lists.push([]) - 1;
+        tokenIds.set(tok, id);
+      }
+      lists[id].push(i);
+      return id;
+    });
+    s.itemTokens.push(Int32Array.from(ids));
+    s.newest.push(i);
+  });
+  s.postings = lists.map((l) => Int32Array.from(l));
 }
 
 /**

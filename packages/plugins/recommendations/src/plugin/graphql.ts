@@ -5,7 +5,7 @@ import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, Objec
 import type { CatalogSnapshot } from './catalog-cache';
 import type { Runtime } from './runtime';
 import { rankForProfile, rankSimilar, type Candidate } from './ranking';
-import { toItem, upsertCatalogItems, type InteractionRow, type ItemRow } from './store';
+import { completeSql, toItem, upsertCatalogItems, type InteractionRow, type ItemRow } from './store';
 
 /** Permission to write the catalog. */
 export const MANAGE = 'recommendations:manage';
@@ -59,12 +59,32 @@ export class ItemConnection {
   @Field(() => PageInfo) pageInfo: PageInfo;
 }
 
-@ObjectType('RecommendationModelStatus', { description: 'The model this server serves.' })
+@ObjectType('RecommendationModelStatus', { description: 'What this server serves, and when the next training runs.' })
 export class RecommendationModelStatus {
-  @Field({ description: '`ease` when a trained version is loaded, else `popularity`.' }) model: string;
-  @Field(() => Int, { nullable: true }) version: number | null;
-  @Field(() => Date, { nullable: true }) trainedAt: Date | null;
-  @Field(() => Int, { description: 'Items the loaded model knows.' }) items: number;
+  @Field({ description: 'The trained model loaded on this server (`ease`), or `popularity` when none is. What shoppers get is `served`.' }) model: string;
+  @Field({
+    description:
+      'What a profile with a history gets from this server now: `ease` (a trained model is loaded; attribute picks for items it has not learned), ' +
+      '`attributes` (no trained model yet: items like those in the history, popularity fills) or `popularity` (no model and no item has a category or attributes).',
+  })
+  served: string;
+  @Field(() => Int, { nullable: true, description: 'Version of the loaded model.' }) version: number | null;
+  @Field(() => Date, { nullable: true, description: 'When the loaded model was stored.' }) trainedAt: Date | null;
+  @Field(() => Int, { description: 'Items in the loaded model: every item of its training data (0 without a model).' }) trainedItems: number;
+  @Field(() => Int, { description: 'Of `trainedItems`, those with learned neighbours (enough consenting profiles at training time); the others get attribute picks.' })
+  learnedItems: number;
+  @Field(() => Int, { deprecationReason: 'Ambiguous: use `trainedItems` (the same number: items in the training data) or `learnedItems` (items with learned neighbours).' })
+  items: number;
+  @Field(() => Int, { description: 'Catalog items that may be recommended now: available, with every required field (`requireFields`, default the title).' })
+  recommendableItems: number;
+  @Field(() => Int, { nullable: true, description: 'Period of scheduled training in seconds; null when it is off (`trainEvery: 0`).' }) trainEverySeconds: number | null;
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the next scheduled training starts: the schedule\'s last start (on any server) plus the period. Null before a first version is stored (see `waitingFor`) or with scheduled training off.',
+  })
+  nextTrainingAt: Date | null;
+  @Field(() => String, { nullable: true, description: 'Before the first model: what it waits for, with the counts now. Null once a version is stored.' })
+  waitingFor: string | null;
   @Field(() => String, { nullable: true, description: 'Why the newest stored version could not be loaded, if it could not.' }) lastError: string | null;
 }
 
@@ -84,6 +104,11 @@ export class ItemFilter {
   @Field(() => String, { nullable: true }) category?: string | null;
   @Field(() => Boolean, { nullable: true }) available?: boolean | null;
   @Field(() => [ID], { nullable: true }) ids?: string[] | null;
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'true: only items missing a field they need before they are recommended (`requireFields`, default the title), such as ids events named that the catalog never did; false: only complete ones.',
+  })
+  incomplete?: boolean | null;
 }
 
 @InputType('RecommendationContext')
@@ -105,7 +130,7 @@ function finish(s: CatalogSnapshot, cands: Candidate[], first: number, category?
     const i = s.index.get(c.itemId);
     const row = i === undefined ? undefined : s.rows[i];
     if (out.length >= first) break;
-    if (!row || !row.available || (category && row.category !== category)) continue;
+    if (!row || s.available[i!] !== 1 || (category && row.category !== category)) continue;
     out.push({ item: row, score: c.score, model: c.model, reason: c.reason });
   }
   return out;
@@ -155,6 +180,10 @@ export class ItemResolver {
     if (filter?.category !== undefined && filter.category !== null) add('category = ?', filter.category);
     if (filter?.available !== undefined && filter.available !== null) add('available = ?', filter.available);
     if (filter?.ids) add('id = ANY(?::text[])', filter.ids);
+    if (filter?.incomplete !== undefined && filter.incomplete !== null) {
+      const complete = completeSql(rec(ctx).runtime.opts.requireFields);
+      where.push(filter.incomplete ? `NOT (${complete})` : complete);
+    }
     if (after) add('id > ?', String(decodeCursor(after)[0]));
     const rows = await rec(ctx).runtime.ctx.db.query(
       `SELECT * FROM rec_item ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${params.push(first + 1)}`,
@@ -173,8 +202,7 @@ export class ItemResolver {
   async recommendationModel(@Ctx() ctx: RequestContext): Promise<RecommendationModelStatus> {
     const { runtime } = rec(ctx);
     await runtime.start();
-    const m = runtime.model.current;
-    return { model: m ? 'ease' : 'popularity', version: m?.version ?? null, trainedAt: m?.createdAt ?? null, items: m?.itemIds.length ?? 0, lastError: runtime.model.lastError };
+    return runtime.status();
   }
 
   @FieldResolver(() => [RecommendationType], { description: 'Items often chosen with this one (learned), then items with the same category and attributes.' })
@@ -205,8 +233,21 @@ async function rankFrom(ctx: RequestContext, history: (r: RecLoaders) => Promise
   const r = rec(ctx);
   await r.runtime.start();
   const [snapshot, rows] = await Promise.all([r.runtime.catalog.get(), history(r)]);
+  const category = context?.category;
+  if (category && !hasCategory(snapshot, category)) {
+    ctx.warn({
+      code: 'UNKNOWN_CATEGORY', field: 'context.category', rule: 'exists',
+      message: `context.category: no catalog item has the category ${JSON.stringify(category)}, so no item can be recommended in it (categories are compared exactly, case included)`,
+    });
+    return [];
+  }
   const cands = rankForProfile(snapshot, r.runtime.model.current, rows, context ?? {}, first);
-  return finish(snapshot, cands, first, context?.category);
+  return finish(snapshot, cands, first, category);
+}
+
+/** True when some catalog item of the snapshot has this category (exactly). */
+function hasCategory(s: CatalogSnapshot, category: string): boolean {
+  return s.rankedByCategory.has(category) || s.categories.includes(category);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { EASE_TIME_OPTIONS, EaseModel, type EaseOptions } from '../models';
+import type { RequiredField } from './store';
 
 /** Options of {@link recommendationsPlugin}. */
 export interface RecommendationsOptions {
@@ -9,6 +10,13 @@ export interface RecommendationsOptions {
   weights?: Record<string, number>;
   /** Create catalog items from the products events name (default true); false ignores unknown ids. */
   createItemsFromEvents?: boolean;
+  /**
+   * Fields an item must have before it is recommended anywhere (profile recommendations, similar
+   * items, popularity, attribute picks): default `['title']`, so an id an event named (a typo, a
+   * test environment, a bot) is never shown as an empty card until the catalog names it. `[]`
+   * recommends every available item. `items(filter: { incomplete: true })` lists the items that lack one.
+   */
+  requireFields?: RequiredField[];
   /** How often each server checks for a newer trained model, in ms (default 10 000; 0 = only at start). */
   pollMs?: number;
   /**
@@ -36,9 +44,19 @@ export interface RecommendationsOptions {
   /**
    * Train on a schedule, every this many ms (at least 1,000): a cluster-wide job, so with any
    * number of servers it runs once per period, fitting in a worker thread of the server that runs
-   * it (off the request path). Off by default: run `rapport train recommendations` instead.
+   * it (off the request path). Default 6 hours; `0` turns scheduled training off (then run
+   * `rapport train recommendations` yourself).
    */
   trainEvery?: number;
+  /**
+   * The first model is trained as soon as the consenting interactions reach this size, checked every
+   * `firstTrainingCheckMs` while no model is stored (default `{ interactions: 500, items: 20 }`:
+   * 500 interactions of profiles that granted personalization, and 20 items with at least
+   * `ease.minItemUsers` such profiles each, i.e. items that get learned neighbours).
+   */
+  firstTraining?: { interactions?: number; items?: number };
+  /** How often, in ms, servers check whether the first model can be trained (default 60 000; at least 1,000). */
+  firstTrainingCheckMs?: number;
   /**
    * Count the events stored before the plugin was installed (default true): its delivery starts at
    * the start of history, so a shop adding the plugin gets recommendations from its past orders.
@@ -52,6 +70,7 @@ export const DEFAULT_WEIGHTS: Record<string, number> = { 'Product Viewed': 1, 'P
 export interface ResolvedOptions {
   weights: Record<string, number>;
   createItemsFromEvents: boolean;
+  requireFields: RequiredField[];
   pollMs: number;
   refreshMs: number;
   trendingDays: number;
@@ -59,8 +78,16 @@ export interface ResolvedOptions {
   ease: EaseOptions;
   keepVersions: number;
   trainEvery: number | null;
+  firstTraining: { interactions: number; items: number };
+  firstTrainingCheckMs: number;
   fromHistory: boolean;
 }
+
+/** Default period of scheduled training: 6 hours. */
+export const DEFAULT_TRAIN_EVERY = 6 * 3600_000;
+/** Default size of the data the first model waits for (see {@link RecommendationsOptions.firstTraining}). */
+export const DEFAULT_FIRST_TRAINING = { interactions: 500, items: 20 };
+const ITEM_FIELDS = ['title', 'category', 'price'] as const;
 
 /** What `rapport train` fits unless `ease` says otherwise. */
 export const DEFAULT_EASE: EaseOptions = { ...EASE_TIME_OPTIONS, minItemUsers: 5 };
@@ -91,13 +118,28 @@ export function resolveOptions(o: RecommendationsOptions): ResolvedOptions {
   return {
     weights,
     createItemsFromEvents: o.createItemsFromEvents ?? true,
+    requireFields: resolveRequired(o.requireFields),
     pollMs: positive('pollMs', o.pollMs, 10_000),
     refreshMs: positive('refreshMs', o.refreshMs, 10_000),
     trendingDays: positive('trendingDays', o.trendingDays, 7),
     historyCache: Math.floor(positive('historyCache', o.historyCache, 10_000)),
     ease: resolveEase(o.ease ?? {}),
     keepVersions: Math.max(1, Math.floor(positive('keepVersions', o.keepVersions, 3))),
-    trainEvery: o.trainEvery === undefined || o.trainEvery === null ? null : Math.max(1000, positive('trainEvery', o.trainEvery, 0)),
+    trainEvery: o.trainEvery === 0 ? null : Math.max(1000, positive('trainEvery', o.trainEvery ?? undefined, DEFAULT_TRAIN_EVERY)),
+    firstTraining: {
+      interactions: Math.floor(positive('firstTraining.interactions', o.firstTraining?.interactions, DEFAULT_FIRST_TRAINING.interactions)),
+      items: Math.floor(positive('firstTraining.items', o.firstTraining?.items, DEFAULT_FIRST_TRAINING.items)),
+    },
+    firstTrainingCheckMs: Math.max(1000, positive('firstTrainingCheckMs', o.firstTrainingCheckMs, 60_000)),
     fromHistory: o.fromHistory ?? true,
   };
+}
+
+function resolveRequired(fields: RecommendationsOptions['requireFields']): ResolvedOptions['requireFields'] {
+  if (fields === undefined) return ['title'];
+  if (!Array.isArray(fields)) throw new TypeError(`recommendations: requireFields must be an array of ${ITEM_FIELDS.join(', ')}`);
+  for (const f of fields) {
+    if (!(ITEM_FIELDS as readonly string[]).includes(f)) throw new TypeError(`recommendations: requireFields: "${String(f)}" is not one of ${ITEM_FIELDS.join(', ')}`);
+  }
+  return [...new Set(fields)];
 }

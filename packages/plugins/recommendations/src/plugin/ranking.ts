@@ -78,16 +78,24 @@ function attributeNeighbours(s: CatalogSnapshot, source: number, want: number): 
 
 /**
  * Items sharing attribute tokens with catalog item `source` that `accept` lets through, most
- * similar first (see {@link attributeNeighbours}), at most `limit`.
+ * similar first (see {@link attributeNeighbours}), at most `limit`, and none scoring below
+ * `minScore` (the search stops there instead of widening to the whole catalog).
  */
-export function similarByAttributes(s: CatalogSnapshot, source: number, limit: number, accept: (i: number) => boolean): Array<{ item: number; score: number }> {
+export function similarByAttributes(
+  s: CatalogSnapshot,
+  source: number,
+  limit: number,
+  accept: (i: number) => boolean,
+  minScore = Number.NEGATIVE_INFINITY,
+): Array<{ item: number; score: number }> {
   if (!s.itemTokens[source]?.length || limit <= 0) return [];
   const out: Array<{ item: number; score: number }> = [];
   for (let want = Math.min(limit * 4, MEMO_DEPTH); ; want *= 4) {
     out.length = 0;
     const { items, scores } = attributeNeighbours(s, source, want);
-    for (let k = 0; k < items.length && out.length < limit; k++) if (accept(items[k])) out.push({ item: items[k], score: scores[k] });
-    if (out.length >= limit || items.length < want) return out;
+    let k = 0;
+    for (; k < items.length && out.length < limit && scores[k] >= minScore; k++) if (accept(items[k])) out.push({ item: items[k], score: scores[k] });
+    if (out.length >= limit || items.length < want || k < items.length) return out;
   }
 }
 
@@ -237,8 +245,44 @@ export function rankForProfile(
   return out;
 }
 
-/** Items similar to `itemId`: learned neighbours (EASE) first, then attribute similarity. */
-export function rankSimilar(s: CatalogSnapshot, model: LoadedModel | null, itemId: string, limit: number): Candidate[] {
+/**
+ * In `similarItems` of a learned item, every this-many-th place (the 10th, 20th, ...) is kept for an
+ * item the model has not learned. Chosen on the item-to-item evaluation (`npm run eval:recs --
+ * --similar`): every 4th place at 50% similarity cost 0.005 NDCG@10 of `similarItems` on MovieLens,
+ * the 10th place at 90% at most 0.0019 over seeds 1-5 and 42 (docs/recommendations.md, Cold start).
+ * A list shorter than this has no kept place.
+ */
+export const NEW_ITEM_EVERY = 10;
+/** Attribute similarity (Jaccard over tokens) an unlearned item needs to take a kept place: near-identical. */
+export const NEW_ITEM_MIN_SIMILARITY = 0.9;
+
+/** Places of a learned item's `similarItems` kept for items the model has not learned (see {@link rankSimilar}). */
+export interface NewItemSlots {
+  /** Every this-many-th place is kept (the 10th, 20th, ... for 10); 0 keeps none (learned neighbours only). */
+  every: number;
+  /** Attribute similarity (Jaccard over tokens) an unlearned item needs to take a kept place. */
+  minSimilarity: number;
+}
+
+/** What `similarItems` serves: {@link NEW_ITEM_EVERY}, {@link NEW_ITEM_MIN_SIMILARITY}. */
+export const NEW_ITEM_SLOTS: Readonly<NewItemSlots> = { every: NEW_ITEM_EVERY, minSimilarity: NEW_ITEM_MIN_SIMILARITY };
+
+/**
+ * Items similar to `itemId`. For an item with learned neighbours: those (EASE), except that every
+ * `slots.every`-th place goes to an item the model has not learned (new since the last training,
+ * or too few consenting profiles) when one is at least `slots.minSimilarity` similar by
+ * attributes, so a new item gets exposure before the next training; then attribute neighbours
+ * fill. For any other item: attribute neighbours. `slots` defaults to what is served
+ * ({@link NEW_ITEM_SLOTS}); the offline evaluation (`src/eval/similar-items.ts`) also calls it
+ * with `every: 0` to measure the kept places.
+ */
+export function rankSimilar(
+  s: CatalogSnapshot,
+  model: LoadedModel | null,
+  itemId: string,
+  limit: number,
+  slots: Readonly<NewItemSlots> = NEW_ITEM_SLOTS,
+): Candidate[] {
   const out: Candidate[] = [];
   const taken = new Set<string>([itemId]);
   const label = labelOf(s, itemId);
@@ -247,17 +291,35 @@ export function rankSimilar(s: CatalogSnapshot, model: LoadedModel | null, itemI
     const i = s.index.get(id);
     return i !== undefined && s.available[i] === 1;
   };
+  const src = s.index.get(itemId);
   const mi = model?.index.get(itemId);
   if (model && mi !== undefined && model.learned.has(mi)) {
+    const isLearned = (id: string) => {
+      const k = model.index.get(id);
+      return k !== undefined && model.learned.has(k);
+    };
+    const every = slots.every > 0 ? Math.floor(slots.every) : 0;
+    const kept = every > 0 ? Math.floor(limit / every) : 0;
+    const fresh =
+      src === undefined || kept === 0
+        ? []
+        : similarByAttributes(s, src, kept, (i) => accept(s.ids[i]) && !isLearned(s.ids[i]), slots.minSimilarity);
+    let f = 0;
+    const pushFresh = () => {
+      const c = fresh[f++];
+      out.push({ itemId: s.ids[c.item], score: c.score, model: 'attributes', reason: `similar to ${label}` });
+      taken.add(s.ids[c.item]);
+    };
     // Learned items only, above the popularity prior (the item itself scores only its prior).
     for (const { item, score } of model.ease.rank([{ item: mi, weight: 1 }], limit * 3, 1e-6)) {
+      if (kept > 0 && out.length % every === every - 1 && f < fresh.length) pushFresh();
       if (out.length >= limit) break;
       if (!accept(model.itemIds[item])) continue;
       out.push({ itemId: model.itemIds[item], score, model: 'ease', reason: `often chosen with ${label}` });
       taken.add(model.itemIds[item]);
     }
+    while (out.length < limit && f < fresh.length) if (accept(s.ids[fresh[f].item])) pushFresh(); else f++;
   }
-  const src = s.index.get(itemId);
   if (src !== undefined && out.length < limit) {
     for (const { item, score } of similarByAttributes(s, src, limit - out.length, (i) => accept(s.ids[i]))) {
       out.push({ itemId: s.ids[item], score, model: 'attributes', reason: `similar to ${label}` });

@@ -2,14 +2,23 @@ import { definePlugin, type Change, type PluginContext, type RapportPlugin } fro
 import DataLoader from 'dataloader';
 import { CreateRecommendations1764100000000 } from './1764100000000-create-recommendations';
 import { AppliedEvents1764100000001 } from './1764100000001-applied-events';
+import { ScheduleRuns1764100000002 } from './1764100000002-schedule-runs';
 import { RecInteraction, RecItem, RecModel } from './entities';
 import { ItemResolver, MANAGE, ProfileRecommendationsResolver, recLoaders } from './graphql';
 import { resolveOptions, type RecommendationsOptions } from './options';
-import { kindOf, productsOf } from './products';
+import { kindOf, productsOf, propertyWarnings } from './products';
 import { TOPICS } from './channels';
 import { chunkPayloads, Runtime } from './runtime';
+import { MODEL_NAME } from './model-store';
 import { addInteractionsBatch, foldInteractionsIn, interactionsOf, itemsByIds, mergeMentions, upsertEventItems, type ItemRow } from './store';
 import { trainRecommendations } from './train';
+
+/** `6 h`, `90 s`, `2 min`: a period for people. */
+export function formatPeriod(ms: number): string {
+  if (ms % 3600_000 === 0) return `${ms / 3600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${Math.round(ms / 100) / 10} s`;
+}
 
 /** Applied-event rows older than this are pruned (a redelivery comes within a lease, not days later). */
 const APPLIED_KEEP_DAYS = 30;
@@ -80,7 +89,7 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     version: '0.2.0',
     compatibility: '^0.1.0',
     entities: [RecItem, RecInteraction, RecModel],
-    migrations: [CreateRecommendations1764100000000, AppliedEvents1764100000001],
+    migrations: [CreateRecommendations1764100000000, AppliedEvents1764100000001, ScheduleRuns1764100000002],
     resolvers: [ItemResolver, ProfileRecommendationsResolver],
     permissions: { admin: [MANAGE] },
     purposes: [{ name: 'personalization', description: 'Tailor content, recommendations and offers to the person.', legalBasis: 'consent' }],
@@ -93,6 +102,12 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
         items: new DataLoader((ids: readonly string[]) => itemsByIds(ctx.db, ids)),
       }),
 
+    // During validation: tell the sender what of a weighted e-commerce event will not be used as sent.
+    checkEvent(event) {
+      if (event.type !== 'track' || !event.name || opts.weights[event.name] === undefined) return [];
+      return propertyWarnings(event.properties);
+    },
+
     // Off the request path: ingestion never waits for interactions to be counted.
     delivery: {
       kinds: ['event', 'merge'],
@@ -102,15 +117,60 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     },
 
     async onInit(ctx) {
+      // /metrics: which model this process serves, as the gauge model_info{model, version} = 1.
+      ctx.metrics.labelledGauge('model_info', 'The recommendation model this process serves: 1 for its name and version (popularity, version none, before a trained version is loaded).', ['model', 'version'], () => {
+        const m = runtime?.model.current;
+        return [{ labels: m ? { model: MODEL_NAME, version: String(m.version) } : { model: 'popularity', version: 'none' }, value: 1 }];
+      });
       await ctx.jobs.work('prune-applied', async () => {
         await ctx.db.query('DELETE FROM rec_applied_event WHERE applied_at < now() - make_interval(days => $1)', [APPLIED_KEEP_DAYS]);
       });
       await ctx.jobs.schedule('prune-applied', { every: 6 * 3600_000 });
       if (opts.trainEvery) {
         // One run per period across all servers; fitting runs in a worker thread of the server that runs it.
-        await ctx.jobs.work('train', async () => void (await runtimeOf(ctx).train()), { retryLimit: 1, expireInSeconds: 4 * 3600 });
+        await ctx.jobs.work(
+          'train',
+          async () => {
+            // Runs are on the schedule's grid: this start plus the period is the next one (nextTrainingAt).
+            await ctx.db.query(`INSERT INTO rec_schedule_run (name, last_run) VALUES ('train', now()) ON CONFLICT (name) DO UPDATE SET last_run = now()`);
+            await runtimeOf(ctx).scheduledTraining(false);
+          },
+          { retryLimit: 1, expireInSeconds: 4 * 3600 },
+        );
         await ctx.jobs.schedule('train', { every: opts.trainEvery });
-      } else await ctx.jobs.unschedule('train');
+        // Until a first version exists: train as soon as the data reaches the threshold, not at the next period.
+        await ctx.jobs.work(
+          'train-first',
+          async () => {
+            await ctx.db.query(`INSERT INTO rec_schedule_run (name, last_run) VALUES ('train-first', now()) ON CONFLICT (name) DO UPDATE SET last_run = now()`);
+            await runtimeOf(ctx).scheduledTraining(true);
+          },
+          { retryLimit: 0, expireInSeconds: 4 * 3600 },
+        );
+        await ctx.jobs.schedule('train-first', { every: opts.firstTrainingCheckMs });
+      } else {
+        await ctx.jobs.unschedule('train');
+        await ctx.jobs.unschedule('train-first');
+      }
+      ctx.logger.info(
+        {
+          trainEvery: opts.trainEvery, firstTraining: opts.firstTraining, requireFields: opts.requireFields,
+        },
+        opts.trainEvery
+          ? `recommendations: attribute and popularity picks until the first model, which trains by itself once ${opts.firstTraining.interactions} interactions ` +
+              `and ${opts.firstTraining.items} items with ${opts.ease.minItemUsers ?? 5}+ consenting profiles are stored (checked every ${Math.round(opts.firstTrainingCheckMs / 1000)} s); ` +
+              `then retrained every ${formatPeriod(opts.trainEvery)}. See { recommendationModel { served nextTrainingAt waitingFor } }`
+          : 'recommendations: scheduled training is off (trainEvery: 0): run `rapport train recommendations` to train; until then attribute and popularity picks are served',
+      );
+    },
+
+    // The health query's `plugins { status }`: what serves, and when the next training runs.
+    async status(ctx) {
+      const s = await runtimeOf(ctx).status();
+      return {
+        served: s.served, model: s.model, version: s.version, trainedAt: s.trainedAt?.toISOString() ?? null,
+        nextTrainingAt: s.nextTrainingAt?.toISOString() ?? null, waitingFor: s.waitingFor, lastError: s.lastError,
+      };
     },
 
     async onExport(profileIds, ctx) {
@@ -128,7 +188,7 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     },
 
     async train(ctx, { onProgress }) {
-      return { ...(await trainRecommendations(ctx, { ease: opts.ease, keep: opts.keepVersions }, onProgress)) };
+      return { ...(await trainRecommendations(ctx, { ease: opts.ease, keep: opts.keepVersions, requireFields: opts.requireFields }, onProgress)) };
     },
 
     async onShutdown() {

@@ -6,9 +6,10 @@ import { CatalogCache } from './catalog-cache';
 import { TOPICS } from './channels';
 import { HistoryCache } from './history-cache';
 import { ModelHolder } from './model-store';
+import { modelStatus, type ModelStatus } from './model-status';
 import type { ResolvedOptions } from './options';
 import { interactionsOf, itemsByIds, type InteractionRow, type ItemRow } from './store';
-import { trainRecommendations, type FitResult, type TrainInput, type TrainSummary } from './train';
+import { trainingReadiness, trainRecommendations, type FitResult, type TrainingReadiness, type TrainInput, type TrainSummary } from './train';
 
 /** How long local interaction changes are gathered before one notification tells the other servers. */
 const HISTORY_NOTIFY_MS = 20;
@@ -51,6 +52,7 @@ export class Runtime {
   private started: Promise<void> | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private training: Worker | null = null;
+  private trainingRun: Promise<TrainSummary | null> | null = null;
   readonly logger: Logger;
   private stopped = false;
   private readonly historyReads = new ReadCoalescer<InteractionRow[]>(
@@ -63,7 +65,7 @@ export class Runtime {
 
   constructor(readonly ctx: PluginContext, readonly opts: ResolvedOptions) {
     this.logger = ctx.logger;
-    this.catalog = new CatalogCache(ctx.db, ctx.consent, ctx.logger, opts.refreshMs, opts.trendingDays, () => ctx.notify.listening);
+    this.catalog = new CatalogCache(ctx.db, ctx.consent, ctx.logger, opts.refreshMs, opts.trendingDays, () => ctx.notify.listening, opts.requireFields);
     this.model = new ModelHolder(ctx.db, ctx.logger, opts.keepVersions);
     this.histories = new HistoryCache(opts.historyCache, () => ctx.notify.listening);
   }
@@ -166,18 +168,63 @@ export class Runtime {
    * training, is stopping, or the compiled worker is missing (then it logs why).
    */
   async train(): Promise<TrainSummary | null> {
+    if (this.trainingRun) return null; // one run at a time in this process (the schedule and the first-model check may meet)
+    this.trainingRun = this.trainOnce().finally(() => (this.trainingRun = null));
+    return this.trainingRun;
+  }
+
+  private async trainOnce(): Promise<TrainSummary | null> {
     const script = workerScript();
     if (!script) {
       this.logger.warn('the compiled train worker (dist/plugin/train.worker.js) is missing: run `npm run build`; scheduled training is off');
       return null;
     }
     if (this.training || this.stopped) return null;
-    const summary = await trainRecommendations(this.ctx, { ease: this.opts.ease, keep: this.opts.keepVersions }, (m) => this.logger.debug({ progress: m }, 'scheduled training'), (input) =>
+    const summary = await trainRecommendations(this.ctx, { ease: this.opts.ease, keep: this.opts.keepVersions, requireFields: this.opts.requireFields }, (m) => this.logger.debug({ progress: m }, 'scheduled training'), (input) =>
       this.fitInWorker(script, input),
     );
     this.logger.info({ summary }, 'scheduled recommendation training done');
     if (summary.id) await this.model.poll().catch(() => undefined);
     return summary;
+  }
+
+  /** What the first training waits for, counted now (one statement). */
+  readiness(): Promise<TrainingReadiness> {
+    return trainingReadiness(this.ctx, {
+      minItemUsers: this.opts.ease.minItemUsers ?? 5,
+      requireFields: this.opts.requireFields,
+      threshold: this.opts.firstTraining,
+    });
+  }
+
+  /** What this server serves and when the next training runs (`recommendationModel`, and the `health` query). */
+  async status(): Promise<ModelStatus> {
+    await this.start();
+    return modelStatus(this);
+  }
+
+  /** True when a version is stored (by any server or `rapport train`), loadable or not. */
+  async hasStoredModel(): Promise<boolean> {
+    return (await this.ctx.db.query("SELECT 1 FROM rec_model WHERE name = 'ease' LIMIT 1")).length > 0;
+  }
+
+  /**
+   * A scheduled run. Before any version is stored it trains only once the data reaches the
+   * first-training threshold (`firstTraining`), so a new shop does not get a model of ten clicks;
+   * after that, every scheduled period trains. `firstOnly`: the frequent check, which does nothing
+   * once a version exists. Returns the summary, or null when it did not train.
+   */
+  async scheduledTraining(firstOnly: boolean): Promise<TrainSummary | null> {
+    if (this.stopped) return null;
+    if (!(await this.hasStoredModel())) {
+      const r = await this.readiness();
+      if (!r.ready) {
+        this.logger.debug({ readiness: r, threshold: this.opts.firstTraining }, 'first recommendation model: not enough data yet');
+        return null;
+      }
+      this.logger.info({ readiness: r, threshold: this.opts.firstTraining }, 'enough data for the first recommendation model: training it now');
+    } else if (firstOnly) return null;
+    return this.train();
   }
 
   private fitInWorker(script: string, input: TrainInput): Promise<FitResult> {

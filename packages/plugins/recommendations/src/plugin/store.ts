@@ -219,3 +219,19 @@ export async function itemsByIds(db: Queryable, ids: readonly string[]): Promise
 
 /** The purpose interactions serve: only profiles whose consent allows it are trained on or counted as trending. */
 export const PURPOSE = 'personalization';
+
+/** A catalog field an item must have before it is recommended (`requireFields`). */
+export type RequiredField = 'title' | 'category' | 'price';
+
+/**
+ * SQL condition: the item row (alias `alias`) has every required field. Field names come from a
+ * fixed list, never from input. `TRUE` when none is required.
+ */
+export function completeSql(fields: readonly RequiredField[], alias = 'rec_item'): string {
+  return fields.length ? fields.map((f) => `${alias}.${f} IS NOT NULL`).join(' AND ') : 'TRUE';
+}
+
+/** May this row be recommended: available, and every required field set. */
+export function isRecommendable(row: ItemRow, fields: readonly RequiredField[]): boolean {
+  return row.available && fields.every((f) => row[f] !== null && row[f] !== '');
+}

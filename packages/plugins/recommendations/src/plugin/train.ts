@@ -2,7 +2,7 @@ import type { PluginConsent, PluginNotify, SqlRunner } from '@rapport/core';
 import { EaseModel, InteractionMatrix, PopularityModel, type EaseOptions } from '../models';
 import { encodePayload, MODEL_NAME } from './model-store';
 import { TOPICS } from './channels';
-import { PURPOSE } from './store';
+import { completeSql, PURPOSE, type RequiredField } from './store';
 
 /** What a training run reports (`rapport train recommendations` prints it as JSON). */
 export interface TrainSummary {
@@ -70,7 +70,7 @@ export interface TrainContext {
  */
 export async function trainRecommendations(
   ctx: TrainContext,
-  opts: { ease: EaseOptions; keep: number },
+  opts: { ease: EaseOptions; keep: number; requireFields?: readonly RequiredField[] },
   onProgress: (message: string) => void = () => undefined,
   fit: (input: TrainInput, onProgress: (message: string) => void) => Promise<FitResult> = fitModels,
 ): Promise<TrainSummary> {
@@ -78,7 +78,7 @@ export async function trainRecommendations(
   const startedAt = new Date();
   const rows = await ctx.db.query<{ profile_id: string; item_id: string; weight: number; last_at: Date }>(
     `SELECT i.profile_id, i.item_id, i.weight, i.last_at FROM rec_interaction i
-      WHERE ${ctx.consent.sql('i.profile_id', PURPOSE)} ORDER BY i.profile_id, i.item_id`,
+      WHERE ${ctx.consent.sql('i.profile_id', PURPOSE)} AND ${candidateSql(opts.requireFields)} ORDER BY i.profile_id, i.item_id`,
   );
   const input: TrainInput = {
     users: rows.map((r) => r.profile_id),
@@ -111,4 +111,36 @@ export async function trainRecommendations(
   await ctx.db.query('DELETE FROM rec_model WHERE name = $1 AND id NOT IN (SELECT id FROM rec_model WHERE name = $1 ORDER BY id DESC LIMIT $2)', [MODEL_NAME, opts.keep]);
   onProgress(`stored version ${stored.version} (${payload.length} bytes)`);
   return { ...base, version: stored.version, id: String(stored.id), learnedItems: fitted.learnedItems, payloadBytes: payload.length, seconds };
+}
+
+/**
+ * SQL condition on `rec_interaction i`: its item may be recommended (has every required field), so
+ * items the catalog has not named are neither trained on nor counted towards the first training.
+ */
+function candidateSql(required: readonly RequiredField[] = []): string {
+  return required.length ? `EXISTS (SELECT 1 FROM rec_item t WHERE t.id = i.item_id AND ${completeSql(required, 't')})` : 'TRUE';
+}
+
+/** How much data training would have now, against the first-training threshold. */
+export interface TrainingReadiness {
+  /** Interactions of profiles that grant personalization, on items that may be recommended. */
+  interactions: number;
+  /** Such items with at least `minItemUsers` such profiles (the items that get learned neighbours). */
+  items: number;
+  /** True when both reach the threshold. */
+  ready: boolean;
+}
+
+/** Counts what the first training waits for, in one statement. */
+export async function trainingReadiness(
+  ctx: TrainContext,
+  opts: { minItemUsers: number; requireFields: readonly RequiredField[]; threshold: { interactions: number; items: number } },
+): Promise<TrainingReadiness> {
+  const [r] = await ctx.db.query<{ interactions: number; items: number }>(
+    `WITH c AS (SELECT i.item_id FROM rec_interaction i WHERE ${ctx.consent.sql('i.profile_id', PURPOSE)} AND ${candidateSql(opts.requireFields)})
+     SELECT (SELECT count(*) FROM c)::int AS interactions,
+            (SELECT count(*) FROM (SELECT item_id FROM c GROUP BY item_id HAVING count(*) >= $1) x)::int AS items`,
+    [opts.minItemUsers],
+  );
+  return { ...r, ready: r.interactions >= opts.threshold.interactions && r.items >= opts.threshold.items };
 }
