@@ -11,9 +11,9 @@ if (!fs.existsSync(cli)) {
 require('reflect-metadata');
 require(cli)
   .main(process.argv.slice(2))
-  .then((code) => {
-    if (code !== 0 || !process.argv.includes('start')) process.exit(code);
-  })
+  // main() of a running server never resolves (it stops on a signal); every other command exits
+  // with its code once it resolves, whatever handles its libraries left open.
+  .then((code) => process.exit(code))
   .catch((err) => {
     process.stderr.write(`rapport: ${err && err.stack ? err.stack : err}\n`);
     process.exit(1);

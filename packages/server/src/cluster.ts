@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import { serveClusterMetrics } from './observability/prometheus.exporter';
 import { createRapport, resolveConfig, startEmbeddedPostgres, type Database, type EmbeddedPostgresHandle, type Logger, type RapportConfigInput } from '@rapport/core/internal';
 
 /** What the primary tells about the running cluster. */
@@ -153,6 +154,8 @@ export async function startCluster(config: RapportConfigInput, workers: number, 
       setTimeout(() => !stopping && fork(), 1000).unref();
     });
   };
+  // A scrape of /metrics on any worker is answered with every worker's metrics, collected here.
+  serveClusterMetrics();
   for (let i = 0; i < workers; i++) fork();
   try {
     url = await ready;

@@ -8,7 +8,12 @@ import { authenticate } from './http/api-key.auth';
 import { registerRateLimits } from './http/rate-limit.hook';
 import { errorHandler, toRapportError } from './http/error-reply';
 import { segmentRoutes } from './http/segment.routes';
+import { segmentSettingsRoutes } from './http/segment-settings.routes';
 import { graphiqlPage, registerGraphiql } from './graphql/graphiql.route';
+import { registerMetrics } from './observability/metrics.routes';
+import { graphqlMetricsPlugin } from './observability/graphql-metrics.plugin';
+import { registerRequestLog } from './observability/request-log.hook';
+import { otlpTracesEndpoint, startTracing, type TracingOptions } from './observability/tracing';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,13 +71,20 @@ export interface ServerOptions {
    * Never set it for a server anyone reads data from; the server logs a warning when it is set.
    */
   benchmarkWithoutFieldGuard?: boolean;
+  /**
+   * Tracing: on when an OTLP endpoint is configured (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`), or when an `exporter` is given here (tests). Off, the
+   * OpenTelemetry SDK is not loaded.
+   */
+  tracing?: TracingOptions;
 }
 
 export async function createServer(core: RapportCore, serverOptions: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: core.logger as unknown as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
-    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: process.env.RAPPORT_LOG_REQUESTS !== '1' }),
+    // Fastify's own request lines log raw URLs (query strings); registerRequestLog logs one line instead.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: core.config.ingestion.maxBatchBytes,
     trustProxy: process.env.RAPPORT_TRUST_PROXY === '1',
     // A whole request (headers and body) must arrive within this, or 408 and the connection closes:
@@ -81,18 +93,24 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
     http: httpTimeouts(core.config.api.requestTimeoutMs),
   });
   app.setErrorHandler(errorHandler);
+  // First, so that the request's span is current in every later hook.
+  const tracing = serverOptions.tracing?.exporter || otlpTracesEndpoint() ? startTracing(core, serverOptions.tracing) : null;
+  tracing?.register(app);
+  registerMetrics(app, core);
+  registerRequestLog(app);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
   await app.register(cors, {
     origin: true,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['authorization', 'content-type', 'content-encoding', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight'],
+    allowedHeaders: ['authorization', 'content-type', 'content-encoding', 'x-api-key', PURPOSE_HEADER, 'x-request-id', 'apollo-require-preflight', 'x-retry-count'],
     maxAge: 86400,
   });
   await registerRateLimits(app, core);
 
   await app.register(segmentRoutes, { core });
+  await app.register(segmentSettingsRoutes, { core });
   app.get('/health', async () => {
     await core.db.query('SELECT 1');
     return { status: 'ok' };
@@ -106,7 +124,10 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
     return { status: 'ready' };
   });
 
-  const { apollo, contextFor } = await createGraphQLEngine(core, { fieldGuard: !serverOptions.benchmarkWithoutFieldGuard });
+  const { apollo, contextFor } = await createGraphQLEngine(core, {
+    fieldGuard: !serverOptions.benchmarkWithoutFieldGuard,
+    plugins: [graphqlMetricsPlugin(core.metrics), ...(tracing ? [tracing.apolloPlugin] : [])],
+  });
   if (serverOptions.benchmarkWithoutFieldGuard) core.logger.warn('the field guard is OFF (benchmarkWithoutFieldGuard): no policy, consent or audit applies to GraphQL reads');
 
   const wantsPage = registerGraphiql(app);
@@ -138,7 +159,7 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
           .send(JSON.stringify({ errors: [{ message: e.message, extensions: { code: e.code, ...(e.field ? { field: e.field, rule: e.rule } : {}) } }] }));
       }
     },
-    handler,
+    handler: tracing ? tracing.wrapGraphqlHandler(handler) : handler,
   });
   // Fastify drains HTTP on close; Apollo stops after it (its own drain plugin would call
   // fastify.close() from inside this hook and wait for itself).

@@ -22,7 +22,7 @@ const spawned: ChildProcess[] = [];
 
 /** Starts `rapport start` in its own process group; resolves with its URL once it listens. */
 async function start(): Promise<CliServer> {
-  const server = await startCli([], env, { detached: true });
+  const server = await startCli(['--create'], env, { detached: true });
   spawned.push(server.proc);
   key ||= (await run(process.execPath, [CLI, 'keys', 'create', '--role', 'ingest'], { env })).stdout.trim();
   return server;

@@ -76,7 +76,7 @@ describe('API keys', () => {
     expect(r.status).toBe(200);
     expect(r.body.errors).toBeUndefined();
     const bad = await run('node', [cli, 'keys', 'create'], { cwd: ROOT, env: envVars }).catch((e: { code: number; stderr: string }) => e);
-    expect((bad as { code: number }).code).toBe(1);
+    expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toContain('--role is required');
   });
 

@@ -18,6 +18,8 @@ export const Permission = {
   PoliciesManage: 'policies:manage',
   /** See plugins' event delivery (lag, errors, dead letters) and replay dead letters. */
   PluginsManage: 'plugins:manage',
+  /** Scrape the Prometheus metrics at `/metrics` (no personal data: counts, latencies, pool state). */
+  MetricsRead: 'metrics:read',
 } as const;
 
 /** The built-in roles. `admin` holds every permission, including those plugins add. */
@@ -25,6 +27,8 @@ export const BUILTIN_ROLES: Record<string, string[]> = {
   admin: ['*'],
   app: [Permission.ProfilesRead],
   ingest: [Permission.EventsWrite, Permission.ConsentWrite],
+  /** For a Prometheus scraper: `/metrics` and nothing else. */
+  metrics: [Permission.MetricsRead],
 };
 
 /** Roles and what they grant: the built-ins plus any configured or added by plugins. */

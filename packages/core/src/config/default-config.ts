@@ -1,59 +1,34 @@
-import path from 'node:path';
 import type { RapportConfig, RapportConfigInput } from './rapport-config';
-import { DEFAULT_PERSON_MATCHING_CONFIG } from '../identity/matching/default-config';
+import { builtInDefaults } from './built-in-defaults';
+import { checkConfigInput, readEnvironment } from './config-validation';
+import { ConfigError } from './config-error';
 
-/** Values that never link identities: placeholders SDKs and forms send when they know nothing. */
-export const DEFAULT_BLOCKED_VALUES = [
-  'null', 'undefined', 'nil', 'none', 'n/a', 'anonymous', 'unknown', '-1', '[object object]',
-];
+export { DEFAULT_BLOCKED_VALUES } from './built-in-defaults';
 
-/** The defaults, read from the environment where it says so. */
+/**
+ * The defaults, with what the environment sets (`RAPPORT_PG_POOL`, `DATABASE_URL`, ...: each key's
+ * variable is declared in config.schema.ts). Throws a {@link ConfigError} naming every variable
+ * whose value breaks its rule.
+ */
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): RapportConfig {
+  const { layer, issues } = readEnvironment(env);
+  if (issues.length) throw new ConfigError(issues);
+  const d = builtInDefaults();
   return {
-    database: {
-      url: env.DATABASE_URL || undefined,
-      embedded: {
-        dataDir: path.resolve(env.RAPPORT_DATA_DIR ?? '.rapport/pgdata'),
-        port: Number(env.RAPPORT_PG_PORT ?? 54329),
-      },
-      poolSize: Number(env.RAPPORT_PG_POOL ?? 10),
-      acquireTimeoutMs: Number(env.RAPPORT_PG_ACQUIRE_TIMEOUT_MS ?? 5_000),
-      statementTimeoutMs: Number(env.RAPPORT_PG_STATEMENT_TIMEOUT_MS ?? 10_000),
-      lockTimeoutMs: Number(env.RAPPORT_PG_LOCK_TIMEOUT_MS ?? 0),
-      queryTimeoutMs: Number(env.RAPPORT_PG_QUERY_TIMEOUT_MS ?? 12_000),
-    },
-    identity: {
-      limits: { user_id: 1 },
-      defaultLimit: 5,
-      priority: ['user_id', 'email'],
-      blockedValues: DEFAULT_BLOCKED_VALUES,
-      survivorship: { default: 'most_recent', traits: {} },
-      matching: { incremental: true, enforceLimits: 'explicit', config: DEFAULT_PERSON_MATCHING_CONFIG },
-    },
-    consent: {
-      categoryMapping: { advertising: 'marketing', Advertising: 'marketing' },
-      piiTraits: [],
-      unclassifiedEventKeys: 'deny',
-      policies: [],
-    },
-    ingestion: { maxMessageBytes: 32 * 1024, maxBatchBytes: 500 * 1024, maxBatchMessages: 2500 },
-    api: {
-      maxDepth: 10,
-      maxComplexity: 5000,
-      rateLimitPerMinute: Number(env.RAPPORT_RATE_LIMIT ?? 6000),
-      authFailuresPerMinute: Number(env.RAPPORT_AUTH_FAILURE_LIMIT ?? 60),
-      requestTimeoutMs: Number(env.RAPPORT_REQUEST_TIMEOUT_MS ?? 30_000),
-      shutdownGraceMs: Number(env.RAPPORT_SHUTDOWN_GRACE_MS ?? 10_000),
-    },
-    plugins: [],
-    roles: {},
-    delivery: {},
-    jobs: {},
+    ...d,
+    database: { ...d.database, ...layer.database, embedded: { ...d.database.embedded, ...layer.database?.embedded } },
+    api: { ...d.api, ...layer.api },
   };
 }
 
-/** Fills a partial configuration with the defaults. */
-export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.ProcessEnv = process.env): RapportConfig {
+/**
+ * Checks a partial configuration and the environment, then fills what they leave out with the
+ * defaults (the file wins over the environment, the environment over the built-in values). Throws
+ * a {@link ConfigError} listing every problem of both at once; `file` names the file in it.
+ */
+export function resolveConfig(input: RapportConfigInput = {}, env: NodeJS.ProcessEnv = process.env, file?: string): RapportConfig {
+  const issues = [...checkConfigInput(input), ...readEnvironment(env).issues];
+  if (issues.length) throw new ConfigError(issues, file);
   const d = defaultConfig(env);
   return {
     database: { ...d.database, ...input.database, embedded: { ...d.database.embedded, ...input.database?.embedded } },

@@ -50,4 +50,8 @@ export type RapportConfigInput = {
   /** Refuse to start when a plugin declares another core version (default: warn and start). */
   strictCompatibility?: boolean;
   logger?: Logger;
+  /** HTTP port (`PORT`, default 4000); read by the server (`@rapport/server`), not by core. */
+  port?: number;
+  /** Address to listen on (`HOST`, default 127.0.0.1); read by the server, not by core. */
+  host?: string;
 };

@@ -17,6 +17,20 @@ export interface Queryable {
 /** Listener told of every SQL statement (tests count them; never used for logic). */
 export type QueryListener = (sql: string) => void;
 
+/**
+ * Wraps the run of each statement (tracing: a span around it). Must call `run` once and return its
+ * result or rethrow its error.
+ */
+export type StatementTracer = <T>(sql: string, run: () => Promise<T>) => Promise<T>;
+
+/** The pool's connections now: open (`total`), idle, callers `waiting` for one, and the most it opens. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
 /** A statement waiting this long makes the database check that the server still answers. */
 const STALL_MS = 2_000;
 
@@ -98,6 +112,8 @@ export class Database implements Queryable {
   /** Connections running a statement, and since when. */
   private readonly running = new Map<PoolClient, number>();
   private stallTimer: NodeJS.Timeout | null = null;
+  private tracer: StatementTracer | null = null;
+  private acquireObserver: ((seconds: number, ok: boolean) => void) | null = null;
 
   constructor(private readonly options: DatabaseOptions) {
     this.dataSource = this.source({
@@ -251,11 +267,14 @@ export class Database implements Queryable {
     this.mustBeAvailable();
     let client: PoolClient;
     for (let attempt = 0; ; attempt++) {
+      const t0 = this.acquireObserver ? performance.now() : 0;
       try {
         client = await this.pool.connect();
       } catch (err) {
+        this.acquireObserver?.((performance.now() - t0) / 1000, false);
         throw this.translate(err);
       }
+      this.acquireObserver?.((performance.now() - t0) / 1000, true);
       // A connection that died between the pool's hand-over and now cannot run anything: drop it.
       if ((client as unknown as { _queryable?: boolean })._queryable !== false) break;
       client.release(new Error('connection lost before use'));
@@ -285,6 +304,7 @@ export class Database implements Queryable {
     this.running.set(client, Date.now());
     this.watchStalls();
     try {
+      if (this.tracer) return await this.tracer(sql, () => client.query(sql, params as unknown[]));
       return await client.query(sql, params as unknown[]);
     } finally {
       this.running.delete(client);
@@ -317,6 +337,22 @@ export class Database implements Queryable {
       });
     }, 1000);
     this.stallTimer.unref();
+  }
+
+  /** Connections of the pool now (zeros before it is connected). */
+  poolStats(): PoolStats {
+    const pool = (this.dataSource.driver as unknown as { master?: Pool }).master;
+    return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0, max: this.options.poolSize ?? 10 };
+  }
+
+  /** Wraps every statement run through this database (query, transaction) in `tracer`; null removes it. */
+  traceStatements(tracer: StatementTracer | null): void {
+    this.tracer = tracer;
+  }
+
+  /** Told how long each checkout of a pooled connection waited, in seconds, and whether it got one. */
+  observeAcquire(observer: ((seconds: number, ok: boolean) => void) | null): void {
+    this.acquireObserver = observer;
   }
 
   /** Fails at once while the availability gate is closed. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Database } from '../database/database';
 import type { Logger } from '../logger/logger';
+import type { DeliveryMetrics } from '../metrics/core.metrics';
 import type { DeliveryTransport, TransportRow } from './delivery-transport';
 import { PostgresDeliveryTransport } from './postgres.transport';
 import type { DeliveryOptions } from './delivery.config';
@@ -49,6 +50,7 @@ export class EventDelivery {
   private poll: NodeJS.Timeout | null = null;
   private stopped = true;
   private readonly transport: DeliveryTransport;
+  private metrics: DeliveryMetrics | null = null;
 
   constructor(
     db: Database,
@@ -73,6 +75,11 @@ export class EventDelivery {
       if (sub.from !== undefined && sub.from !== 'history' && sub.from !== 'now') throw new RangeError(`plugin ${name}: delivery.from must be "history" or "now", got "${String(sub.from)}"`);
       return { name, sub, ctx, kinds: new Set(sub.kinds ?? CHANGE_KINDS), batchSize, maxAttempts, limit: batchSize, running: null, again: false, retryTimer: null };
     });
+  }
+
+  /** Counts deliveries and failures in `metrics` from now on. */
+  countWith(metrics: DeliveryMetrics): void {
+    this.metrics = metrics;
   }
 
   /** The consumers' names. */
@@ -144,12 +151,14 @@ export class EventDelivery {
     if (!(await this.transport.advance(c.name, this.me, rows.at(-1)!, changes.length))) {
       this.logger.warn({ consumer: c.name }, 'event delivery: the lease ran out while the plugin handled a batch; another process may deliver it again');
     }
+    if (changes.length) this.metrics?.delivered(c.name, changes.length);
     c.limit = Math.min(c.batchSize, c.limit * 2); // back to full batches after isolating a failure
     return true;
   }
 
   private async failed(c: Consumer, rows: TransportRow[], err: unknown, attempts: number): Promise<boolean> {
     const error = describe(err);
+    this.metrics?.failed(c.name, rows.length === 1 && attempts + 1 >= c.maxAttempts ? 'dead_letter' : 'retry');
     if (rows.length > 1) {
       // Find the failing change: retry at once with half the batch (what came before it is delivered meanwhile).
       c.limit = Math.max(1, Math.floor(rows.length / 2));

@@ -51,8 +51,8 @@ export interface TensorflowHandle {
 }
 
 /**
- * The default logger: structured JSON lines on stderr at `LOG_LEVEL` (default `info`; silent under
- * vitest unless `LOG_LEVEL` is set, as for {@link createLogger}), so a test run or a CLI command's
+ * The default logger: structured JSON lines on stderr at `RAPPORT_LOG_LEVEL` or `LOG_LEVEL` (default
+ * `info`; silent under vitest unless one is set, as for {@link createLogger}), so a test run or a CLI command's
  * human output carries no stray lines.
  */
 const stderrLogger: MlLogger = {
@@ -63,7 +63,7 @@ const stderrLogger: MlLogger = {
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 function writeLine(level: 'info' | 'warn', obj: object, msg?: string): void {
-  const threshold = LEVELS[process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info')] ?? LEVELS.info;
+  const threshold = LEVELS[process.env.RAPPORT_LOG_LEVEL || process.env.LOG_LEVEL || (process.env.VITEST ? 'silent' : 'info')] ?? LEVELS.info;
   if (LEVELS[level] < threshold) return;
   process.stderr.write(`${JSON.stringify({ level, name: 'rapport:ml', msg, ...obj })}\n`);
 }

@@ -1,27 +1,19 @@
-import { createLogger, createRapport, resolveConfig, type Logger, type RapportConfigInput } from '@rapport/core/internal';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createLogger, createRapport, logLevelFromEnv, type Logger, type RapportConfigInput } from '@rapport/core/internal';
 import pino from 'pino';
-import { loadConfig } from '../config/load-config';
+import { loadConfig, type LoadedConfig } from '../config/load-config';
 import { startServer } from '../server';
 import cluster from 'node:cluster';
 import { closeOnSignal, logUnhandledRejections, runClusterWorker, startCluster, workerCount } from '../cluster';
-import { parseArgs, type ParsedArgs } from './parse-args';
+import { parseCommandLine, UsageError, type CliArgs } from './cli-args';
+import { mainHelp } from './cli-commands';
+import { locateDatabase } from './database-guard';
 
-const HELP = `rapport: the Rapport customer data platform
-
-Usage:
-  rapport start [--workers <n|auto>]    start the server (PORT, default 4000; DATABASE_URL, default embedded PostgreSQL);
-                                        --workers (or RAPPORT_WORKERS) runs n processes on the one port
-  rapport migrate                       apply pending migrations and exit
-  rapport resolve [--retrain]           probabilistic identity resolution over all profiles (resumable)
-  rapport train <plugin> [args...]      train a plugin's models (e.g. rapport train recommendations)
-  rapport keys create --role <role>...  create an API key; prints the key alone on stdout
-        [--name <name>] [--purpose <purpose>...]
-  rapport keys list                     list keys (never their secrets)
-  rapport keys revoke <id>              revoke a key
-  rapport help                          this text
-
-Configuration: rapport.config.js in the working directory (or RAPPORT_CONFIG=<file>), then the
-environment: DATABASE_URL, PORT, HOST, LOG_LEVEL, RAPPORT_DATA_DIR, RAPPORT_PG_PORT.`;
+/** The version of `@rapport/server`, which `rapport --version` prints. */
+function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** The configuration for long batch commands (migrate, train, resolve): no statement or query timeout. */
 function untimed(config: RapportConfigInput): RapportConfigInput {
@@ -29,54 +21,95 @@ function untimed(config: RapportConfigInput): RapportConfigInput {
 }
 
 /**
- * A logger on stderr at `LOG_LEVEL` (default `warn`), so stdout carries only a command's answer (a
- * key, a list) and stderr only its human lines unless something goes wrong.
+ * A logger on stderr at `RAPPORT_LOG_LEVEL` (or `LOG_LEVEL`; default `warn`), so stdout carries only a
+ * command's answer (a key, a list) and stderr only its human lines unless something goes wrong.
  */
-function stderrLogger(level = process.env.LOG_LEVEL ?? 'warn'): Logger {
+function stderrLogger(level = logLevelFromEnv('warn')): Logger {
   return createLogger({ level }, pino.destination(2));
 }
 
-/** Runs the CLI; resolves to the exit code. */
+/**
+ * Loads and checks the configuration, and finds the database (DATABASE_URL or an existing embedded
+ * one; a new one only with `--create`, said on stderr).
+ */
+function prepare(args: CliArgs): LoadedConfig {
+  const loaded = loadConfig();
+  // Commands that only read (resolve, train) have no --create: a new database has nothing for them.
+  const hint = 'create' in args.command.options ? `rapport ${args.argv.join(' ')} --create` : 'rapport migrate --create (then load data)';
+  const creating = locateDatabase(loaded.resolved, args.values.create === true, hint);
+  if (creating) process.stderr.write(`rapport ${args.command.name}: creating a new embedded PostgreSQL database at ${creating} (--create)\n`);
+  return loaded;
+}
+
+/**
+ * Runs the CLI; resolves to the exit code: 0 done, 1 failed (a configuration problem, no database,
+ * an error), 2 a command line that cannot run (an unknown command or option, a missing argument).
+ */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const [command, sub] = args.positional;
+  let args: CliArgs;
   try {
-    switch (command) {
+    const parsed = parseCommandLine(argv);
+    if (parsed.kind === 'version') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (parsed.kind === 'help') {
+      process.stdout.write(`${parsed.command && parsed.command.name !== 'help' ? parsed.command.help : mainHelp()}\n`);
+      return 0;
+    }
+    args = parsed.args;
+    if (args.command.name === 'keys') checkKeysUsage(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message.startsWith('rapport') ? '' : 'rapport: '}${err.message}\n(${err.hint})\n`);
+    return 2;
+  }
+  const name = args.command.name;
+  try {
+    switch (name) {
       case 'start':
         return await start(args);
       case 'migrate':
-        return await migrate();
+        return await migrate(args);
       case 'keys':
-        return await keys(sub, args);
+        return await keys(args);
       case 'resolve':
         return await resolve(args);
-      case 'train':
-        return await train(sub, args);
-      case undefined:
-      case 'help':
-      case '--help':
-        process.stdout.write(HELP + '\n');
-        return command ? 0 : 1;
       default:
-        process.stderr.write(`rapport: unknown command "${command}"\n\n${HELP}\n`);
-        return 2;
+        return await train(args);
     }
   } catch (err) {
-    process.stderr.write(`rapport ${command}: ${(err as Error).message}\n`);
+    // A ConfigError lists every problem with its fix; a NoDatabaseError says where it looked.
+    process.stderr.write(`rapport ${name}: ${(err as Error).message}\n`);
     return 1;
   }
 }
 
-async function start(args: ParsedArgs): Promise<number> {
-  const { config, file } = loadConfig();
-  const logger = createLogger();
+/** `keys` needs a subcommand, and `create` a role: refused before any database is touched. */
+function checkKeysUsage(args: CliArgs): void {
+  const [sub, id] = args.positionals;
+  const hint = 'rapport keys --help shows its usage';
+  if (sub === 'create' && !(args.values.role as string[] | undefined)?.length) {
+    throw new UsageError('rapport keys create: --role is required (admin, app, ingest, or a configured role); repeat it for several', hint);
+  }
+  if (sub === 'revoke' && !id) throw new UsageError('rapport keys revoke: the id of the key is missing: rapport keys revoke <id>', hint);
+  if (sub !== 'create' && sub !== 'revoke' && sub !== 'list') {
+    throw new UsageError(`rapport keys: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is missing'}: create, list or revoke`, hint);
+  }
+  if (sub !== 'revoke' && id) throw new UsageError(`rapport keys ${sub}: unexpected argument "${id}"`, hint);
+}
+
+async function start(args: CliArgs): Promise<number> {
   if (cluster.isWorker && process.env.RAPPORT_CLUSTER_WORKER) {
-    await runClusterWorker(config, (c) => startServer(c, { migrate: false }), logger);
+    const { config } = loadConfig();
+    await runClusterWorker(config, (c) => startServer(c, { migrate: false }), createLogger());
     await new Promise(() => undefined);
   }
-  const asked = args.flags.workers?.at(-1) ?? process.env.RAPPORT_WORKERS;
+  const { config, resolved, file } = prepare(args);
+  const logger = createLogger();
+  const asked = (args.values.workers as string | undefined) ?? (process.env.RAPPORT_WORKERS || undefined);
   const workers = workerCount(asked);
-  if (workers > 1) return startPrimary(config, file, workers, logger, asked === 'auto');
+  if (workers > 1) return startPrimary(config, file, workers, logger, asked === 'auto', resolved.api.shutdownGraceMs);
   const server = await startServer({ ...config, logger });
   logUnhandledRejections(logger);
   const { core } = server;
@@ -103,17 +136,16 @@ async function start(args: ParsedArgs): Promise<number> {
 }
 
 /** `rapport start --workers n`: the primary of a cluster of servers. */
-async function startPrimary(config: RapportConfigInput, file: string | null | undefined, workers: number, logger: Logger, auto: boolean): Promise<number> {
+async function startPrimary(config: RapportConfigInput, file: string | null, workers: number, logger: Logger, auto: boolean, graceMs: number): Promise<number> {
   const handle = await startCluster(config, workers, logger, { auto });
   logger.info({ url: `${handle.url.replace('127.0.0.1', 'localhost')}/graphql`, workers: handle.workers, config: file ?? 'defaults' }, 'rapport is listening');
-  const graceMs = resolveConfig(config).api.shutdownGraceMs;
   closeOnSignal(() => handle.stop(graceMs + 10_000), logger, 'shutting down the workers', graceMs + 40_000);
   await new Promise(() => undefined);
   return 0;
 }
 
-async function migrate(): Promise<number> {
-  const { config } = loadConfig();
+async function migrate(args: CliArgs): Promise<number> {
+  const { config } = prepare(args);
   const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { migrate: false, background: false });
   try {
     const applied = await core.db.migrate();
@@ -124,8 +156,9 @@ async function migrate(): Promise<number> {
   }
 }
 
-async function train(name: string | undefined, args: ParsedArgs): Promise<number> {
-  const { config } = loadConfig();
+async function train(args: CliArgs): Promise<number> {
+  const name = args.positionals[0];
+  const { config } = prepare(args);
   const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { background: false });
   try {
     const trainable = core.plugins.filter((p) => p.train).map((p) => p.name);
@@ -134,7 +167,7 @@ async function train(name: string | undefined, args: ParsedArgs): Promise<number
       throw new Error(`usage: rapport train <plugin>; plugins that train: ${trainable.length ? trainable.join(', ') : 'none installed'}`);
     }
     const summary = await plugin.train(core.pluginContext(plugin), {
-      args: args.positional.slice(2),
+      args: args.rest,
       onProgress: (m) => process.stderr.write(`${name}: ${m}\n`),
     });
     process.stdout.write(JSON.stringify(summary) + '\n');
@@ -144,14 +177,14 @@ async function train(name: string | undefined, args: ParsedArgs): Promise<number
   }
 }
 
-async function resolve(args: ParsedArgs): Promise<number> {
-  const { config } = loadConfig();
+async function resolve(args: CliArgs): Promise<number> {
+  const { config } = prepare(args);
   const core = await createRapport({ ...untimed(config), logger: stderrLogger() }, { background: false });
   const tty = process.stderr.isTTY;
   let last = '';
   try {
     const summary = await core.services.resolution.resolveAll({
-      retrain: !!args.flags.retrain,
+      retrain: args.values.retrain === true,
       actor: 'rapport resolve',
       onProgress: (p) => {
         const pct = p.total ? Math.floor((100 * p.processed) / p.total) : 0;
@@ -173,38 +206,28 @@ async function resolve(args: ParsedArgs): Promise<number> {
   }
 }
 
-async function keys(sub: string | undefined, args: ParsedArgs): Promise<number> {
-  const { config } = loadConfig();
+async function keys(args: CliArgs): Promise<number> {
+  const [sub, id] = args.positionals;
+  const { config } = prepare(args);
   const core = await createRapport({ ...config, logger: stderrLogger() }, { background: false });
   try {
-    switch (sub) {
-      case 'create': {
-        const roles = args.flags.role ?? [];
-        if (!roles.length) throw new Error('--role is required (admin, app, ingest, or a configured role); repeat it for several');
-        const { key, record } = await core.services.keys.create({ name: args.flags.name?.[0], roles, purposes: args.flags.purpose });
-        process.stderr.write(`created key ${record.id} (${record.prefix}…) with roles ${record.roles.join(', ')}; it is shown once:\n`);
-        process.stdout.write(`${key}\n`);
-        return 0;
+    if (sub === 'create') {
+      const roles = args.values.role as string[];
+      const { key, record } = await core.services.keys.create({ name: args.values.name as string | undefined, roles, purposes: args.values.purpose as string[] | undefined });
+      process.stderr.write(`created key ${record.id} (${record.prefix}…) with roles ${record.roles.join(', ')}; it is shown once:\n`);
+      process.stdout.write(`${key}\n`);
+    } else if (sub === 'list') {
+      for (const k of await core.services.keys.list()) {
+        process.stdout.write(
+          `${k.id}  ${k.prefix}…  ${k.name}  roles=${k.roles.join(',')}${k.purposes.length ? ` purposes=${k.purposes.join(',')}` : ''}` +
+            `${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`,
+        );
       }
-      case 'list': {
-        for (const k of await core.services.keys.list()) {
-          process.stdout.write(
-            `${k.id}  ${k.prefix}…  ${k.name}  roles=${k.roles.join(',')}${k.purposes.length ? ` purposes=${k.purposes.join(',')}` : ''}` +
-              `${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`,
-          );
-        }
-        return 0;
-      }
-      case 'revoke': {
-        const id = args.positional[2];
-        if (!id) throw new Error('usage: rapport keys revoke <id>');
-        await core.services.keys.revoke(id);
-        process.stderr.write(`revoked ${id}\n`);
-        return 0;
-      }
-      default:
-        throw new Error('usage: rapport keys create|list|revoke');
+    } else {
+      await core.services.keys.revoke(id);
+      process.stderr.write(`revoked ${id}\n`);
     }
+    return 0;
   } finally {
     await core.close();
   }

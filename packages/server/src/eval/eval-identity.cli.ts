@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { createLogger, matching } from '@rapport/core/internal';
 import pino from 'pino';
-import { parseArgs } from '../cli/parse-args';
+import { parseArgs } from 'node:util';
 import { startServer } from '../server';
 
 const HELP = `npm run eval:identity -- <file.csv> [<file.csv> ...] [options]
@@ -21,8 +21,14 @@ per record), runs identity resolution, and scores the resulting profiles against
 
 /** Runs the evaluation; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const files = args.positional;
+  const { values, positionals: files } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      help: { type: 'boolean' }, json: { type: 'boolean' }, 'no-vetoes': { type: 'boolean' },
+      'id-column': { type: 'string' }, 'cluster-column': { type: 'string' }, map: { type: 'string', multiple: true },
+    },
+  });
+  const args = { flags: values };
   if (!files.length || args.flags.help) {
     process.stderr.write(HELP + '\n');
     return files.length ? 0 : 2;
@@ -35,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     columns[col] = trait;
   }
   const datasets = files.map((f) =>
-    matching.parseFebrlCsv(fs.readFileSync(f, 'utf8'), { idColumn: args.flags['id-column']?.[0], clusterColumn: args.flags['cluster-column']?.[0], columns }),
+    matching.parseFebrlCsv(fs.readFileSync(f, 'utf8'), { idColumn: args.flags['id-column'], clusterColumn: args.flags['cluster-column'], columns }),
   );
   const data = datasets.length === 1 ? datasets[0] : matching.combineDatasets(...datasets);
   const say = (m: string) => !json && process.stderr.write(m + '\n');

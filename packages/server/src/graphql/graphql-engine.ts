@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApiKeyRecord, FieldPolicy, Logger, RapportCore } from '@rapport/core/internal';
 import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema/internal';
@@ -10,6 +10,7 @@ import { guardPlugin } from './guard.plugin';
 import { introspectionAccessPlugin } from './introspection.plugin';
 import { complexityLimitPlugin } from './limits.plugin';
 import { operationTypeRule } from './operation-type.rule';
+import { warningsPlugin } from './warnings.plugin';
 
 /** The one GraphQL schema served by Apollo, with every limit and the field guard, and no transport. */
 export interface GraphQLEngine {
@@ -24,7 +25,11 @@ export interface GraphQLEngine {
  * introspection rule and the field guard. The HTTP server and the plugin testkit both run on it, so
  * a test without HTTP runs the same rules as a request.
  */
-export async function createGraphQLEngine(core: RapportCore, options: { fieldGuard?: boolean } = {}): Promise<GraphQLEngine> {
+export async function createGraphQLEngine(
+  core: RapportCore,
+  /** `plugins`: Apollo plugins run before the built-in ones (metrics, tracing). */
+  options: { fieldGuard?: boolean; plugins?: ApolloServerPlugin<RapportContext>[] } = {},
+): Promise<GraphQLEngine> {
   const fieldGuard = options.fieldGuard ?? true;
   const schema = await buildRapportSchema(core.plugins);
   // Policies from the config file, checked against the composed schema.
@@ -39,6 +44,7 @@ export async function createGraphQLEngine(core: RapportCore, options: { fieldGua
   const apollo = new ApolloServer<RapportContext>({
     schema,
     plugins: [
+      ...(options.plugins ?? []),
       ApolloServerPluginLandingPageDisabled(),
       // No @cacheControl hints exist (responses are per key and per consent, never cacheable by
       // proxies); the plugin would still wrap every field resolver to compute a policy.
@@ -47,6 +53,7 @@ export async function createGraphQLEngine(core: RapportCore, options: { fieldGua
       complexityLimitPlugin(core.config.api.maxComplexity),
       databaseUnavailablePlugin(),
       guardPlugin(core),
+      warningsPlugin(),
     ],
     parseOptions: { maxLexicalTokens: MAX_TOKENS },
     validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],

@@ -31,11 +31,14 @@ export function rememberVerifiedKey(req: FastifyRequest, secret: string, key: Ap
   verified.set(req, { secret, key });
 }
 
-/** Verifies the request's key; throws a 401 error that says what to send when there is none or it is not valid. */
+/**
+ * Verifies the request's key; throws a 401 error that says what to send when there is none or it is
+ * not valid. The verified key is kept as `req.rapportKey` (the request log names its id).
+ */
 export async function authenticate(core: RapportCore, req: FastifyRequest, bodyKey?: unknown): Promise<ApiKeyRecord> {
   const secret = keyFromRequest(req, bodyKey);
   const known = verified.get(req);
-  if (secret && known && known.secret === secret) return known.key;
+  if (secret && known && known.secret === secret) return (req.rapportKey = known.key);
   if (!secret) {
     throw new UnauthenticatedError(
       'no API key: send "Authorization: Bearer <key>" (or, for the tracking API, the write key as Basic auth or "writeKey" in the body)',
@@ -43,5 +46,5 @@ export async function authenticate(core: RapportCore, req: FastifyRequest, bodyK
   }
   const key = await core.services.keys.verify(secret);
   if (!key) throw new UnauthenticatedError('the API key is not valid: it is unknown or was revoked');
-  return key;
+  return (req.rapportKey = key);
 }

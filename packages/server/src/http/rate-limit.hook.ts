@@ -11,6 +11,12 @@ export class RateLimitedError extends RapportError {
   }
 }
 
+/** The `:writeKey` path parameter of the browser SDK routes, if the request has one. */
+function writeKeyInPath(req: FastifyRequest): string | undefined {
+  const key = (req.params as { writeKey?: unknown } | undefined)?.writeKey;
+  return typeof key === 'string' ? key : undefined;
+}
+
 /** Paths never limited: load balancers and orchestrators poll them. */
 const EXEMPT = new Set(['/health', '/livez', '/readyz']);
 
@@ -55,8 +61,11 @@ export async function registerRateLimits(app: FastifyInstance, core: RapportCore
 
   app.addHook('preHandler', async (req) => {
     if (EXEMPT.has(req.routeOptions.url ?? '')) return;
+    // Counted once: a route that answers with the 404 handler (reply.callNotFound) runs this hook again.
+    if (bucketOf.has(req)) return;
     const body = req.body as { writeKey?: unknown } | undefined;
-    const secret = keyFromRequest(req, body && typeof body === 'object' ? body.writeKey : undefined);
+    // The browser SDK's settings and bundle routes carry the write key in the path.
+    const secret = keyFromRequest(req, body && typeof body === 'object' ? body.writeKey : writeKeyInPath(req));
     const hash = secret ? hashKey(secret) : null;
     if (!(hash && seen.has(hash))) {
       const f = await failures(req, { increment: false });
@@ -86,6 +95,7 @@ export async function registerRateLimits(app: FastifyInstance, core: RapportCore
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    if (reply.statusCode === 401) await failures(req);
+    // A write key in the path that is not valid is answered 404 (see segment-settings.routes.ts): a failure too.
+    if (reply.statusCode === 401 || (reply.statusCode === 404 && writeKeyInPath(req) !== undefined)) await failures(req);
   });
 }
