@@ -32,6 +32,7 @@ export default defineConfig({
       { find: /^@rapport\/server$/, replacement: r('packages/server/src/index.ts') },
       { find: /^@rapport\/testing$/, replacement: r('packages/testing/src/index.ts') },
       { find: /^@rapport\/plugin-recommendations$/, replacement: r('packages/plugins/recommendations/src/index.ts') },
+      { find: /^@rapport\/plugin-sentiment$/, replacement: r('packages/plugins/sentiment/src/index.ts') },
     ],
   },
   test: {

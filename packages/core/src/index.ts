@@ -9,7 +9,9 @@
  */
 import 'reflect-metadata';
 
-export { definePlugin, type RapportPlugin, type PluginFactory, type ProfileMergedEvent, type PurposeDeclaration, type FieldDeclaration } from './plugin/plugin.types';
+export {
+  definePlugin, type RapportPlugin, type PluginFactory, type ProfileMergedEvent, type PurposeDeclaration, type FieldDeclaration, type CheckedEvent, type EventWarning,
+} from './plugin/plugin.types';
 export type {
   PluginContext, SqlRunner, PluginDatabase, PluginConsent, PluginProfileRef, PluginProfiles, PluginEvents, PluginNotify, TopicHandler,
   PluginMetrics, Job, JobHandler, JobOptions, JobsService, ScheduleWhen, SendOptions,

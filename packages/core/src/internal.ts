@@ -8,8 +8,11 @@
 export * from './index';
 export * from './config/rapport-config';
 export { defaultConfig, resolveConfig, DEFAULT_BLOCKED_VALUES } from './config/default-config';
-export { createLogger } from './logger/logger';
-export { Database, type Queryable, type DatabaseOptions, type DatabaseTimeouts, type QueryListener } from './database/database';
+export { ConfigError, type ConfigIssue } from './config/config-error';
+export { checkConfigInput, readEnvironment, closest } from './config/config-validation';
+export { renderConfigDocs } from './config/config-docs';
+export { createLogger, logLevelFromEnv } from './logger/logger';
+export { Database, type Queryable, type DatabaseOptions, type DatabaseTimeouts, type QueryListener, type StatementTracer, type PoolStats } from './database/database';
 export { DatabaseUnavailableError, RETRY_AFTER_SECONDS, unavailability } from './database/database-unavailable.error';
 export { startEmbeddedPostgres, type EmbeddedPostgresHandle, type EmbeddedPostgresOptions } from './database/embedded-postgres';
 export { Notifications, MAX_NOTIFY_PAYLOAD, type NotificationHandler } from './database/notifications';
@@ -33,7 +36,11 @@ export type { DeliveryTransport, TransportRow, Claim } from './delivery/delivery
 export { PostgresDeliveryTransport } from './delivery/postgres.transport';
 export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';
 export { PluginHost } from './plugin/plugin-host';
-export { MetricsRegistry, type MetricSample } from './metrics/metrics.registry';
+export {
+  MetricsRegistry, LATENCY_BUCKETS, type MetricSample, type MetricFamily, type MetricType, type MetricLabels, type MetricAggregator,
+  type GaugeSeries, type LabelledCounter, type Histogram,
+} from './metrics/metrics.registry';
+export { boundedLabel, type IngestionOutcome } from './metrics/core.metrics';
 export { JobRunner } from './jobs/job-runner.service';
 export type { RapportServices } from './rapport.types';
 export * as matching from './identity/matching';

@@ -12,6 +12,7 @@ import type { RapportPlugin } from './plugin/plugin.types';
 import type { PluginContext } from './plugin/plugin-services.types';
 import { PluginHost } from './plugin/plugin-host';
 import { MetricsRegistry } from './metrics/metrics.registry';
+import { deliveryMetrics, ingestionMetrics, registerDatabaseMetrics } from './metrics/core.metrics';
 import { JobRunner } from './jobs/job-runner.service';
 import type { RapportServices } from './rapport.types';
 import { ApiKeyService } from './service/api-key.service';
@@ -110,6 +111,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const services = { profiles, profileBundles: new ProfileBundleReader(db), events, eventPages: new EventPageCoalescer(events), keys, roles } as RapportServices;
   const background = options.background ?? true;
   const metrics = new MetricsRegistry();
+  registerDatabaseMetrics(metrics, db);
   const jobs = new JobRunner(db, logger.child({ component: 'jobs' }), config.jobs);
   let delivery: EventDelivery | undefined;
   const host = new PluginHost(plugins, {
@@ -140,7 +142,9 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const notifyConsent = (changes: Array<{ profileId: string; purpose: string; granted: boolean }>) => host.dispatch('onConsentChanged', changes);
   services.ingestion = new IngestionPipeline(
     config, new IngestionService(db, protection, survivorship, consent, config.consent.categoryMapping, subjects, logger), after, logger,
+    plugins.flatMap((p) => (p.checkEvent ? [{ plugin: p.name, check: p.checkEvent.bind(p) }] : [])),
   );
+  services.ingestion.countWith(ingestionMetrics(metrics));
   services.consent = consent;
   services.policies = new FieldPolicyService(db, consent, roles);
   services.subjects = subjects;
@@ -183,6 +187,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
       config.delivery.transport?.(db),
     );
     services.delivery = delivery;
+    delivery.countWith(deliveryMetrics(metrics, () => delivery!.status()));
     await declarePurposes(plugins, consent);
     await jobs.start();
     await host.dispatch('onInit');

@@ -14,6 +14,21 @@ export interface Caller {
 }
 
 /**
+ * Something worth telling the caller that did not stop the request (an unknown category, ...):
+ * returned in the response's `extensions.warnings`, in the order given.
+ */
+export interface RequestWarning {
+  /** A stable, machine-readable name (`UNKNOWN_CATEGORY`). */
+  code: string;
+  /** For people: what was odd and what happened instead. */
+  message: string;
+  /** The argument or input field it is about (`context.category`). */
+  field?: string;
+  /** The rule that was not met (`exists`). */
+  rule?: string;
+}
+
+/**
  * What a plugin's resolvers may use of a request's context: who calls, for which purpose, the
  * request's loaders (typed per plugin with `createLoadersKey`), its logger, permission checks and
  * the person's consent. Core's services are not part of it.
@@ -35,6 +50,13 @@ export interface RequestContext {
    * true only for a granted, unexpired decision. Plugins use it to keep data of a denied purpose out.
    */
   consentOf(profileId: string): Promise<{ allows(purpose: string): boolean }>;
+  /**
+   * Adds a warning to the response's `extensions.warnings` (the same warning twice is kept once).
+   * For odd input a resolver answered anyway; an error is still thrown for input it refuses.
+   */
+  warn(warning: RequestWarning): void;
+  /** The warnings added so far. */
+  readonly warnings: readonly RequestWarning[];
 }
 
 /** The per-request GraphQL context every resolver receives (core's resolvers use all of it). */
@@ -59,7 +81,13 @@ export function createContext(args: {
 }): Promise<RapportContext> | RapportContext {
   const { core, key } = args;
   const caller: Caller = { keyId: key.id, name: key.name, roles: key.roles, purposes: key.purposes };
+  const warnings: RequestWarning[] = [];
   const base = {
+    warnings,
+    warn: (w: RequestWarning) => {
+      const same = (x: RequestWarning) => x.code === w.code && x.message === w.message && x.field === w.field && x.rule === w.rule;
+      if (!warnings.some(same)) warnings.push({ ...w });
+    },
     requestId: args.requestId,
     caller,
     purpose: args.purpose,
@@ -72,7 +100,7 @@ export function createContext(args: {
     },
   };
   const ctx = Object.assign(base, { loaders: null as unknown as Loaders, consentOf: null as unknown as RapportContext['consentOf'] });
-  ctx.loaders = args.loaders(base as Omit<RapportContext, 'loaders'>);
+  ctx.loaders = args.loaders(base as Omit<RapportContext, 'loaders' | 'consentOf'>);
   ctx.consentOf = async (profileId: string) => {
     const consents = await ctx.loaders.consents.load(profileId);
     return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };

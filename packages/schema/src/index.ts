@@ -9,7 +9,7 @@
  */
 import 'reflect-metadata';
 
-export type { RequestContext, Caller } from './context';
+export type { RequestContext, RequestWarning, Caller } from './context';
 export { JSONScalar, JSONObjectScalar } from './scalars';
 export { Profile, ProfileConnection, ProfileEdge } from './types/profile.type';
 export { EventType, EventConnection, EventEdge } from './types/event.type';

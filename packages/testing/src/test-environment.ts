@@ -1,5 +1,5 @@
 import type { RapportConfigInput } from '@rapport/core/internal';
-import { startServer, type RapportServer } from '@rapport/server';
+import { startServer, type RapportServer, type ServerOptions } from '@rapport/server';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 /** An HTTP answer: status, parsed JSON body and headers. */
@@ -45,13 +45,14 @@ async function parse(res: Response): Promise<unknown> {
 
 /**
  * Starts Rapport on a database of its own (from the run's PostgreSQL) on a free port, in the
- * manner of Vendure's `createTestEnvironment`.
+ * manner of Vendure's `createTestEnvironment`. `options` are the server's (tracing with an
+ * in-memory exporter, for instance).
  */
-export async function createTestEnvironment(config: RapportConfigInput = {}): Promise<TestEnvironment> {
+export async function createTestEnvironment(config: RapportConfigInput = {}, options: ServerOptions = {}): Promise<TestEnvironment> {
   const database = await createTestDatabase();
   let server: RapportServer;
   try {
-    server = await startServer({ ...config, database: { ...config.database, url: database.url }, port: 0 });
+    server = await startServer({ ...config, database: { ...config.database, url: database.url }, port: 0 }, options);
   } catch (err) {
     await database.drop();
     throw err;

@@ -1,10 +1,12 @@
 import type { ValidationConfig } from './message-validator';
 import { RapportError } from '../errors/rapport-error';
 import type { Logger } from '../logger/logger';
+import type { IngestionMetrics } from '../metrics/core.metrics';
 import type { IngestionService, IngestOutcome } from './ingestion.service';
 import { validateMessage } from './message-validator';
 import { isDataRefusal, isPerMessageFailure, sqlStateOf } from './storage-error.classifier';
 import type { IngestResult, MessageType, NormalizedMessage } from './segment-message.types';
+import type { CheckedEvent, EventWarning } from '../plugin/plugin.types';
 
 /** A message that was refused, by its position in the request. */
 export interface RejectedMessage {
@@ -20,6 +22,12 @@ export interface RejectedMessage {
 export interface PipelineResult {
   accepted: Array<IngestResult & { index: number }>;
   rejected: RejectedMessage[];
+}
+
+/** A plugin's check of valid messages (`RapportPlugin.checkEvent`), with the plugin's name. */
+export interface EventCheck {
+  plugin: string;
+  check(event: CheckedEvent): readonly EventWarning[] | void;
 }
 
 /** Told after a batch is committed (plugin hooks). */
@@ -42,12 +50,27 @@ interface Stored {
  * thrown once the rest is stored (a 500, which clients retry; messageIds make the retry harmless).
  */
 export class IngestionPipeline {
+  private metrics: IngestionMetrics | null = null;
+
   constructor(
     private readonly config: ValidationConfig,
     private readonly service: IngestionService,
     private readonly after: AfterIngest,
     private readonly logger?: Logger,
+    private readonly checks: readonly EventCheck[] = [],
   ) {}
+
+  /** Adds the plugins' warnings about a valid message to its own; a check that throws is logged and skipped. */
+  private runChecks(message: NormalizedMessage, path: string | undefined): void {
+    const event: CheckedEvent = { type: message.type, name: message.name, properties: message.properties };
+    for (const c of this.checks) {
+      try {
+        for (const w of c.check(event) ?? []) message.warnings.push(`${path ? `${path}.` : ''}${w.field}: ${w.message} (${c.plugin}: ${w.rule})`);
+      } catch (err) {
+        this.logger?.warn({ err, plugin: c.plugin }, 'a plugin\'s checkEvent threw; its warnings were skipped');
+      }
+    }
+  }
 
   /**
    * Ingests raw messages.
@@ -68,15 +91,23 @@ export class IngestionPipeline {
           impliedType: options.impliedType, path: options.path !== undefined ? `${options.path}[${index}]` : undefined,
           receivedAt, batchSentAt: options.batchSentAt, config: this.config, bytes: options.sizes?.[index],
         });
+        if (this.checks.length) this.runChecks(message, options.path !== undefined ? `${options.path}[${index}]` : undefined);
         valid.push({ index, message });
       } catch (err) {
         if (!(err instanceof RapportError)) throw err;
         rejected.push({ index, code: err.code, field: err.field, rule: err.rule, message: err.message, status: err.status });
       }
     });
-    if (!valid.length) return { accepted: [], rejected };
     const stored: Stored = { outcomes: [], accepted: [], rejected };
-    await this.store(valid, { keyId: options.sourceKeyId, name: options.sourceName }, options.path, stored);
+    if (!valid.length) {
+      this.count(stored, 0);
+      return { accepted: [], rejected };
+    }
+    try {
+      await this.store(valid, { keyId: options.sourceKeyId, name: options.sourceName }, options.path, stored);
+    } finally {
+      this.count(stored, valid.length);
+    }
     const outcome: IngestOutcome =
       stored.outcomes.length === 1
         ? stored.outcomes[0]
@@ -90,6 +121,34 @@ export class IngestionPipeline {
     if (stored.failure !== undefined) throw stored.failure;
     rejected.sort((a, b) => a.index - b.index);
     return { accepted: stored.accepted, rejected };
+  }
+
+  /** Counts every message's outcome in `metrics` from now on. */
+  countWith(metrics: IngestionMetrics): void {
+    this.metrics = metrics;
+  }
+
+  /** Counts the request's messages by outcome: the valid ones neither accepted nor rejected failed. */
+  private count(stored: Stored, valid: number): void {
+    const m = this.metrics;
+    if (!m) return;
+    let dup = 0;
+    let suppressed = 0;
+    for (const a of stored.accepted) {
+      if (a.suppressed) suppressed++;
+      else if (a.duplicate) dup++;
+    }
+    const storedCount = stored.accepted.length - dup - suppressed;
+    const storageRejected = stored.rejected.filter((r) => r.rule === 'storable').length;
+    const failed = valid - stored.accepted.length - storageRejected;
+    if (storedCount) m.messages.inc({ outcome: 'stored' }, storedCount);
+    if (dup) m.messages.inc({ outcome: 'duplicate' }, dup);
+    if (suppressed) m.messages.inc({ outcome: 'suppressed' }, suppressed);
+    if (failed > 0) m.messages.inc({ outcome: 'failed' }, failed);
+    if (stored.rejected.length) {
+      m.messages.inc({ outcome: 'rejected' }, stored.rejected.length);
+      for (const r of stored.rejected) m.rejected(r.rule);
+    }
   }
 
   /** Stores `slice` in one transaction; on a failure one message may cause, each half apart (in order). */

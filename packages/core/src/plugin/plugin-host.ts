@@ -94,6 +94,8 @@ export class PluginHost {
         metrics: {
           counter: (name: string, help: string) => metrics.counter(prefix + name, help),
           gauge: (name: string, help: string, collect?: () => number) => metrics.gauge(prefix + name, help, collect),
+          labelledGauge: <L extends string>(name: string, help: string, labelNames: readonly L[], collect: () => ReadonlyArray<{ labels: Readonly<Record<L, string>>; value: number }>) =>
+            void metrics.labelledGauge(prefix + name, help, labelNames, { collect }),
         },
         extensions: this.lookupFor(p),
       });

@@ -100,13 +100,19 @@ export interface PluginNotify {
 
 /**
  * Counters and gauges a plugin reports, named `rapport_plugin_<plugin>_<name>`. They are kept in
- * core's metrics registry; no exporter serves them yet (a `/metrics` endpoint is planned).
+ * core's metrics registry and served with the server's at `/metrics` (docs/operations.md).
  */
 export interface PluginMetrics {
   /** A monotonically increasing count (`inc`). */
   counter(name: string, help: string): { inc(by?: number): void };
   /** A value that goes up and down (`set`), or is read when metrics are collected (`collect`). */
   gauge(name: string, help: string, collect?: () => number): { set(value: number): void };
+  /**
+   * A gauge with labels, read when metrics are collected: `collect` returns every series now (for
+   * example `[{ labels: { model: 'ease', version: '3' }, value: 1 }]`); a series it stops returning
+   * disappears. Keep label values few: each combination is a series of its own (never an id or a key).
+   */
+  labelledGauge<L extends string>(name: string, help: string, labelNames: readonly L[], collect: () => ReadonlyArray<{ labels: Readonly<Record<L, string>>; value: number }>): void;
 }
 
 /**

@@ -45,6 +45,30 @@ export interface FieldDeclaration {
   derivesFrom?: string[];
 }
 
+/** A message as a plugin's {@link RapportPlugin.checkEvent} sees it: validated, not stored yet. */
+export interface CheckedEvent {
+  /** `track`, `page`, `identify`, ... */
+  type: string;
+  /** The event name (`track`), or the page or screen name; null otherwise. */
+  name: string | null;
+  /** The message's `properties` as sent (`{}` when it had none). Do not change them. */
+  properties: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Something a plugin will not use as sent, told to the sender in the ingestion response's
+ * `warnings` as `<field path>: <message> (<plugin>: <rule>)`, e.g.
+ * `batch[2].properties.price: "1,99" is not a number; the item's price was left empty (recommendations: number)`.
+ */
+export interface EventWarning {
+  /** Path of the value inside the message, e.g. `properties.products[0].price`. */
+  field: string;
+  /** Short name of the rule it breaks, e.g. `number`, `array`. */
+  rule: string;
+  /** What is wrong and what the plugin does instead, without the field path. */
+  message: string;
+}
+
 /**
  * A plugin: a plain object of optional parts and hooks. Make one with {@link definePlugin}.
  * Hooks run in `dependsOn` order; a hook that throws is logged and does not undo what core stored.
@@ -89,6 +113,20 @@ export interface RapportPlugin {
    * `key.provide({...})` here and read `key.of(ctx)` in resolvers.
    */
   loaders?(ctx: PluginContext): object;
+  /**
+   * Reports values of a message this plugin will not use as sent (a price it cannot read, a
+   * `products` that is not a list), as warnings in the ingestion response. Called for every valid
+   * message during validation, before anything is stored, by `/v1/*` and the ingest mutations.
+   * It must be synchronous, fast and pure (no I/O, no state): it can only add warnings, never
+   * reject or change a message; a throw is logged and ignored.
+   */
+  checkEvent?(event: CheckedEvent): readonly EventWarning[] | void;
+  /**
+   * What the plugin wants the `health` query to show about it (`plugins { status }`): a small JSON
+   * object, e.g. which model serves and when the next training runs. Called on every `health`
+   * query; keep it cheap. A throw shows `{ error }` instead.
+   */
+  status?(ctx: PluginContext): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Called once at start, after migrations, in dependency order. */
   onInit?(ctx: PluginContext): void | Promise<void>;
   /**

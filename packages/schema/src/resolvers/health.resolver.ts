@@ -14,12 +14,15 @@ export class HealthResolver {
       status: 'ok',
       version: CORE_VERSION,
       database: ctx.core.config.database.url ? 'external' : 'embedded',
-      plugins: ctx.core.plugins.map((p) => ({
-        name: p.name,
-        version: p.version ?? null,
-        deliveryLag: lag.get(p.name)?.lag ?? null,
-        deliveryLagSeconds: lag.get(p.name)?.lagSeconds ?? null,
-      })),
+      plugins: await Promise.all(
+        ctx.core.plugins.map(async (p) => ({
+          name: p.name,
+          version: p.version ?? null,
+          deliveryLag: lag.get(p.name)?.lag ?? null,
+          deliveryLagSeconds: lag.get(p.name)?.lagSeconds ?? null,
+          status: p.status ? await (async () => p.status!(ctx.core.pluginContext(p)))().catch((err: unknown) => ({ error: (err as Error).message })) : null,
+        })),
+      ),
       mlBackend: currentBackend(),
     };
   }

@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { JSONObjectScalar } from '../scalars';
 
 @ObjectType('PluginInfo')
 export class PluginInfo {
@@ -8,6 +9,8 @@ export class PluginInfo {
   deliveryLag: number | null;
   @Field(() => Float, { nullable: true, description: 'Seconds since the oldest change waiting for the plugin was stored (0 when none waits).' })
   deliveryLagSeconds: number | null;
+  @Field(() => JSONObjectScalar, { nullable: true, description: "What the plugin reports about itself (its `status` hook), e.g. the recommendations plugin's served model and next training; null when it has none." })
+  status: Record<string, unknown> | null;
 }
 
 /** Liveness and what this node runs. */
