@@ -33,6 +33,7 @@ export default defineConfig({
       { find: /^@rapport\/testing$/, replacement: r('packages/testing/src/index.ts') },
       { find: /^@rapport\/plugin-recommendations$/, replacement: r('packages/plugins/recommendations/src/index.ts') },
       { find: /^@rapport\/plugin-sentiment$/, replacement: r('packages/plugins/sentiment/src/index.ts') },
+      { find: /^@rapport\/plugin-journeys$/, replacement: r('packages/plugins/journeys/src/index.ts') },
     ],
   },
   test: {

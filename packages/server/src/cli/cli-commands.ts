@@ -67,7 +67,7 @@ ${DATABASE_NOTE}`,
   rapport keys revoke <id>  revoke a key
 
 Options:
-  --role <role>        admin, app, ingest, or a configured role; repeat it for several
+  --role <role>        admin, app, ingest, metrics (/metrics only), or a configured or plugin role; repeat it for several
   --name <name>        a name for the key (also the source recorded with the traits it writes)
   --purpose <purpose>  a purpose the key may act for; repeat it for several
   --create             make a new embedded PostgreSQL database when there is none

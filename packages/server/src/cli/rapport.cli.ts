@@ -90,7 +90,7 @@ function checkKeysUsage(args: CliArgs): void {
   const [sub, id] = args.positionals;
   const hint = 'rapport keys --help shows its usage';
   if (sub === 'create' && !(args.values.role as string[] | undefined)?.length) {
-    throw new UsageError('rapport keys create: --role is required (admin, app, ingest, or a configured role); repeat it for several', hint);
+    throw new UsageError('rapport keys create: --role is required (admin, app, ingest, metrics, or a configured or plugin role); repeat it for several', hint);
   }
   if (sub === 'revoke' && !id) throw new UsageError('rapport keys revoke: the id of the key is missing: rapport keys revoke <id>', hint);
   if (sub !== 'create' && sub !== 'revoke' && sub !== 'list') {

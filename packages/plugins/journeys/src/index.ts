@@ -1,0 +1,17 @@
+export { journeysPlugin } from './plugin/journeys.plugin';
+export type { JourneysOptions } from './plugin/options';
+export { PURPOSE, READ_PERMISSION } from './plugin/options';
+export { checkFunnel, MAX_STEPS, MIN_STEPS, MAX_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS } from './plugin/funnel.definition';
+export type { FunnelSpec, FunnelStepSpec, FunnelExclusionSpec, FunnelMode, Attribution, PropertyEquals, FunnelArgs } from './plugin/funnel.definition';
+export { runFunnel, funnelSql, unknownEvents } from './plugin/funnel.query';
+export { buildSeries, binWidthMs, MAX_SERIES } from './plugin/funnel.result';
+export type { FunnelResult, FunnelSeries, FunnelStepResult, FunnelBin, RawStep } from './plugin/funnel.result';
+export { eventName, keptProperties } from './plugin/journeys.delivery';
+export { journeysLoaders, type JourneysLoaders } from './plugin/journeys.loaders';
+export { checkRetention, checkLifecycle, PERIOD_MS, MAX_PERIODS } from './plugin/retention.definition';
+export type { RetentionSpec, LifecycleSpec, RetentionPeriod } from './plugin/retention.definition';
+export { runRetention, runLifecycle, retentionSql, lifecycleSql } from './plugin/retention.query';
+export { buildRetention, buildLifecycle } from './plugin/retention.result';
+export type { RetentionResult, RetentionCohort, RetentionCell, LifecycleResult, LifecyclePeriod } from './plugin/retention.result';
+export { checkPaths, runPaths, pathsSql, buildPaths, MAX_PATH_DEPTH, MAX_EDGES_PER_LEVEL } from './plugin/paths.query';
+export type { PathsSpec, PathsResult, PathEdge, PathDirection } from './plugin/paths.query';

@@ -1,0 +1,12 @@
+import { createLoadersKey, type PluginContext } from '@rapport/core';
+import type { ResolvedJourneysOptions } from './options';
+
+/** What the plugin's `loaders()` gives its resolvers. */
+export interface JourneysLoaders {
+  opts: ResolvedJourneysOptions;
+  /** The plugin context: its store and consent SQL. */
+  plugin: PluginContext;
+}
+
+/** The typed key of the plugin's request loaders. */
+export const journeysLoaders = createLoadersKey<JourneysLoaders>('journeys');

@@ -1,0 +1,38 @@
+/** Options of the journeys plugin, and their defaults. */
+
+/** Options of `journeysPlugin(...)`. */
+export interface JourneysOptions {
+  /**
+   * Smallest number of people a published cell may count (a step's count, a breakdown value, a histogram bin). A
+   * cell counting 1 to k-1 people is answered `null` with `suppressed: true`. Default 5; 1 turns suppression off.
+   */
+  k?: number;
+  /**
+   * Top-level event property keys kept in the plugin's store, for step filters and breakdowns. Default: every
+   * top-level property whose value is a string (at most {@link MAX_PROPERTY_CHARS} characters), a number or a boolean.
+   */
+  properties?: string[];
+}
+
+/** Options with every default applied. */
+export interface ResolvedJourneysOptions {
+  k: number;
+  properties: ReadonlySet<string> | null;
+}
+
+/** The purpose every aggregate serves: only people whose consent allows it are counted. */
+export const PURPOSE = 'analytics';
+/** The permission of the funnel query (admin has it; give it to other roles with `permissions` in the config). */
+export const READ_PERMISSION = 'journeys:read';
+/** Longest string property value kept, in characters; longer values are not stored. */
+export const MAX_PROPERTY_CHARS = 200;
+
+/** Checks and completes the options; a bad option throws a RangeError naming it. */
+export function resolveOptions(o: JourneysOptions = {}): ResolvedJourneysOptions {
+  const k = o.k ?? 5;
+  if (!Number.isInteger(k) || k < 1 || k > 1000) throw new RangeError(`journeys: k must be an integer from 1 to 1000, got ${k}`);
+  if (o.properties !== undefined && (!Array.isArray(o.properties) || o.properties.some((p) => typeof p !== 'string' || !p))) {
+    throw new RangeError('journeys: properties must be a list of property keys');
+  }
+  return { k, properties: o.properties ? new Set(o.properties) : null };
+}

@@ -1,0 +1,44 @@
+/**
+ * The plugin's store with six real profiles (five allow analytics, one refused it), for tests that write events straight
+ * into `journeys_event` and compare SQL answers with a reference: the consent SQL applies to real people.
+ */
+import type { PluginContext } from '@rapport/core';
+import { createPluginTestkit, type PluginTestkit } from '@rapport/testing';
+import { expect } from 'vitest';
+import { journeysPlugin } from '../src';
+import type { RefEvent } from './reference';
+
+export interface StoreFixture {
+  kit: PluginTestkit;
+  ctx: PluginContext;
+  /** Profile ids: the first five allow analytics, the sixth refused it. */
+  people: string[];
+  allowed: Set<string>;
+  /** Replaces the store's content with `events`. */
+  store(events: RefEvent[]): Promise<void>;
+}
+
+export async function storeFixture(): Promise<StoreFixture> {
+  const plugin = journeysPlugin();
+  const kit = await createPluginTestkit([plugin]);
+  const r = await kit.ingest([
+    ...['p0', 'p1', 'p2', 'p3', 'p4'].map((u) => ({ type: 'identify', userId: u })),
+    { type: 'identify', userId: 'refuser', context: { consent: { categoryPreferences: { analytics: false } } } },
+  ]);
+  expect(r.rejected).toEqual([]);
+  const people = r.accepted.map((a) => a.profileId);
+  await kit.settle();
+  const ctx = kit.core.pluginContext(plugin);
+  return {
+    kit, ctx, people, allowed: new Set(people.slice(0, 5)),
+    async store(events) {
+      await ctx.db.query('DELETE FROM journeys_event');
+      if (events.length === 0) return;
+      await ctx.db.query(
+        `INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
+         SELECT * FROM unnest($1::bigint[], $2::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::jsonb[])`,
+        [events.map((e) => e.eventId), events.map((e) => e.profileId), events.map((e) => e.name), events.map((e) => e.ts), events.map((e) => JSON.stringify(e.props))],
+      );
+    },
+  };
+}
