@@ -1,24 +1,14 @@
-import type { PluginContext } from '@rapport/core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { checkFunnel, runFunnel, type FunnelArgs, type FunnelSpec } from '../src';
 import { generateJourneys } from '../src/eval/synthetic-journeys';
 import { referenceFunnel, type RefEvent } from './reference';
-import { storeFixture, type StoreFixture } from './store.fixture';
+import { useStoreFixture } from './store.fixture';
 
 // The SQL funnel (journeys_funnel_person and the aggregation around it) against the plain TypeScript reference,
 // on random event streams and random funnels. Events are written straight into the plugin's store; the people are
 // real profiles, so the consent SQL applies (one of them refused analytics).
-let f: StoreFixture;
-let ctx: PluginContext;
-let people: string[] = [];
-let allowed: Set<string>;
-
-beforeAll(async () => {
-  f = await storeFixture();
-  ({ ctx, people, allowed } = f);
-});
-afterAll(async () => f?.kit.close());
+const f = useStoreFixture();
 const store = (events: RefEvent[]) => f.store(events);
 
 const NAMES = ['A', 'B', 'C'];
@@ -71,15 +61,15 @@ const funnelArb = fc
 
 async function agree(events: RefEvent[], spec: FunnelSpec, k: number): Promise<void> {
   await store(events);
-  const sql = await runFunnel(ctx, spec, k);
-  expect(sql).toEqual(referenceFunnel(events, allowed, spec, k));
+  const sql = await runFunnel(f.ctx, spec, k);
+  expect(sql).toEqual(referenceFunnel(events, f.allowed, spec, k));
 }
 
 it('the SQL funnel equals the reference on random event streams, funnels, modes and windows', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(eventArb, { minLength: 5, maxLength: 80, size: 'max' }), funnelArb, async (raw, { spec, k }) => {
       const events = raw.map((e, i): RefEvent => ({
-        profileId: people[e.person]!, eventId: i + 1, name: e.name, ts: T0 + e.at * 1000,
+        profileId: f.people[e.person]!, eventId: i + 1, name: e.name, ts: T0 + e.at * 1000,
         props: { ...(e.plan ? { plan: e.plan } : {}), n: e.n },
       }));
       await agree(events, spec, k);
@@ -91,10 +81,10 @@ it('the SQL funnel equals the reference on random event streams, funnels, modes 
 it('agrees with the reference, and with the planted ground truth, on seeded synthetic journeys', async () => {
   const steps = ['Visited', 'Signed Up', 'Activated', 'Paid'];
   const g = generateJourneys({ seed: 7, people: 5, steps, noise: ['Browsed'], eventsPerPerson: 12, windowMs: 600_000, startMs: T0 });
-  const events: RefEvent[] = g.events.map((e) => ({ profileId: people[e.person]!, eventId: e.id, name: e.name, ts: e.ts, props: e.props }));
+  const events: RefEvent[] = g.events.map((e) => ({ profileId: f.people[e.person]!, eventId: e.id, name: e.name, ts: e.ts, props: e.props }));
   const spec = checkFunnel({ steps: steps.map((event) => ({ event })), windowSeconds: 600, mode: 'ordered', bins: 4 });
   await agree(events, spec, 1);
-  const sql = await runFunnel(ctx, spec, 1);
+  const sql = await runFunnel(f.ctx, spec, 1);
   const planted = steps.map((_, i) => g.reached.filter((r) => r > i).length);
   expect(sql.series[0]!.steps.map((s) => s.entered)).toEqual(planted);
 });

@@ -4,7 +4,7 @@
  */
 import type { PluginContext } from '@rapport/core';
 import { createPluginTestkit, type PluginTestkit } from '@rapport/testing';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { journeysPlugin } from '../src';
 import type { RefEvent } from './reference';
 
@@ -41,4 +41,17 @@ export async function storeFixture(): Promise<StoreFixture> {
       );
     },
   };
+}
+
+/**
+ * Registers the fixture for the calling spec file (built before its tests, closed after) and returns it; its fields
+ * are filled once `beforeAll` has run.
+ */
+export function useStoreFixture(): StoreFixture {
+  const f = { people: [] as string[] } as unknown as StoreFixture;
+  beforeAll(async () => {
+    Object.assign(f, await storeFixture());
+  });
+  afterAll(async () => f.kit?.close());
+  return f;
 }

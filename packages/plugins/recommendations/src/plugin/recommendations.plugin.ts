@@ -127,26 +127,21 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
       });
       await ctx.jobs.schedule('prune-applied', { every: 6 * 3600_000 });
       if (opts.trainEvery) {
+        // Each run is recorded first: its start plus the period is the next one (nextTrainingAt).
+        const trainingJob = (name: 'train' | 'train-first', firstOnly: boolean, retryLimit: number) =>
+          ctx.jobs.work(
+            name,
+            async () => {
+              await ctx.db.query(`INSERT INTO rec_schedule_run (name, last_run) VALUES ($1, now()) ON CONFLICT (name) DO UPDATE SET last_run = now()`, [name]);
+              await runtimeOf(ctx).scheduledTraining(firstOnly);
+            },
+            { retryLimit, expireInSeconds: 4 * 3600 },
+          );
         // One run per period across all servers; fitting runs in a worker thread of the server that runs it.
-        await ctx.jobs.work(
-          'train',
-          async () => {
-            // Runs are on the schedule's grid: this start plus the period is the next one (nextTrainingAt).
-            await ctx.db.query(`INSERT INTO rec_schedule_run (name, last_run) VALUES ('train', now()) ON CONFLICT (name) DO UPDATE SET last_run = now()`);
-            await runtimeOf(ctx).scheduledTraining(false);
-          },
-          { retryLimit: 1, expireInSeconds: 4 * 3600 },
-        );
+        await trainingJob('train', false, 1);
         await ctx.jobs.schedule('train', { every: opts.trainEvery });
         // Until a first version exists: train as soon as the data reaches the threshold, not at the next period.
-        await ctx.jobs.work(
-          'train-first',
-          async () => {
-            await ctx.db.query(`INSERT INTO rec_schedule_run (name, last_run) VALUES ('train-first', now()) ON CONFLICT (name) DO UPDATE SET last_run = now()`);
-            await runtimeOf(ctx).scheduledTraining(true);
-          },
-          { retryLimit: 0, expireInSeconds: 4 * 3600 },
-        );
+        await trainingJob('train-first', true, 0);
         await ctx.jobs.schedule('train-first', { every: opts.firstTrainingCheckMs });
       } else {
         await ctx.jobs.unschedule('train');
