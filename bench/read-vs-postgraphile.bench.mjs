@@ -5,9 +5,12 @@
 // events: purpose `personalization`, role `app`, email as PII, so every read is also audited), for a
 // key acting for that purpose, on profiles that granted it. A third server runs Rapport without the
 // field guard (`--no-guard-server` skips it) to price the guard. Runs are interleaved in rounds
-// (order rotating), autocannon with 32 connections from this process, each server in its own.
+// (order rotating), autocannon with 32 connections from this process, each server in its own. Each
+// run also reports the CPU its server process spent per request, and the embedded PostgreSQL's
+// (from /proc: steadier than requests/s on a shared machine, and it shows where a difference lies).
 // Usage: npm run build && node bench/read-vs-postgraphile.bench.mjs [--profiles 10000] [--events 30] [--pairs 3] [--seconds 15]
 import fs from 'node:fs';
+import os from 'node:os';
 import autocannon from 'autocannon';
 import { startServerProcess } from './lib/server-process.mjs';
 import { startPostGraphile } from './lib/postgraphile.mjs';
@@ -86,7 +89,49 @@ function load(url, query, ids, headers, seconds) {
   });
 }
 
-const fig = ({ res, bad }) => ({ requestsPerSec: Math.round(res.requests.average), p50: res.latency.p50, p99: res.latency.p99, max: res.latency.max, non200: bad, errors: res.errors });
+/** Fields of /proc/<pid>/stat after the command name (index 11: utime, 12: stime, 13: cutime, 14: cstime; 1: ppid). */
+function statOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  } catch {
+    return null;
+  }
+}
+/** CPU seconds a process has used so far (user + system). */
+function cpuSeconds(pid) {
+  const f = statOf(pid);
+  return f ? (f[11] + f[12]) / 100 : 0;
+}
+/**
+ * CPU seconds the embedded PostgreSQL cluster has used so far: its postmaster with the backends it
+ * has reaped (cutime, cstime) and those still running. Null on an external database.
+ */
+function clusterCpuSeconds(postmasterPid) {
+  if (!postmasterPid) return null;
+  const pm = statOf(postmasterPid);
+  if (!pm) return null;
+  let sum = pm[11] + pm[12] + pm[13] + pm[14];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = statOf(d);
+    if (f && f[1] === postmasterPid) sum += f[11] + f[12];
+  }
+  return sum / 100;
+}
+/** Runs a load and adds the CPU the server process and PostgreSQL spent per request (ms). */
+async function measured(pid, postmasterPid, run) {
+  const s0 = cpuSeconds(pid);
+  const p0 = clusterCpuSeconds(postmasterPid);
+  const out = await run();
+  const n = out.res.requests.total || 1;
+  out.serverCpuMsPerRequest = +(((cpuSeconds(pid) - s0) * 1000) / n).toFixed(3);
+  const p1 = clusterCpuSeconds(postmasterPid);
+  out.postgresCpuMsPerRequest = p0 === null || p1 === null ? null : +(((p1 - p0) * 1000) / n).toFixed(3);
+  return out;
+}
+
+const fig = ({ res, bad, serverCpuMsPerRequest, postgresCpuMsPerRequest }) => ({ requestsPerSec: Math.round(res.requests.average), p50: res.latency.p50, p99: res.latency.p99, max: res.latency.max, non200: bad, errors: res.errors, serverCpuMsPerRequest, postgresCpuMsPerRequest });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rapport = await startServerProcess();
@@ -116,10 +161,13 @@ try {
     throw new Error('the two servers disagree on the events page');
   }
 
+  // The embedded cluster's postmaster (its pid file's first line), to count PostgreSQL's CPU per request.
+  const pidFile = `${os.tmpdir()}/rapport-bench-${rapport.pid}/pgdata/postmaster.pid`;
+  const postmaster = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : null;
   const runs = {
-    rapport: () => load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS),
-    postgraphile: () => load(pgl.url, PGL_QUERY, ids, {}, SECONDS),
-    ...(unguarded ? { unguarded: () => load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS) } : {}),
+    rapport: () => measured(rapport.pid, postmaster, () => load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)),
+    postgraphile: () => measured(pgl.pid, postmaster, () => load(pgl.url, PGL_QUERY, ids, {}, SECONDS)),
+    ...(unguarded ? { unguarded: () => measured(unguarded.pid, postmaster, () => load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)) } : {}),
   };
   // Warm-up: JIT, caches, pools.
   await load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, 5);

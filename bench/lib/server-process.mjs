@@ -27,10 +27,14 @@ export function alive(pid) {
   }
 }
 
-/** Starts the server child; resolves with { url, databaseUrl, keys, pid, stop() }. */
+/**
+ * Starts the server child; resolves with { url, databaseUrl, keys, pid, stop() }. With BENCH_CPU_PROF
+ * set, the child writes a V8 CPU profile to /tmp/prof, unless `options.cpuProf` is false (profile
+ * one server of several).
+ */
 export function startServerProcess(options = {}) {
   const child = fork(path.join(ROOT, 'bench/lib/server-child.cjs'), [], {
-    execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [],
+    execArgv: (process.env.BENCH_CPU_PROF && options.cpuProf !== false) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [],
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BENCH_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

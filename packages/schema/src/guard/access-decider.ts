@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DatumMap } from './datum-map';
 import {
   completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, namesDatum, staticAccess,
   type AccessQuestion, type ConsentState, type DataElement, type Datum, type DenialRule, type FieldPolicy, type PolicyMask, type StaticVerdict,
@@ -53,6 +54,12 @@ interface Prepared {
   verdict: StaticVerdict;
   mask: PolicyMask;
   pii: boolean;
+  /**
+   * Decisions already made, by the consent state the verdict depends on (`''` when it depends on
+   * none): a verdict that needs consent reads one purpose's state, so a datum has at most a handful
+   * of possible decisions. They are frozen and shared by every request of this decider.
+   */
+  decisions: Map<string, AccessDecision>;
 }
 
 /**
@@ -66,8 +73,8 @@ export class AccessDecider {
   private readonly elementPolicies: Array<{ element: DataElement; policy: FieldPolicy }> = [];
   private readonly pii: Set<string>;
   private readonly admin: boolean;
-  private readonly prepared = new Map<string, Prepared>();
-  private readonly nestedPaths = new Map<string, string[]>();
+  private readonly prepared = new DatumMap<Prepared>(MAX_PREPARED);
+  private readonly nestedPaths = new DatumMap<string[]>(MAX_PREPARED);
   private unclassified: 'allow' | 'deny' | undefined;
 
   constructor(private readonly input: DeciderInput) {
@@ -122,12 +129,10 @@ export class AccessDecider {
   nested(d: Datum): string[] {
     if (d.kind !== 'trait' && d.kind !== 'eventKey') return NONE;
     // Asked for every key of every event read: remembered per datum (bounded like `prepared`).
-    const key = datumKey(d);
-    const known = this.nestedPaths.get(key);
+    const known = this.nestedPaths.get(d);
     if (known) return known;
-    if (this.nestedPaths.size >= MAX_PREPARED) this.nestedPaths.clear();
     const out = this.findNested(d);
-    this.nestedPaths.set(key, out.length ? out : NONE);
+    this.nestedPaths.set(d, out.length ? out : NONE);
     return out.length ? out : NONE;
   }
 
@@ -151,7 +156,15 @@ export class AccessDecider {
   /** Decides one datum for a profile in these consent states. */
   decideDatum(d: Datum, consents: ConsentStates = {}): AccessDecision {
     const p = this.prepare(d);
-    return { ...completeVerdict(p.verdict, consents), mask: p.mask, pii: p.pii };
+    const v = p.verdict;
+    // The decision depends only on the verdict and, when it needs consent, the state of its one purpose.
+    const state = v.kind === 'consent' ? (consents[v.purpose] ?? 'none') : '';
+    let decision = p.decisions.get(state);
+    if (!decision) {
+      decision = Object.freeze({ ...completeVerdict(v, consents), mask: p.mask, pii: p.pii });
+      p.decisions.set(state, decision);
+    }
+    return decision;
   }
 
   /**
@@ -211,12 +224,10 @@ export class AccessDecider {
   }
 
   private prepare(d: Datum): Prepared {
-    const key = datumKey(d);
-    const cached = this.prepared.get(key);
+    const cached = this.prepared.get(d);
     if (cached) return cached;
     // A decider lives as long as its policy snapshot (shared by the requests of a caller's roles and
     // purpose); data names (payload keys) are the caller's to choose, so the cache is bounded.
-    if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
     const governing = this.elementPolicies.filter((e) => governs(e.element, d));
     const specific = governing.filter((e) => namesDatum(e.element, d));
     const traitKey = d.kind === 'trait' ? d.path.split('.')[0] : d.kind === 'identity' && (IDENTITY_TRAITS as readonly string[]).includes(d.type) ? d.type : null;
@@ -233,28 +244,15 @@ export class AccessDecider {
       verdict: staticAccess(this.question(governing.map((e) => this.rule(e.policy)), byDefault)),
       mask: exact?.policy.mask ?? 'null',
       pii: governing.some((e) => e.policy.pii) || (traitKey !== null && this.pii.has(traitKey)),
+      decisions: new Map(),
     };
-    this.prepared.set(key, prepared);
+    this.prepared.set(d, prepared);
     return prepared;
   }
 }
 
 const MAX_PREPARED = 10_000;
 const NONE: string[] = Object.freeze([]) as unknown as string[];
-
-/** A datum's identity as a string (cheaper than JSON.stringify on the guard's hot path). */
-export function datumKey(d: Datum): string {
-  switch (d.kind) {
-    case 'trait':
-      return `t\u0000${d.path}`;
-    case 'identity':
-      return `i\u0000${d.type}`;
-    case 'collection':
-      return `c\u0000${d.name}`;
-    case 'eventKey':
-      return `e\u0000${d.event}\u0000${d.section}\u0000${d.path}`;
-  }
-}
 
 /** What a denied reader sees instead of a value. */
 export function maskValue(value: unknown, mask: PolicyMask): unknown {

@@ -3,7 +3,7 @@ import {
   consentStatesOf, deniedForPurpose, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
   type ConsentRecord, type Datum, type EventDataField, type EventRecord, type FieldPolicy, type RapportConfig, type RapportPlugin, type RapportServices,
 } from '@rapport/core/internal';
-import { AccessDecider, datumKey, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
+import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
 import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
 import { fallbackRoot, type FallbackRoot } from './governed';
 
@@ -12,7 +12,6 @@ export class RequestGuard {
   readonly errors: GraphQLError[] = [];
   private readonly states = new Map<string, Promise<ConsentStates>>();
   private readonly loaded = new Map<string, ConsentStates>();
-  private readonly decisions = new WeakMap<ConsentStates, Map<string, AccessDecision>>();
   private readonly audited = new Map<string, Set<string>>();
   private readonly reported = new Set<string>();
 
@@ -45,14 +44,12 @@ export class RequestGuard {
     return this.loaded.get(profileId);
   }
 
-  /** {@link AccessDecider.decideDatum}, remembered per datum and consent states for this request. */
+  /**
+   * {@link AccessDecider.decideDatum}: the decider remembers each datum's decision per consent state,
+   * shared by the requests of its policy snapshot, caller and purpose, so nothing is built per read.
+   */
   decideDatum(d: Datum, consents: ConsentStates): AccessDecision {
-    let memo = this.decisions.get(consents);
-    if (!memo) this.decisions.set(consents, (memo = new Map()));
-    const key = datumKey(d);
-    let v = memo.get(key);
-    if (!v) memo.set(key, (v = this.decider.decideDatum(d, consents)));
-    return v;
+    return this.decider.decideDatum(d, consents);
   }
 
   /** Records a denial as an error on the field's path (once per datum and path, list indices aside). */
@@ -82,10 +79,10 @@ export class RequestGuard {
    */
   keeper(info: GraphQLResolveInfo, profileId: string | undefined, consents: ConsentStates): (d: Datum) => boolean {
     return (d) => {
-      const v = this.decideDatum(d, consents);
-      const name = AccessDecider.nameOf(d);
-      if (!v.allowed) this.deny(info, name, v);
-      else if (v.pii && profileId) this.audit(profileId, name);
+      const v = this.decider.decideDatum(d, consents);
+      // The datum's name is built only when it is reported (a denial) or audited (a PII read).
+      if (!v.allowed) this.deny(info, AccessDecider.nameOf(d), v);
+      else if (v.pii && profileId) this.audit(profileId, AccessDecider.nameOf(d));
       return v.allowed;
     };
   }
