@@ -164,10 +164,21 @@ export function applyFieldGuard(schema: GraphQLSchema, plugins: RapportPlugin[] 
       // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
       const nullable = getNullableType(field.type);
       const maskable = isScalarType(nullable) && nullable.name !== 'JSONObject';
+      const holdsData = DATA_FIELDS.has(key) || derives.length > 0;
+      // Whether the field needs deciding depends on the decider (its policy snapshot): remembered
+      // for the last one, which requests of the same caller and purpose share.
+      let lastDecider: AccessDecider | null = null;
+      let lastGuarded = false;
       field.resolve = (parent, args, ctx: GuardCtx, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);
-        if (!DATA_FIELDS.has(key) && !derives.length && !guard.decider.guarded(typeName, fieldName, declared)) return original(parent, args, ctx, info);
+        if (!holdsData) {
+          if (guard.decider !== lastDecider) {
+            lastGuarded = guard.decider.guarded(typeName, fieldName, declared);
+            lastDecider = guard.decider;
+          }
+          if (!lastGuarded) return original(parent, args, ctx, info);
+        }
         const call = () => original(parent, args, ctx, info);
         // The fallback runs through the field's own resolver chain (its @Authorized check and
         // middlewares first), where @Governed's middleware answers a fallback root with the fallback.
