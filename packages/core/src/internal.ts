@@ -54,6 +54,7 @@ export { FieldPolicyService, type FieldPolicy, type FieldPolicyInput, type Polic
 export { consentDecisionsOf, purposeOfCategory } from './consent/consent-extractor';
 export * from './consent/legal-basis';
 export * from './consent/access-decision';
+export { traitValueSql, MAX_TRAIT_KEY_CHARS } from './consent/trait-sql';
 export * from './consent/data-element';
 export * from './consent/datum-redaction';
 export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';

@@ -3,6 +3,8 @@ import type { ApiKeyRecord, RapportCore, RapportServices } from '@rapport/core/i
 import { ForbiddenError, isGranted } from '@rapport/core/internal';
 import type { Loaders } from './loaders/loaders';
 import type { RequestGuard } from './guard/field-guard';
+import { guardedTraitSql, loadProfileRoots } from './guard/request-reads';
+import type { Profile } from './types/profile.type';
 
 /** Who is calling: the API key behind the request. */
 export interface Caller {
@@ -57,6 +59,38 @@ export interface RequestContext {
   warn(warning: RequestWarning): void;
   /** The warnings added so far. */
   readonly warnings: readonly RequestWarning[];
+  /**
+   * Profiles by id, to return from a resolver as `Profile` (in a `ProfileConnection`, say): the same
+   * roots `profile(id)` returns, so the field guard decides every field of them for this request as it
+   * does there (policies, roles, the request's purpose, each person's consent, audit of personal data).
+   * Batched through the request's profile loader (one statement for the ids asked in one tick, shared
+   * with the request's other profile reads). A merged-away id gives the profile it was merged into
+   * (two ids may give the same profile); an unknown, deleted or malformed id gives null. Return the
+   * objects as they are: reading their data in the plugin would bypass the guard.
+   *
+   * @throws RapportError FORBIDDEN (field `profiles`, rule `permission`) unless the caller's roles grant `profiles:read`.
+   */
+  profilesById(ids: readonly string[]): Promise<Array<Profile | null>>;
+  /**
+   * The current value of the top-level trait `key`, as text, of the profile in `profileColumn` (a column
+   * reference such as `g.profile_id`), as a SQL expression for the plugin's own set queries, after the
+   * decision the field guard makes for `Profile.traits.<key>` with this request's roles and purpose:
+   * `SELECT ${ctx.traitSql('g.profile_id', 'plan', 'breakdown.trait')} AS plan, count(*) FROM ... GROUP BY 1`.
+   *
+   * - Throws a FORBIDDEN RapportError whose `field` is `argument` (the caller's input that named the
+   *   trait) and whose `rule` is `permission` (the caller lacks `profiles:read`), `default`, `role` or
+   *   `purpose` (the guard's denial, with its reason), or `pii` (personal data: its reads are audited
+   *   per person, which a set query cannot be). A key that is blank, over 200 characters or dotted is a
+   *   VALIDATION_FAILED error on `argument`.
+   * - The expression is NULL for each person whose consent does not allow the request's purpose when the
+   *   trait's policy needs it (the legal-basis rule of `ctx.consent.sql`), for an absent trait, and for a
+   *   value that is null, an object or an array; a string, number or boolean gives its text (`->>`).
+   *   A policy's mask is not applied: a denied value is NULL.
+   * - For aggregates: publish counts over groups of people (k-anonymous), never one person's value.
+   *
+   * @throws RangeError when `profileColumn` is not a column reference (a mistake in the plugin).
+   */
+  traitSql(profileColumn: string, key: string, argument: string): string;
 }
 
 /** The per-request GraphQL context every resolver receives (core's resolvers use all of it). */
@@ -75,7 +109,7 @@ export function createContext(args: {
   key: ApiKeyRecord;
   requestId: string;
   purpose: string | null;
-  loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf'>) => Loaders;
+  loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf' | 'profilesById' | 'traitSql'>) => Loaders;
   logger: Logger;
   guard?: (loadConsents: (profileId: string) => Promise<import('@rapport/core/internal').ConsentRecord[]>) => Promise<RequestGuard>;
 }): Promise<RapportContext> | RapportContext {
@@ -99,8 +133,17 @@ export function createContext(args: {
       if (!core.services.roles.can(caller.roles, p)) throw new ForbiddenError(p, caller.roles);
     },
   };
-  const ctx = Object.assign(base, { loaders: null as unknown as Loaders, consentOf: null as unknown as RapportContext['consentOf'] });
-  ctx.loaders = args.loaders(base as Omit<RapportContext, 'loaders' | 'consentOf'>);
+  const ctx = Object.assign(base, {
+    loaders: null as unknown as Loaders,
+    consentOf: null as unknown as RapportContext['consentOf'],
+    profilesById: null as unknown as RapportContext['profilesById'],
+    traitSql: null as unknown as RapportContext['traitSql'],
+  });
+  // The guard is attached below, once built: both read it when called.
+  const reads = ctx as typeof ctx & Pick<RapportContext, 'guard'>;
+  ctx.profilesById = (ids) => loadProfileRoots(reads, ids);
+  ctx.traitSql = (profileColumn, key, argument) => guardedTraitSql(reads, profileColumn, key, argument);
+  ctx.loaders = args.loaders(base as Omit<RapportContext, 'loaders' | 'consentOf' | 'profilesById' | 'traitSql'>);
   ctx.consentOf = async (profileId: string) => {
     const consents = await ctx.loaders.consents.load(profileId);
     return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };
