@@ -53,7 +53,7 @@ export class EventDelivery {
   private metrics: DeliveryMetrics | null = null;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     subscriptions: Array<{ name: string; subscription: DeliverySubscription<never>; ctx: unknown }>,
     private readonly logger: Logger,
     options: DeliveryOptions = {},
@@ -105,7 +105,10 @@ export class EventDelivery {
         c.again = true;
         continue;
       }
-      c.running = this.drain(c).finally(() => {
+      // Delivery's connections (its own statements and the plugin's handler) are taken ahead of waiting requests: a
+      // burst of ingestion must not leave the plugins seconds behind. One round at a time per plugin: a few at most.
+      const drain = () => this.drain(c);
+      c.running = (typeof this.db?.ahead === 'function' ? this.db.ahead(drain) : drain()).finally(() => {
         c.running = null;
         if (c.again && !this.stopped) {
           c.again = false;

@@ -21,22 +21,29 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
     );
   }
 
+  /**
+   * One statement (one pooled connection, one round trip): the lease, then the rows after its position. Under load
+   * every statement of a round waits its turn for a connection behind the requests being ingested, so a round pays
+   * that wait once per statement.
+   */
   async claim(consumer: string, owner: string, leaseMs: number, limit: number): Promise<Claim | null> {
-    const [lease] = await this.db.query<{ tx: string; id: string; attempts: number }>(
-      `UPDATE rapport_delivery_cursor SET leased_by = $2, lease_until = now() + make_interval(secs => $3), updated_at = now()
-       WHERE consumer = $1 AND (lease_until IS NULL OR lease_until < now() OR leased_by = $2)
-         AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-       RETURNING tx::text AS tx, id::text AS id, attempts`,
-      [consumer, owner, leaseMs / 1000],
+    const found = await this.db.query<TransportRow & { attempts: number }>(
+      `WITH lease AS (
+         UPDATE rapport_delivery_cursor SET leased_by = $2, lease_until = now() + make_interval(secs => $3), updated_at = now()
+         WHERE consumer = $1 AND (lease_until IS NULL OR lease_until < now() OR leased_by = $2)
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+         RETURNING tx, id, attempts)
+       SELECT l.attempts, o.id::text AS id, o.tx::text AS tx, o.kind, o.ref, o.profile_id FROM lease l
+       LEFT JOIN LATERAL (
+         SELECT o.id, o.tx, o.kind, o.ref, o.profile_id FROM rapport_outbox o
+         WHERE (o.tx, o.id) > (l.tx, l.id) AND o.tx < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY o.tx, o.id LIMIT $4) o ON true
+       ORDER BY o.tx, o.id`,
+      [consumer, owner, leaseMs / 1000, limit],
     );
-    if (!lease) return null;
-    const rows = await this.db.query<TransportRow>(
-      `SELECT o.id::text AS id, o.tx::text AS tx, o.kind, o.ref, o.profile_id FROM rapport_outbox o
-       WHERE (o.tx, o.id) > ($1::xid8, $2::bigint) AND o.tx < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY o.tx, o.id LIMIT $3`,
-      [lease.tx, lease.id, limit],
-    );
-    return { attempts: lease.attempts, rows };
+    if (found.length === 0) return null;
+    const rows = found.filter((r) => r.id !== null).map(({ id, tx, kind, ref, profile_id }) => ({ id, tx, kind, ref, profile_id }));
+    return { attempts: found[0]!.attempts, rows };
   }
 
   async renew(consumer: string, owner: string, leaseMs: number): Promise<boolean> {
