@@ -1,12 +1,15 @@
 // Ingestion throughput: events per second through POST /v1/batch into PostgreSQL, side by side
 // with the same rows written by plain multi-row INSERTs over `pg` into a table of the same shape
 // (the floor any platform must pay). Usage:
-//   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4] [--recommendations]
-// --recommendations loads the recommendations plugin (as `npm start` does) and also reports how
-// long its delivery took to catch up after the last batch was answered.
+//   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4] [--recommendations] [--plugins journeys,recommendations]
+// --recommendations loads the recommendations plugin (as `npm start` does); --plugins loads the named plugins
+// (recommendations, journeys). With a plugin the bench also reports its delivery lag when the last batch was answered
+// and how long its delivery took to catch up after that (delivery runs concurrently with ingestion, off the request path).
+// --out <file> writes the result there instead.
 // DATABASE_URL selects an external PostgreSQL; default: a fresh embedded one.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import pg from 'pg';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
@@ -19,7 +22,12 @@ const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
 const BATCH = arg('batch', 500);
 const CONCURRENCY = arg('concurrency', 4);
-const WITH_RECS = process.argv.includes('--recommendations');
+const pluginsArg = process.argv.indexOf('--plugins');
+const PLUGINS = [...new Set([...(pluginsArg > 0 ? process.argv[pluginsArg + 1].split(',').filter(Boolean) : []), ...(process.argv.includes('--recommendations') ? ['recommendations'] : [])])];
+for (const p of PLUGINS) if (!['recommendations', 'journeys'].includes(p)) throw new Error(`--plugins: unknown plugin ${p} (recommendations, journeys)`);
+const WITH_RECS = PLUGINS.length > 0;
+// --out: where to write the result (default bench/results/ingest.json, or ingest-<plugins>.json with plugins).
+const OUT = process.argv.indexOf('--out') > 0 ? process.argv[process.argv.indexOf('--out') + 1] : null;
 
 function makeEvents() {
   const out = [];
@@ -52,7 +60,7 @@ function chunks(list, size) {
 }
 
 const events = makeEvents();
-const server = await startServerProcess(WITH_RECS ? { recommendations: {} } : {});
+const server = await startServerProcess(Object.fromEntries(PLUGINS.map((p) => [p, {}])));
 try {
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
@@ -64,10 +72,12 @@ try {
   const rapportSec = (performance.now() - t0) / 1000;
   // With a plugin: how long its delivery (off the request path) took to catch up.
   let catchUpSec = null;
+  let lagAtEnd = null;
   if (WITH_RECS) {
     for (;;) {
       const r = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.admin}` }, body: JSON.stringify({ query: '{ deliveryStatus { lag } }' }) });
       const body = await r.json();
+      lagAtEnd ??= Math.max(0, ...body.data.deliveryStatus.map((d) => d.lag));
       if (body.data.deliveryStatus.every((d) => d.lag === 0)) break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -102,15 +112,15 @@ try {
 
   const result = {
     bench: 'ingest', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
-    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: WITH_RECS ? ['recommendations'] : [],
-    pluginCatchUpSeconds: catchUpSec,
+    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: PLUGINS,
+    pluginLagAtEnd: lagAtEnd, pluginCatchUpSeconds: catchUpSec, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
     rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
     plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec) },
     ratio: +(rapportSec / floorSec).toFixed(2),
   };
   if (stored !== EVENTS || profiles !== USERS) throw new Error(`stored ${stored} events in ${profiles} profiles; expected ${EVENTS} in ${USERS}`);
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  fs.writeFileSync(new URL(WITH_RECS ? './results/ingest-recommendations.json' : './results/ingest.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(OUT ?? new URL(WITH_RECS ? `./results/ingest-${PLUGINS.join('-')}.json` : './results/ingest.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await server.stop();

@@ -1,6 +1,7 @@
 // A 4-step ordered funnel with a 7-day window, two ways, side by side on the same data (then retention, lifecycle and
 // paths on the same store, timed the same way):
-//   journeys: the plugin's funnel (runFunnel: its store journeys_event, journeys_funnel_person, consent on people);
+//   journeys: the plugin's funnel (runFunnel: its store journeys_event; an ordered funnel without exclusions or
+//             per-step windows is computed set-wise with window functions; consent on people);
 //   plain:    chained subqueries over core's raw events table (rapport_event), the way one writes it without the
 //             plugin (each step the earliest matching event after the previous one, within 7 days of the first),
 //             with the same consent rule.
@@ -51,6 +52,12 @@ const core = await createRapport(
 );
 const ctx = core.pluginContext(plugin);
 const q = (sql, params) => ctx.db.query(sql, params);
+// Seeding goes through a plain pg client: its long statements (10M rows) on a busy machine must not be taken for a
+// stalled server by core's connection watch (which drops a statement when a 3-s probe gets no answer).
+const pg = require('pg');
+const seeder = new pg.Client({ connectionString: core.db.dataSource.options.url });
+await seeder.connect();
+const seed = async (sql, params) => (await seeder.query(sql, params)).rows;
 
 try {
   // Seed.
@@ -58,24 +65,24 @@ try {
   const g = generateJourneys({ seed: 42, people: PEOPLE, steps: STEPS, noise: NOISE, eventsPerPerson: Math.max(STEPS.length, Math.round(EVENTS / PEOPLE)), windowMs: WINDOW_S * 1000, startMs: START });
   const ids = [];
   for (let i = 0; i < PEOPLE; i += 10_000) {
-    const rows = await q('INSERT INTO rapport_profile (id) SELECT gen_random_uuid() FROM generate_series(1, $1) RETURNING id', [Math.min(10_000, PEOPLE - i)]);
+    const rows = await seed('INSERT INTO rapport_profile (id) SELECT gen_random_uuid() FROM generate_series(1, $1) RETURNING id', [Math.min(10_000, PEOPLE - i)]);
     ids.push(...rows.map((r) => r.id));
   }
   const CHUNK = 20_000;
   for (let i = 0; i < g.events.length; i += CHUNK) {
     const c = g.events.slice(i, i + CHUNK);
-    await q(
+    await seed(
       `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, properties, timestamp, received_at)
        SELECT 'bench-' || m, p, p, 'track', n, pr, to_timestamp(ts / 1000.0), now()
          FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(m, p, n, pr, ts)`,
       [c.map((e) => e.id), c.map((e) => ids[e.person]), c.map((e) => e.name), c.map((e) => JSON.stringify(e.props)), c.map((e) => e.ts)],
     );
   }
-  await q(`INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
+  await seed(`INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
            SELECT id, profile_id, origin_profile_id, name, (extract(epoch FROM timestamp) * 1000)::bigint, properties FROM rapport_event WHERE type = 'track'`);
-  await q('VACUUM ANALYZE rapport_event');
-  await q('VACUUM ANALYZE journeys_event');
-  await q('VACUUM ANALYZE rapport_profile');
+  await seed('VACUUM ANALYZE rapport_event');
+  await seed('VACUUM ANALYZE journeys_event');
+  await seed('VACUUM ANALYZE rapport_profile');
   const seedS = (performance.now() - t0) / 1000;
   const [{ n: stored }] = await q('SELECT count(*)::int AS n FROM rapport_event');
 
@@ -111,6 +118,7 @@ try {
     const { sql, params } = funnelSql(ctx, spec);
     for (const r of await q(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)) console.log(r['QUERY PLAN']);
   }
+  const loadBefore = os.loadavg().map((l) => +l.toFixed(2));
   const a = await time(journeys);
   const b = await time(plain);
   // Retention, lifecycle and paths on the same store (the issue's bar for retention: under 1 s at 1M events).
@@ -120,7 +128,7 @@ try {
   const paths = await time(async () => (await runPaths(ctx, checkPaths({ event: STEPS[0], direction: 'next', depth: 3, from: null, to: null }), 5)).edges.length);
   const truth = STEPS.map((_, i) => g.reached.filter((r) => r > i).length);
   const result = {
-    bench: 'journeys-funnel', when: new Date().toISOString(), machine: machine(), events: stored, people: PEOPLE, seedSeconds: Math.round(seedS),
+    bench: 'journeys-funnel', when: new Date().toISOString(), machine: machine(), loadAverage: { before: loadBefore, after: os.loadavg().map((l) => +l.toFixed(2)) }, events: stored, people: PEOPLE, seedSeconds: Math.round(seedS),
     funnel: '4-step ordered, 7-day window, no date range, consent applied', runs: RUNS,
     journeys: a, plain: b, plantedTruth: truth,
     retention: { query: 'weekly, 8 periods, first Product Viewed -> Order Completed', ...retention },
@@ -132,6 +140,7 @@ try {
   fs.mkdirSync('bench/results', { recursive: true });
   fs.writeFileSync(`bench/results/journeys-funnel-${EVENTS}.json`, JSON.stringify(result, null, 2) + '\n');
 } finally {
+  await seeder.end();
   await core.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -10,10 +10,12 @@ const path = require('node:path');
 const { startServer, startCluster, runClusterWorker } = require('../../packages/server/dist');
 const { createRapport, createLogger } = require('../../packages/core/dist/internal');
 
-const { recommendations, sentiment, slowPluginMs, workers = 1, bench = {}, cpuProf, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
+const { recommendations, sentiment, journeys, slowPluginMs, workers = 1, bench = {}, cpuProf, ...options } = JSON.parse(process.env.BENCH_OPTIONS || '{}');
 const plugins = recommendations ? [require('../../packages/plugins/recommendations/dist').recommendationsPlugin(recommendations)] : [];
 // `sentiment` options turn the sentiment plugin on (bench/sentiment-latency.bench.mjs).
 if (sentiment) plugins.push(require('../../packages/plugins/sentiment/dist').sentimentPlugin(sentiment));
+// `journeys` options turn the journeys plugin on (bench/ingest.bench.mjs --plugins journeys).
+if (journeys) plugins.push(require('../../packages/plugins/journeys/dist').journeysPlugin(journeys));
 // `slowPluginMs`: a plugin whose durable delivery sleeps that long per batch (bench/delivery.bench.mjs).
 if (slowPluginMs !== undefined) {
   plugins.push({

@@ -133,3 +133,24 @@ export function referenceFunnel(events: RefEvent[], allowed: ReadonlySet<string>
     }),
   };
 }
+
+/**
+ * How far each person counted by the funnel got (1 to steps), by profile id: people in `allowed` who reached step 1
+ * and were not excluded. The per-person side of {@link referenceFunnel}, for `funnelProfiles`.
+ */
+export function referenceReached(events: RefEvent[], allowed: ReadonlySet<string>, spec: FunnelSpec): Map<string, number> {
+  const byPerson = new Map<string, RefEvent[]>();
+  for (const e of events) {
+    if (spec.fromMs !== null && e.ts < spec.fromMs) continue;
+    if (spec.toMs !== null && e.ts >= spec.toMs) continue;
+    byPerson.set(e.profileId, [...(byPerson.get(e.profileId) ?? []), e]);
+  }
+  const out = new Map<string, number>();
+  for (const [person, evs] of byPerson) {
+    if (!allowed.has(person)) continue;
+    evs.sort((a, b) => a.ts - b.ts || a.eventId - b.eventId);
+    const o = spec.mode === 'unordered' ? unordered(evs, spec) : orderedOrStrict(evs, spec);
+    if (o.reached > 0) out.set(person, o.reached);
+  }
+  return out;
+}

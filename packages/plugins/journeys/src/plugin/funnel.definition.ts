@@ -1,5 +1,6 @@
 /** A funnel's definition, checked: what the GraphQL arguments become before any SQL is written. */
 import { ValidationError } from '@rapport/core';
+import { checkBreakdown, type BreakdownArgs } from './funnel-breakdown';
 
 /** How steps must follow each other (PostHog's funnel order types). */
 export type FunnelMode = 'ordered' | 'strict' | 'unordered';
@@ -38,6 +39,8 @@ export interface FunnelSpec {
   toMs: number | null;
   exclusions: FunnelExclusionSpec[];
   breakdown: { property: string; attribution: Attribution } | null;
+  /** A breakdown by this trait's current value instead (see funnel-breakdown.ts); never set with `breakdown`. */
+  breakdownTrait?: string | null;
   bins: number;
 }
 
@@ -59,7 +62,7 @@ export interface FunnelArgs {
   from?: Date | null;
   to?: Date | null;
   exclusions?: { event: string; where?: PropertyEquals[] | null; fromStep?: number | null; toStep?: number | null }[] | null;
-  breakdown?: { property: string; attribution?: Attribution | null } | null;
+  breakdown?: BreakdownArgs | null;
   bins: number;
 }
 
@@ -111,8 +114,6 @@ export function checkFunnel(a: FunnelArgs): FunnelSpec {
   const toMs = a.to ? a.to.getTime() : null;
   if (fromMs !== null && toMs !== null && fromMs >= toMs) throw new ValidationError('to', 'afterFrom', 'must be later than from');
   if (!Number.isInteger(a.bins) || a.bins < 1 || a.bins > MAX_BINS) throw new ValidationError('bins', 'range', `must be 1 to ${MAX_BINS}, got ${a.bins}`);
-  const breakdown = a.breakdown
-    ? { property: checkName('breakdown.property', a.breakdown.property), attribution: a.breakdown.attribution ?? 'first_touch' }
-    : null;
-  return { steps, windowMs: w * 1000, mode, fromMs, toMs, exclusions, breakdown, bins: a.bins };
+  const { breakdown, breakdownTrait } = checkBreakdown(a.breakdown);
+  return { steps, windowMs: w * 1000, mode, fromMs, toMs, exclusions, breakdown, breakdownTrait, bins: a.bins };
 }

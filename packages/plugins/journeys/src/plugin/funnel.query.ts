@@ -1,11 +1,14 @@
 /**
  * The funnel in SQL over the plugin's own store. One statement: the events of the steps (and exclusions) in the date
- * range, grouped per person into arrays in time order, walked by `journeys_funnel_person`, filtered by consent
- * (`ctx.consent.sql`, on people, not events), then counted per step with exact percentiles and histogram bins.
+ * range, reduced to one row per person (how far they got, and when): set-wise with window functions for an ordered
+ * funnel without exclusions or per-step windows (`setwiseFunnel`), otherwise grouped per person into arrays in time
+ * order and walked by `journeys_funnel_person`; filtered by consent (`ctx.consent.sql`, on people, not events), then
+ * counted per step with exact percentiles and histogram bins in one pass over the people.
  */
 import type { PluginContext } from '@rapport/core';
 import type { FunnelSpec, PropertyEquals } from './funnel.definition';
 import { binWidthMs, buildSeries, MAX_SERIES, type FunnelResult, type RawStep } from './funnel.result';
+import { traitPick } from './funnel-breakdown';
 import { PURPOSE } from './options';
 
 class Params {
@@ -26,8 +29,63 @@ function bitmask(conds: string[]): string {
   return conds.length === 0 ? '0' : conds.map((c, i) => `(CASE WHEN ${c} THEN ${1 << i} ELSE 0 END)`).join(' | ');
 }
 
+/**
+ * Options of {@link funnelSql}. `trait`: the host's guarded trait expression for a profile column (a trait breakdown
+ * needs it). `people`: replaces the aggregates with a statement over `ok` (one row per counted person: `profile_id`,
+ * `reached`, `times`, `bv`), given the parameter adder (funnelProfiles).
+ */
+export interface FunnelSqlOptions {
+  trait?: (profileColumn: string) => string;
+  people?: (add: (v: unknown) => string) => string;
+}
+
+/** Window over one person's events in (ts, event id) order, up to the event before the current one. */
+const BEFORE = 'PARTITION BY profile_id ORDER BY ts, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING';
+
+/**
+ * The ordered funnel without exclusions or per-step windows, set-wise: the same answer as journeys_funnel_person's
+ * walk (the property tests hold both to the reference), from n - 1 window passes over the events in time order.
+ *
+ * The walk keeps, per step j, the run that reached j with the latest start. Before an event, that run is
+ * `p_j` = the largest `[start, -event id of step 1, -time of step 2, -event id of step 2, ...]` over the events that
+ * extended a run to step j: the latest start, and for one start the first events that got it there (the walk does not
+ * replace a run by one with the same start). An event of step j extends `p_{j-1}` when it is within the window of
+ * its start (events matching several steps use the state before them for each, as the walk tries the last step
+ * first). A person reached the furthest j any event extended to; the times are those of the first such event (the
+ * first run that got that far): the smallest `p_{j-1} || [time, event id]` over those events, `p` only growing.
+ */
+function setwiseFunnel(p: Params, n: number, windowMs: number, breakdown: boolean): string {
+  const win = p.add(windowMs);
+  const bit = (k: number) => `m & ${1 << (k - 1)} <> 0`;
+  const step = (k: number) => (k === 1 ? bit(1) : `${bit(k)} AND ts - p${k - 1}[1] <= ${win}::bigint`);
+  const levels: string[] = [`l1 AS (
+      SELECT ev.*, max(CASE WHEN ${bit(1)} THEN ARRAY[ts, -event_id] END) OVER (${BEFORE}) AS p1 FROM ev WHERE m <> 0
+    )`];
+  for (let k = 2; k < n; k++) {
+    levels.push(`l${k} AS (
+      SELECT l${k - 1}.*, max(CASE WHEN ${step(k)} THEN p${k - 1} || ARRAY[-ts, -event_id] END) OVER (${BEFORE}) AS p${k} FROM l${k - 1}
+    )`);
+  }
+  const first = (k: number) => `min(CASE WHEN ${step(k)} THEN ${k === 1 ? 'ARRAY[ts, event_id]' : `p${k - 1} || ARRAY[ts, event_id]`} END) AS f${k}`;
+  // Step k's first run, f_k = [start, -e1, -t2, -e2, ..., -t(k-1), -e(k-1), t(k), e(k)] (f_1 = [t1, e1]).
+  const times = (k: number) => (k === 1 ? 'ARRAY[f1[1]]'
+    : `ARRAY[f${k}[1], ${Array.from({ length: k - 2 }, (_, i) => `-f${k}[${2 * (i + 2) - 1}], `).join('')}f${k}[${2 * k - 1}]]`);
+  const desc = Array.from({ length: n }, (_, i) => n - i);
+  const byReached = (expr: (k: number) => string) => `CASE ${desc.map((k) => `WHEN f${k} IS NOT NULL THEN ${expr(k)}`).join(' ')} END`;
+  // The breakdown value's event: step 1's (first touch) or the last step's (last touch) of the counted run.
+  const touch = breakdown
+    ? `, ${byReached((k) => (k === 1 ? 'f1[2]' : `-f${k}[2]`))} AS first_touch, ${byReached((k) => `f${k}[${2 * k}]`)} AS last_touch`
+    : '';
+  return `${levels.join(', ')}, g AS (
+      SELECT profile_id, ${byReached((k) => String(k))} AS reached, ${byReached(times)} AS times${touch}${breakdown ? ', bvs, eids' : ''}
+        FROM (SELECT profile_id, ${Array.from({ length: n }, (_, i) => first(i + 1)).join(', ')}
+                     ${breakdown ? ', array_agg(bv ORDER BY ts, event_id) AS bvs, array_agg(event_id ORDER BY ts, event_id) AS eids' : ''}
+                FROM l${n - 1} GROUP BY profile_id) x
+    )`;
+}
+
 /** The SQL and its parameters (exported for the bench and EXPLAIN). */
-export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec): { sql: string; params: unknown[] } {
+export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec, opts: FunnelSqlOptions = {}): { sql: string; params: unknown[] } {
   const p = new Params();
   const n = spec.steps.length;
   const range = (a: string) =>
@@ -42,19 +100,17 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec)
     ? `e.profile_id IN (SELECT f.profile_id FROM journeys_event f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
     : `e.name = ANY(${p.add(names)}::text[])`;
   const bv = spec.breakdown ? `e.props->>${p.add(spec.breakdown.property)}` : 'NULL::text';
-  const pick = spec.breakdown?.attribution === 'last_touch' ? 'g.bvs[r.idx[r.reached]]' : 'g.bvs[r.idx[1]]';
-  const sql = `
-    WITH ev AS (
-      SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m, ${xmask} AS xm, ${bv} AS bv
-        FROM journeys_event e WHERE ${who} AND ${range('e')}
-    ), g AS (
+  // The common case (ordered, no exclusions, no per-step windows) is computed set-wise with window functions, without
+  // a per-person function call; the other modes walk each person's events with journeys_funnel_person.
+  const setwise = spec.mode === 'ordered' && spec.exclusions.length === 0 && spec.steps.every((s) => s.withinMs === null);
+  const perPerson = setwise ? setwiseFunnel(p, n, spec.windowMs, spec.breakdown !== null) : `g AS (
       SELECT profile_id, array_agg(ts ORDER BY ts, event_id) AS ts, array_agg(m ORDER BY ts, event_id) AS ms,
              array_agg(xm ORDER BY ts, event_id) AS xms, array_agg(bv ORDER BY ts, event_id) AS bvs,
              bool_and(m <= 1 AND xm = 0) AS only_first
         FROM ev ${strict ? '' : 'WHERE m <> 0 OR xm <> 0'} GROUP BY profile_id
         ${spec.mode === 'unordered' ? '' : 'HAVING bool_or(m & 1 <> 0)'}
-    ), ok AS (
-      SELECT r.reached, r.times, ${pick} AS bv
+    ), r AS (
+      SELECT g.*, r.reached, r.times, r.idx
         FROM g CROSS JOIN LATERAL (
           -- Fast path: a person whose events match only step 1 (and no exclusion) reached step 1 at the first of them.
           SELECT 1 AS reached, ARRAY[g.ts[array_position(g.ms, 1)]] AS times, ARRAY[array_position(g.ms, 1)] AS idx WHERE g.only_first
@@ -63,18 +119,44 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec)
                ${p.add([null, ...spec.steps.slice(1).map((s) => s.withinMs)])}::bigint[],
                ${p.add(spec.exclusions.map((x) => x.fromStep))}::int[], ${p.add(spec.exclusions.map((x) => x.toStep))}::int[],
                ${p.add(spec.mode)}::text) f WHERE NOT g.only_first) r
-       WHERE r.reached > 0 AND ${ctx.consent.sql('g.profile_id', PURPOSE)}
-    ), steps AS (
-      SELECT o.bv, s.k, count(*)::int AS n,
-             percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY o.times[s.k] - o.times[s.k - 1]) AS pct
-        FROM ok o JOIN generate_series(1, ${p.add(n)}::int) s(k) ON o.reached >= s.k GROUP BY o.bv, s.k
+    )`;
+  // `g` below: one row per person with `reached`, `times` (of steps 1..reached) and the breakdown value's source.
+  const pick = spec.breakdownTrait ? traitPick(spec.breakdownTrait, opts.trait)
+    : !spec.breakdown ? 'NULL::text'
+    : setwise ? `g.bvs[array_position(g.eids, g.${spec.breakdown.attribution === 'last_touch' ? 'last_touch' : 'first_touch'})]`
+    : spec.breakdown.attribution === 'last_touch' ? 'g.bvs[g.idx[g.reached]]' : 'g.bvs[g.idx[1]]';
+  const ks = Array.from({ length: n - 1 }, (_, i) => i + 2);
+  const dur = (k: number) => `(o.times[${k}] - o.times[${k - 1}])`;
+  // Without a breakdown there is one series: no GROUP BY, so no sort of the people by a constant.
+  const grouped = spec.breakdown !== null || spec.breakdownTrait !== null;
+  // Parameters of the aggregates only (added when used: funnelProfiles' statement replaces the aggregates).
+  let lastBin: string | undefined, width: string | undefined;
+  const bin = () => [(lastBin ??= p.add(spec.bins - 1)), (width ??= p.add(binWidthMs(spec.windowMs, spec.bins)))];
+  const pct = (k: number, i: number) => `(percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ${dur(k)}))[${i}]`;
+  const sql = `
+    WITH ev AS (
+      SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m, ${xmask} AS xm, ${bv} AS bv
+        FROM journeys_event e WHERE ${who} AND ${range('e')}
+    ), ${perPerson}, ok AS (
+      SELECT g.profile_id, g.reached, g.times, ${pick} AS bv
+        FROM ${setwise ? 'g' : 'r g'} WHERE g.reached > 0 AND ${ctx.consent.sql('g.profile_id', PURPOSE)}
+    )${opts.people ? opts.people((v) => p.add(v)) : `, steps AS (
+      -- One row per breakdown value: people per step, and the exact percentiles of each step's time to convert.
+      SELECT ${grouped ? 'o.bv' : 'NULL::text AS bv'}, ARRAY[count(*)${ks.map((k) => `, count(*) FILTER (WHERE o.reached >= ${k})`).join('')}]::int[] AS n,
+             ARRAY[NULL${ks.map((k) => `, ${pct(k, 1)}`).join('')}]::float8[] AS p50,
+             ARRAY[NULL${ks.map((k) => `, ${pct(k, 2)}`).join('')}]::float8[] AS p90
+        FROM ok o ${grouped ? 'GROUP BY o.bv' : ''}
     ), bins AS (
-      SELECT o.bv, s.k, least(${p.add(spec.bins - 1)}::bigint, (o.times[s.k] - o.times[s.k - 1]) / ${p.add(binWidthMs(spec.windowMs, spec.bins))}::bigint) AS bin,
+      -- People per combination of histogram bins of steps 2..n (null past the step they reached; least() skips nulls).
+      SELECT o.bv, ARRAY[${ks.map((k) => `CASE WHEN o.reached >= ${k} THEN least(${bin()[0]}::bigint, ${dur(k)} / ${bin()[1]}::bigint) END`).join(', ')}] AS b,
              count(*)::int AS n
-        FROM ok o JOIN generate_series(2, ${p.add(n)}::int) s(k) ON o.reached >= s.k GROUP BY 1, 2, 3
+        FROM ok o GROUP BY 1, 2
     )
-    SELECT bv, k, n, pct[1]::float8 AS p50, pct[2]::float8 AS p90, NULL::int AS bin FROM steps
-    UNION ALL SELECT bv, k, n, NULL, NULL, bin::int FROM bins`;
+    SELECT s.bv, k, s.n[k] AS n, s.p50[k] AS p50, s.p90[k] AS p90, NULL::int AS bin
+      FROM steps s CROSS JOIN generate_series(1, ${p.add(n)}::int) k WHERE s.n[k] > 0
+    UNION ALL
+    SELECT b.bv, k, sum(b.n)::int, NULL, NULL, b.b[k - 1]::int
+      FROM bins b CROSS JOIN generate_series(2, ${p.add(n)}::int) k WHERE b.b[k - 1] IS NOT NULL GROUP BY b.bv, k, b.b[k - 1]`}`;
   return { sql, params: p.values };
 }
 
@@ -91,8 +173,8 @@ export async function unknownEvents(ctx: PluginContext, names: string[]): Promis
 const FUNNEL_WORK_MEM = '64MB';
 
 /** Runs a checked funnel and withholds every cell under `k`. */
-export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number): Promise<FunnelResult> {
-  const { sql, params } = funnelSql(ctx, spec);
+export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number, opts: Pick<FunnelSqlOptions, 'trait'> = {}): Promise<FunnelResult> {
+  const { sql, params } = funnelSql(ctx, spec, opts);
   type Row = { bv: string | null; k: number; n: number; p50: number | null; p90: number | null; bin: number | null };
   // The per-person arrays and the per-step sorts fit in memory at a million events with 64 MB (the default 4 MB
   // spills them to disk); SET LOCAL ends with the transaction, which only reads.
@@ -108,7 +190,7 @@ export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number)
     if (r.bin === null) Object.assign(step, { entered: r.n, p50Ms: r.p50, p90Ms: r.p90 });
     else step.bins.set(r.bin, r.n);
   }
-  if (!spec.breakdown && bySeries.size === 0) bySeries.set(null, []);
+  if (!spec.breakdown && !spec.breakdownTrait && bySeries.size === 0) bySeries.set(null, []);
   const ordered = [...bySeries].sort((a, b) => (b[1][0]?.entered ?? 0) - (a[1][0]?.entered ?? 0) || String(a[0]).localeCompare(String(b[0])));
   const events = spec.steps.map((s) => s.event);
   return {

@@ -2,6 +2,7 @@
 import { ValidationError } from '@rapport/core';
 import type { RequestContext } from '@rapport/schema';
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
+import { traitBreakdownOption } from './funnel-breakdown';
 import { checkFunnel, DEFAULT_WINDOW_SECONDS, type Attribution, type FunnelMode } from './funnel.definition';
 import { runFunnel, unknownEvents } from './funnel.query';
 import { FunnelBreakdownInput, FunnelExclusionInput, FunnelModeEnum, FunnelStepInput, FunnelType } from './funnel.types';
@@ -32,10 +33,11 @@ export class FunnelResolver {
       throw new ValidationError('purpose', 'actsFor', `the funnel serves ${PURPOSE}: send X-Rapport-Purpose: ${PURPOSE} (or use a key whose only purpose it is)`);
     }
     const spec = checkFunnel({ steps, windowSeconds, mode: mode as string as FunnelMode, from, to, exclusions,
-      breakdown: breakdown ? { property: breakdown.property, attribution: breakdown.attribution as string as Attribution } : null, bins });
+      breakdown: breakdown ? { property: breakdown.property, trait: breakdown.trait, attribution: breakdown.attribution as string as Attribution } : null, bins });
+    const trait = traitBreakdownOption(ctx, spec.breakdownTrait);
     const { plugin, opts } = journeysLoaders.of(ctx);
     const names = [...spec.steps.map((s) => s.event), ...spec.exclusions.map((x) => x.event)];
-    const [result, unknown] = await Promise.all([runFunnel(plugin, spec, opts.k), unknownEvents(plugin, names)]);
+    const [result, unknown] = await Promise.all([runFunnel(plugin, spec, opts.k, trait), unknownEvents(plugin, names)]);
     for (const name of unknown) {
       const i = spec.steps.findIndex((s) => s.event === name);
       ctx.warn({

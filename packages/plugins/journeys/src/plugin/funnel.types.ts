@@ -44,10 +44,17 @@ export class FunnelExclusionInput {
   @Field(() => Int, { nullable: true, description: 'Before this step (1-based, default the last).' }) toStep?: number | null;
 }
 
-@InputType('FunnelBreakdownInput')
+@InputType('FunnelBreakdownInput', { description: 'Give property or trait, not both.' })
 export class FunnelBreakdownInput {
-  @Field(() => String, { description: 'A top-level event property.' }) property: string;
-  @Field(() => AttributionEnum, { defaultValue: AttributionEnum.FIRST_TOUCH }) attribution: Attribution;
+  @Field(() => String, { nullable: true, description: 'A top-level event property.' }) property?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description: "A top-level profile trait: the person's current value, as the caller may read it (its field policy; people whose "
+      + 'consent does not allow it are in the null series). Not personal data (pii). Needs profiles:read.',
+  })
+  trait?: string | null;
+  @Field(() => AttributionEnum, { defaultValue: AttributionEnum.FIRST_TOUCH, description: 'For property: which event gives the value. Ignored for trait.' })
+  attribution: Attribution;
 }
 
 @ObjectType('FunnelBin', { description: 'People whose time from the previous step falls in [fromSeconds, toSeconds) (the last bin closed).' })

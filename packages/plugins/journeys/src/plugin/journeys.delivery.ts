@@ -5,6 +5,7 @@
  */
 import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/core';
 import { MAX_PROPERTY_CHARS, type ResolvedJourneysOptions } from './options';
+import { beginStageBatch, unmergeTraits } from './stage.delivery';
 
 /** The name a funnel step matches: a track event's name; page and screen views as `Page Viewed` and `Screen Viewed`. */
 export function eventName(e: Pick<EventRecord, 'type' | 'name'>): string | null {
@@ -56,7 +57,8 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
     const liveOf = new Map<string, string>();
     if (unmerged.length > 0) {
       const origins = await ctx.db.query<{ origin_profile_id: string }>(
-        'SELECT DISTINCT origin_profile_id FROM journeys_event WHERE profile_id = ANY($1::uuid[])',
+        // Traits (kept for journey stages) move back the same way.
+        'SELECT origin_profile_id FROM journeys_event WHERE profile_id = ANY($1::uuid[]) UNION SELECT origin_profile_id FROM journeys_trait WHERE profile_id = ANY($1::uuid[])',
         [unmerged.map((c) => (c.kind === 'unmerge' ? c.unmerge.survivorId : ''))],
       );
       const ids = origins.map((o) => o.origin_profile_id);
@@ -70,9 +72,11 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
     await ctx.db.transaction(async (tx) => {
       stored = 0;
       let pending: Row[] = [];
+      const stages = await beginStageBatch(tx, ctx);
       for (const c of changes) {
         if (c.kind === 'event') {
           const name = eventName(c.event);
+          stages.event(c.event, name);
           if (!name) continue;
           const props = keptProperties(c.event.properties, opts.properties);
           pending.push({
@@ -83,6 +87,7 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
         }
         // Changes apply in order: events before a merge are written before it moves them.
         await writeEvents(tx, pending);
+        await stages.flush();
         stored += pending.length;
         pending = [];
         if (c.kind === 'merge') {
@@ -96,10 +101,13 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
               [c.unmerge.survivorId, moves.map(([o]) => o), moves.map(([, l]) => l)],
             );
           }
+          await unmergeTraits(tx, c.unmerge.survivorId, moves);
         }
+        await stages.change(c);
       }
       await writeEvents(tx, pending);
       stored += pending.length;
+      await stages.finish();
     });
     if (stored > 0) ctx.metrics.counter('events_stored_total', 'Events written to the journeys store (redeliveries included).').inc(stored);
   };

@@ -1,10 +1,17 @@
-import { definePlugin, type PluginContext } from '@rapport/core';
+import { definePlugin, provide, type PluginContext } from '@rapport/core';
 import { CreateJourneys1764400000000 } from './1764400000000-create-journeys';
+import { CreateJourneyStages1764500000000 } from './1764500000000-create-journey-stages';
 import { AggregatesResolver } from './aggregates.resolver';
 import { FunnelResolver } from './funnel.resolver';
+import { FunnelProfilesResolver } from './funnel-profiles.resolver';
 import { createDeliveryHandler } from './journeys.delivery';
 import { journeysLoaders } from './journeys.loaders';
-import { PURPOSE, READ_PERMISSION, resolveOptions, type JourneysOptions } from './options';
+import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION, resolveOptions, type JourneysOptions } from './options';
+import { createStageRuntime, journeyStagesPoint } from './stage.extension';
+import { registerStageJobs } from './stage.jobs';
+import { createStageLoaders } from './stage.loaders';
+import { deleteStages, exportStages } from './stage.privacy';
+import { ProfileJourneyResolver, StageResolver } from './stage.resolver';
 
 /**
  * Journey analytics over the events Rapport stores: a compact copy of them (filled by durable delivery from the
@@ -14,18 +21,29 @@ import { PURPOSE, READ_PERMISSION, resolveOptions, type JourneysOptions } from '
  */
 export const journeysPlugin = definePlugin((options: JourneysOptions) => {
   const opts = resolveOptions(options);
+  const stages = createStageRuntime();
   return {
     name: 'journeys',
     version: '0.1.0',
     compatibility: '^0.1.0',
-    migrations: [CreateJourneys1764400000000],
-    resolvers: [FunnelResolver, AggregatesResolver],
+    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000],
+    resolvers: [FunnelResolver, FunnelProfilesResolver, AggregatesResolver, StageResolver, ProfileJourneyResolver],
     purposes: [{ name: PURPOSE, description: 'Measure and improve the product from aggregate behaviour.', legalBasis: 'legitimate_interest' }],
-    permissions: { admin: [READ_PERMISSION] },
+    permissions: { admin: [READ_PERMISSION, DEFINE_PERMISSION] },
+    // A person's stage is derived from their events and traits, and serves analytics (docs/journeys.md#stages).
+    fields: [{ type: 'Profile', field: 'journey', purposes: [PURPOSE], derivesFrom: ['events'] }],
+    extensionPoints: [provide(journeyStagesPoint, stages.api)],
 
-    delivery: { kinds: ['event', 'merge', 'unmerge'], from: 'history', batchSize: 500, handle: createDeliveryHandler(opts) },
+    // `consent`: a refusal of analytics stops stage tracking at once, a grant restarts it.
+    delivery: { kinds: ['event', 'merge', 'unmerge', 'consent'], from: 'history', batchSize: 500, handle: createDeliveryHandler(opts) },
 
-    loaders: (ctx: PluginContext) => journeysLoaders.provide({ opts, plugin: ctx }),
+    async onInit(ctx: PluginContext) {
+      await stages.init(ctx);
+      await registerStageJobs(ctx, opts.stageRecheckMs);
+    },
+    onShutdown: () => stages.close(),
+
+    loaders: (ctx: PluginContext) => journeysLoaders.provide({ opts, plugin: ctx, stages: createStageLoaders(ctx) }),
 
     status: async (ctx: PluginContext) => {
       const [r] = await ctx.db.query<{ n: string }>("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'journeys_event'");
@@ -34,14 +52,16 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
 
     // Data subject requests: the events the store holds on the person.
     async onExport(profileIds, ctx) {
-      return ctx.db.query(
+      const events = await ctx.db.query(
         `SELECT event_id, name, to_timestamp(ts / 1000.0) AS timestamp, props FROM journeys_event
           WHERE profile_id = ANY($1::uuid[]) OR origin_profile_id = ANY($1::uuid[]) ORDER BY ts, event_id`,
         [profileIds],
       );
+      return { events, ...(await exportStages(ctx.db, profileIds)) };
     },
     async onProfileDeleted(profileIds, ctx) {
       await ctx.tx.query('DELETE FROM journeys_event WHERE profile_id = ANY($1::uuid[]) OR origin_profile_id = ANY($1::uuid[])', [profileIds]);
+      await deleteStages(ctx.tx, profileIds);
     },
   };
 });

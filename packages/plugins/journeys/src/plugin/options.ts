@@ -12,18 +12,27 @@ export interface JourneysOptions {
    * top-level property whose value is a string (at most {@link MAX_PROPERTY_CHARS} characters), a number or a boolean.
    */
   properties?: string[];
+  /**
+   * How often stages whose rules have a time window (`withinSeconds`, e.g. an "At risk" stage: no order in 30 days)
+   * are re-checked, in ms. Only people with an event leaving a window since the last check are re-evaluated.
+   * Default 60,000 (a minute); at least 1,000.
+   */
+  stageRecheckMs?: number;
 }
 
 /** Options with every default applied. */
 export interface ResolvedJourneysOptions {
   k: number;
   properties: ReadonlySet<string> | null;
+  stageRecheckMs: number;
 }
 
 /** The purpose every aggregate serves: only people whose consent allows it are counted. */
 export const PURPOSE = 'analytics';
 /** The permission of the funnel query (admin has it; give it to other roles with `permissions` in the config). */
 export const READ_PERMISSION = 'journeys:read';
+/** The permission to define and delete journeys (admin has it). */
+export const DEFINE_PERMISSION = 'journeys:define';
 /** Longest string property value kept, in characters; longer values are not stored. */
 export const MAX_PROPERTY_CHARS = 200;
 
@@ -34,5 +43,7 @@ export function resolveOptions(o: JourneysOptions = {}): ResolvedJourneysOptions
   if (o.properties !== undefined && (!Array.isArray(o.properties) || o.properties.some((p) => typeof p !== 'string' || !p))) {
     throw new RangeError('journeys: properties must be a list of property keys');
   }
-  return { k, properties: o.properties ? new Set(o.properties) : null };
+  const stageRecheckMs = o.stageRecheckMs ?? 60_000;
+  if (!Number.isInteger(stageRecheckMs) || stageRecheckMs < 1000) throw new RangeError(`journeys: stageRecheckMs must be an integer of at least 1000, got ${stageRecheckMs}`);
+  return { k, properties: o.properties ? new Set(o.properties) : null, stageRecheckMs };
 }

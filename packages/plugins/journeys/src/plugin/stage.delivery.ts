@@ -1,0 +1,123 @@
+/**
+ * The stage part of the delivery handler, in the batch's transaction: keeps the trait values journey rules read, and
+ * after the batch's events, merges and unmerges are written, re-evaluates the people they touched in every journey.
+ */
+import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/core';
+import { traitKeysOf, type JourneySpec } from './journey-definition';
+import { loadJourneys, type StoredJourney } from './journey-definition.store';
+import { MAX_PROPERTY_CHARS, PURPOSE } from './options';
+import { applyStages, lockStages, mergeStages } from './stage.service';
+
+interface TraitRow { eventId: string; key: string; profileId: string; originId: string; value: string; ts: number }
+
+/** A trait value a rule can compare: a short string, a finite number or a boolean. */
+function keptTrait(v: unknown): boolean {
+  return (typeof v === 'string' && v.length <= MAX_PROPERTY_CHARS) || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+}
+
+/**
+ * What an event must carry to be able to change a person's stage in a journey: one of the event names its rules name,
+ * or (identify) one of the trait keys they name. `null` when any event can: a stage whose conditions are all `absent`
+ * holds for a person with no event of those names, so a person's first event of any name can put them in it.
+ */
+export function stageInputsOf(j: JourneySpec): { names: Set<string>; traits: Set<string> } | null {
+  if (j.stages.some((s) => s.when.every((c) => c.kind === 'event' && c.absent))) return null;
+  const names = new Set<string>();
+  const traits = new Set<string>();
+  for (const s of j.stages) for (const c of s.when) (c.kind === 'event' ? names.add(c.event) : traits.add(c.trait));
+  return { names, traits };
+}
+
+/** One delivery batch's stage work, begun inside the batch's transaction. */
+export interface StageBatch {
+  /**
+   * An event of the batch, with the name rules match it by (`eventName`): identify traits are kept, and the person is
+   * re-evaluated in each journey whose rules the event can change ({@link stageInputsOf}).
+   */
+  event(e: EventRecord, name: string | null): void;
+  /** Writes the traits collected so far (call where the handler writes its pending events). */
+  flush(): Promise<void>;
+  /** Any other change of the batch (merge, unmerge, consent), in order, after `flush`. */
+  change(c: Change): Promise<void>;
+  /** Re-evaluates everyone the batch touched, in every journey. */
+  finish(): Promise<void>;
+}
+
+/** Begins a batch: reads the journeys (none: everything is a no-op). */
+export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promise<StageBatch> {
+  const journeys: StoredJourney[] = await loadJourneys(tx);
+  const keys = traitKeysOf(journeys);
+  const inputs = journeys.map(stageInputsOf);
+  // Per journey, the people to re-evaluate: those with an event its rules read, and everyone a merge, an unmerge or a
+  // consent change touched (in every journey). An event no rule reads cannot change the stage (time can, and the
+  // re-check job handles it), so it costs no evaluation.
+  const touchedBy = journeys.map(() => new Set<string>());
+  const touched = new Set<string>();
+  const merges: { survivorId: string; mergedId: string }[] = [];
+  let traits: TraitRow[] = [];
+  let locked = false;
+  const lock = async () => {
+    if (!locked) await lockStages(tx);
+    locked = true;
+  };
+  const batch: StageBatch = {
+    event(e, name) {
+      if (journeys.length === 0) return;
+      inputs.forEach((inp, i) => {
+        if (!inp || (name !== null && inp.names.has(name)) || (inp.traits.size > 0 && e.type === 'identify' && e.traits && Object.keys(e.traits).some((k) => inp.traits.has(k)))) {
+          touchedBy[i]!.add(e.profileId);
+        }
+      });
+      if (e.type !== 'identify' || !e.traits || keys.size === 0) return;
+      for (const [key, value] of Object.entries(e.traits)) {
+        if (!keys.has(key) || !keptTrait(value)) continue;
+        traits.push({ eventId: e.id, key, profileId: e.profileId, originId: e.originProfileId, value: JSON.stringify(value), ts: e.timestamp.getTime() });
+      }
+    },
+    async flush() {
+      if (traits.length === 0) return;
+      const t = traits;
+      traits = [];
+      await tx.query(
+        `INSERT INTO journeys_trait (event_id, key, profile_id, origin_profile_id, value, ts)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::bigint[])
+         ON CONFLICT (event_id, key) DO UPDATE SET profile_id = EXCLUDED.profile_id, value = EXCLUDED.value`,
+        [t.map((r) => r.eventId), t.map((r) => r.key), t.map((r) => r.profileId), t.map((r) => r.originId), t.map((r) => r.value), t.map((r) => r.ts)],
+      );
+    },
+    async change(c) {
+      if (c.kind === 'merge') {
+        // Traits follow their events to the survivor (the handler moves the events).
+        await tx.query('UPDATE journeys_trait SET profile_id = $1 WHERE profile_id = $2', [c.merge.survivorId, c.merge.mergedId]);
+        if (journeys.length === 0) return;
+        merges.push({ survivorId: c.merge.survivorId, mergedId: c.merge.mergedId });
+        touched.add(c.merge.survivorId);
+      } else if (c.kind === 'unmerge') {
+        touched.add(c.unmerge.survivorId).add(c.unmerge.restoredId);
+      } else if (c.kind === 'consent' && c.consent.purpose === PURPOSE) {
+        touched.add(c.consent.profileId);
+      }
+    },
+    async finish() {
+      await batch.flush();
+      if (journeys.length === 0 || (touched.size === 0 && touchedBy.every((t) => t.size === 0))) return;
+      await lock();
+      for (const m of merges) await mergeStages(tx, ctx, m.survivorId, m.mergedId);
+      for (const [i, j] of journeys.entries()) {
+        for (const id of touched) touchedBy[i]!.add(id);
+        await applyStages(tx, ctx, j, [...touchedBy[i]!], 'event');
+      }
+    },
+  };
+  return batch;
+}
+
+/** Moves traits back after an unmerge: the survivor's traits whose first profile now lives elsewhere (`moves`: origin, live). */
+export async function unmergeTraits(tx: SqlRunner, survivorId: string, moves: [origin: string, live: string][]): Promise<void> {
+  if (moves.length === 0) return;
+  await tx.query(
+    `UPDATE journeys_trait t SET profile_id = m.live FROM unnest($2::uuid[], $3::uuid[]) AS m(origin, live)
+      WHERE t.profile_id = $1 AND t.origin_profile_id = m.origin`,
+    [survivorId, moves.map(([o]) => o), moves.map(([, l]) => l)],
+  );
+}

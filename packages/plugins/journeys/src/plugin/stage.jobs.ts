@@ -1,0 +1,89 @@
+/**
+ * Stage work that no delivered change starts: the backfill of a newly (re)defined journey, and the re-check of rules
+ * with a time window. Both run as jobs (`ctx.jobs`), in chunks of people, one transaction per chunk, with the stage
+ * lock held.
+ */
+import type { PluginContext } from '@rapport/core';
+import { windowedConditions } from './journey-definition';
+import { loadJourneys, markChecked, markEvaluated } from './journey-definition.store';
+import { applyStages, lockStages } from './stage.service';
+
+/** People evaluated per transaction. */
+export const STAGE_CHUNK = 1000;
+/** Queue names. */
+export const BACKFILL_JOB = 'stages-backfill';
+export const RECHECK_JOB = 'stages-recheck';
+/** Change log rows older than this are pruned by the re-check (consumers read within it). */
+export const CHANGE_LOG_DAYS = 30;
+
+/**
+ * Evaluates a journey for everyone the plugin knows (people with events or traits, and those in the journey now),
+ * chunk by chunk; then marks the version evaluated. Safe to run again: evaluation writes values, not increments.
+ */
+export async function backfillJourney(ctx: PluginContext, name: string): Promise<number> {
+  let changes = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const journey = (await loadJourneys(ctx.db)).find((j) => j.name === name);
+    if (!journey) return changes;
+    const ids = (await ctx.db.query<{ profile_id: string }>(
+      `SELECT profile_id FROM (
+         (SELECT DISTINCT profile_id FROM journeys_event WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
+         UNION (SELECT DISTINCT profile_id FROM journeys_trait WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
+         UNION (SELECT profile_id FROM journeys_stage WHERE journey = $1 AND profile_id > $2::uuid ORDER BY 1 LIMIT $3)) x
+        ORDER BY 1 LIMIT $3`,
+      [name, after, STAGE_CHUNK],
+    )).map((r) => r.profile_id);
+    if (ids.length === 0) {
+      await markEvaluated(ctx.db, name, journey.version);
+      return changes;
+    }
+    changes += await ctx.db.transaction(async (tx) => {
+      await lockStages(tx);
+      return applyStages(tx, ctx, journey, ids, 'definition');
+    });
+    after = ids[ids.length - 1]!;
+  }
+}
+
+/**
+ * Re-checks rules with a time window. A windowed condition can only change when one of the person's events leaves
+ * its window (an event entering one is delivered, and evaluated then), so only people with an event of such a
+ * condition whose `ts + window` fell in (last check, now] are re-evaluated. Returns the number of changes.
+ */
+export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Promise<number> {
+  let changes = 0;
+  for (const journey of await loadJourneys(ctx.db)) {
+    const windowed = windowedConditions(journey);
+    if (windowed.length === 0) continue;
+    const from = journey.checkedUntil;
+    if (from >= nowMs) continue;
+    const names = windowed.map((c) => c.event);
+    const windows = windowed.map((c) => c.withinMs);
+    const ids = (await ctx.db.query<{ profile_id: string }>(
+      `SELECT DISTINCT e.profile_id FROM unnest($1::text[], $2::bigint[]) AS w(name, ms)
+         JOIN journeys_event e ON e.name = w.name AND e.ts > $3::bigint - w.ms AND e.ts <= $4::bigint - w.ms`,
+      [names, windows, from, nowMs],
+    )).map((r) => r.profile_id);
+    for (let i = 0; i < ids.length; i += STAGE_CHUNK) {
+      const chunk = ids.slice(i, i + STAGE_CHUNK);
+      changes += await ctx.db.transaction(async (tx) => {
+        await lockStages(tx);
+        return applyStages(tx, ctx, journey, chunk, 'time', Math.max(nowMs, Date.now()));
+      });
+    }
+    await markChecked(ctx.db, journey.name, nowMs);
+  }
+  await ctx.db.query(`DELETE FROM journeys_stage_change WHERE changed_at < now() - make_interval(days => $1)`, [CHANGE_LOG_DAYS]);
+  return changes;
+}
+
+/** Registers the two job handlers and the re-check schedule (in `onInit`). */
+export async function registerStageJobs(ctx: PluginContext, recheckMs: number): Promise<void> {
+  await ctx.jobs.work(BACKFILL_JOB, async (job) => {
+    const name = (job.data as { journey?: unknown } | null)?.journey;
+    if (typeof name === 'string') await backfillJourney(ctx, name);
+  }, { retryLimit: 5, expireInSeconds: 3600 });
+  await ctx.jobs.work(RECHECK_JOB, async () => void (await recheckStages(ctx)), { retryLimit: 1, expireInSeconds: 3600 });
+  await ctx.jobs.schedule(RECHECK_JOB, { every: recheckMs });
+}

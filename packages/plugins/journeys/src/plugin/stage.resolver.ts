@@ -1,0 +1,109 @@
+/** GraphQL of journey stages: `defineJourney`, `deleteJourney`, `journeyDefinitions`, `stageCounts` and `Profile.journey`. */
+import { ValidationError, type ProfileRecord } from '@rapport/core';
+import { Profile, type RequestContext } from '@rapport/schema';
+import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { checkJourney, type ConditionSpec } from './journey-definition';
+import { saveJourney, type StoredJourney } from './journey-definition.store';
+import { journeysLoaders } from './journeys.loaders';
+import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION } from './options';
+import { publish } from './retention.result';
+import { BACKFILL_JOB } from './stage.jobs';
+import { stageKey } from './stage.loaders';
+import { deleteJourneyStages, lockStages } from './stage.service';
+import { JourneyDefinitionInput, JourneyDefinitionType, ProfileJourneyType, StageCountsType, type JourneyConditionType } from './stage.types';
+
+function conditionOut(c: ConditionSpec): JourneyConditionType {
+  const none = { event: null, where: null, atLeast: null, withinSeconds: null, absent: null, trait: null, equals: null, greaterThan: null };
+  if (c.kind === 'trait') return { ...none, trait: c.trait, equals: c.equals, greaterThan: c.greaterThan };
+  return { ...none, event: c.event, where: c.where, atLeast: c.absent ? null : c.atLeast, withinSeconds: c.withinMs === null ? null : c.withinMs / 1000, absent: c.absent };
+}
+
+function definitionOut(j: StoredJourney): JourneyDefinitionType {
+  return {
+    name: j.name, version: j.version, ready: j.ready, definedAt: j.definedAt, updatedAt: j.updatedAt,
+    stages: j.stages.map((s) => ({ name: s.name, when: s.when.map(conditionOut) })),
+  };
+}
+
+async function journeyNamed(ctx: RequestContext, field: string, name: string): Promise<StoredJourney> {
+  const found = (await journeysLoaders.of(ctx).stages.journeys()).find((j) => j.name === name);
+  if (!found) throw new ValidationError(field, 'exists', `no journey is named ${JSON.stringify(String(name).slice(0, 80))}: define it with defineJourney`);
+  return found;
+}
+
+@Resolver()
+export class StageResolver {
+  @Authorized(DEFINE_PERMISSION)
+  @Mutation(() => JourneyDefinitionType, {
+    description:
+      'Defines a journey, or replaces the stages of one with the same name (journeys plugin). Everyone known is then evaluated '
+      + 'in the background (`ready` turns true when done). See docs/journeys.md#stages.',
+  })
+  async defineJourney(@Ctx() ctx: RequestContext, @Arg('input', () => JourneyDefinitionInput) input: JourneyDefinitionInput): Promise<JourneyDefinitionType> {
+    const spec = checkJourney(input, 'input');
+    const { plugin } = journeysLoaders.of(ctx);
+    const stored = await plugin.db.transaction((tx) => saveJourney(tx, spec));
+    await plugin.jobs.send(BACKFILL_JOB, { journey: spec.name }, { singletonKey: spec.name });
+    return definitionOut(stored);
+  }
+
+  @Authorized(DEFINE_PERMISSION)
+  @Mutation(() => Boolean, { description: 'Deletes a journey: everyone in it leaves it (a stage change to none), and its stages and history go.' })
+  async deleteJourney(@Ctx() ctx: RequestContext, @Arg('name', () => String) name: string): Promise<boolean> {
+    await journeyNamed(ctx, 'name', name);
+    const { plugin } = journeysLoaders.of(ctx);
+    await plugin.db.transaction(async (tx) => {
+      await lockStages(tx);
+      await tx.query('DELETE FROM journeys_definition WHERE name = $1', [name]);
+      await deleteJourneyStages(tx, plugin, name);
+    });
+    return true;
+  }
+
+  @Authorized(READ_PERMISSION)
+  @Query(() => [JourneyDefinitionType], { description: 'The journeys defined, by name (journeys plugin).' })
+  async journeyDefinitions(@Ctx() ctx: RequestContext): Promise<JourneyDefinitionType[]> {
+    return (await journeysLoaders.of(ctx).stages.journeys()).map(definitionOut);
+  }
+
+  @Authorized(READ_PERMISSION)
+  @Query(() => StageCountsType, {
+    description:
+      'People in each stage of a journey now (journeys plugin). Acts for analytics; counts only people who allow it; '
+      + 'stages of 1 to k-1 people are withheld.',
+  })
+  async stageCounts(@Ctx() ctx: RequestContext, @Arg('journey', () => String) journey: string): Promise<StageCountsType> {
+    if (ctx.purpose !== PURPOSE) {
+      throw new ValidationError('purpose', 'actsFor', `stageCounts serves ${PURPOSE}: send X-Rapport-Purpose: ${PURPOSE} (or use a key whose only purpose it is)`);
+    }
+    const def = await journeyNamed(ctx, 'journey', journey);
+    const { plugin, opts } = journeysLoaders.of(ctx);
+    const rows = await plugin.db.query<{ stage: string; n: number }>(
+      `SELECT s.stage, count(*)::int AS n FROM journeys_stage s WHERE s.journey = $1 AND ${plugin.consent.sql('s.profile_id', PURPOSE)} GROUP BY s.stage`,
+      [journey],
+    );
+    const by = new Map(rows.map((r) => [r.stage, r.n]));
+    return {
+      journey, k: opts.k,
+      stages: def.stages.map((s, i) => {
+        const people = publish(by.get(s.name) ?? 0, opts.k);
+        return { stage: s.name, index: i + 1, people, suppressed: people === null };
+      }),
+    };
+  }
+}
+
+/** Adds `journey(name)` to the core `Profile` type. */
+@Resolver(() => Profile)
+export class ProfileJourneyResolver {
+  @FieldResolver(() => ProfileJourneyType, {
+    nullable: true,
+    description:
+      "The person's current stage in a journey and the stages they went through (journeys plugin); null when they are in no stage. "
+      + 'Serves analytics: only people who allow it are tracked.',
+  })
+  async journey(@Root() p: ProfileRecord, @Ctx() ctx: RequestContext, @Arg('name', () => String) name: string): Promise<ProfileJourneyType | null> {
+    await journeyNamed(ctx, 'name', name);
+    return journeysLoaders.of(ctx).stages.journeyOf.load(stageKey(name, p.id));
+  }
+}

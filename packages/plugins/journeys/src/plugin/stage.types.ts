@@ -1,0 +1,98 @@
+/** GraphQL types of journey stages: definitions, a person's stage, and stage counts. */
+import { Field, Float, InputType, Int, ObjectType } from 'type-graphql';
+import { PropertyEqualsInput } from './funnel.types';
+import type { ConditionInput, JourneyInput } from './journey-definition';
+
+@InputType('JourneyConditionInput', {
+  description:
+    'One condition of a stage\'s rule: either `event` (with where, atLeast, withinSeconds, absent) or `trait` (with equals or greaterThan).',
+})
+export class JourneyConditionInput implements ConditionInput {
+  @Field(() => String, { nullable: true, description: 'Events of this name: a track event name, or `Page Viewed` / `Screen Viewed`.' })
+  event?: string | null;
+  @Field(() => [PropertyEqualsInput], { nullable: true, description: 'Property filters on the event (all must hold; at most 5).' })
+  where?: PropertyEqualsInput[] | null;
+  @Field(() => Int, { nullable: true, description: 'At least this many matching events (default 1; 1 to 1000).' }) atLeast?: number | null;
+  @Field(() => Int, { nullable: true, description: 'Only events less than this many seconds old count (1 s to 5 years).' }) withinSeconds?: number | null;
+  @Field(() => Boolean, { nullable: true, description: 'True: holds when there is NO matching event (in the window).' }) absent?: boolean | null;
+  @Field(() => String, { nullable: true, description: 'A trait key, read from the latest identify event that set it.' }) trait?: string | null;
+  @Field(() => String, { nullable: true, description: "The trait's value, as text, equals this." }) equals?: string | null;
+  @Field(() => Float, { nullable: true, description: "The trait's value is a number greater than this." }) greaterThan?: number | null;
+}
+
+@InputType('JourneyStageInput')
+export class JourneyStageInput {
+  @Field(() => String, { description: 'Unique in the journey.' }) name: string;
+  @Field(() => [JourneyConditionInput], { description: 'The rule: every condition must hold (1 to 10).' }) when: JourneyConditionInput[];
+}
+
+@InputType('JourneyInput')
+export class JourneyDefinitionInput implements JourneyInput {
+  @Field(() => String) name: string;
+  @Field(() => [JourneyStageInput], { description: '2 to 20 stages, in order: a person is in the last one whose rule holds.' }) stages: JourneyStageInput[];
+}
+
+@ObjectType('JourneyPropertyEquals')
+export class PropertyEqualsOutput {
+  @Field(() => String) property: string;
+  @Field(() => String) equals: string;
+}
+
+@ObjectType('JourneyCondition')
+export class JourneyConditionType {
+  @Field(() => String, { nullable: true }) event: string | null;
+  @Field(() => [PropertyEqualsOutput], { nullable: true }) where: PropertyEqualsOutput[] | null;
+  @Field(() => Int, { nullable: true }) atLeast: number | null;
+  @Field(() => Int, { nullable: true }) withinSeconds: number | null;
+  @Field(() => Boolean, { nullable: true }) absent: boolean | null;
+  @Field(() => String, { nullable: true }) trait: string | null;
+  @Field(() => String, { nullable: true }) equals: string | null;
+  @Field(() => Float, { nullable: true }) greaterThan: number | null;
+}
+
+@ObjectType('JourneyStageDefinition')
+export class JourneyStageDefinitionType {
+  @Field(() => String) name: string;
+  @Field(() => [JourneyConditionType]) when: JourneyConditionType[];
+}
+
+@ObjectType('JourneyDefinition', { description: 'A journey: ordered stages, each entered by a rule (journeys plugin).' })
+export class JourneyDefinitionType {
+  @Field(() => String) name: string;
+  @Field(() => [JourneyStageDefinitionType]) stages: JourneyStageDefinitionType[];
+  @Field(() => Int, { description: 'Bumped on every redefinition.' }) version: number;
+  @Field(() => Boolean, { description: 'Everyone known has been evaluated against this version (the backfill is done).' }) ready: boolean;
+  @Field(() => Date) definedAt: Date;
+  @Field(() => Date) updatedAt: Date;
+}
+
+@ObjectType('JourneyStageVisit', { description: 'A time the person spent in a stage.' })
+export class JourneyStageVisitType {
+  @Field(() => String) stage: string;
+  @Field(() => Date) enteredAt: Date;
+  @Field(() => Date, { nullable: true, description: 'Null for the current stage.' }) leftAt: Date | null;
+}
+
+@ObjectType('ProfileJourney', { description: "A person's place in a journey (journeys plugin)." })
+export class ProfileJourneyType {
+  @Field(() => String) journey: string;
+  @Field(() => String, { description: 'The current stage.' }) stage: string;
+  @Field(() => Date, { description: 'When the person entered it (when Rapport recorded the change).' }) enteredAt: Date;
+  @Field(() => [JourneyStageVisitType], { description: 'Every stage visited, oldest first (the latest 100), the current one last.' })
+  history: JourneyStageVisitType[];
+}
+
+@ObjectType('StageCount')
+export class StageCountType {
+  @Field(() => String) stage: string;
+  @Field(() => Int, { description: '1-based position in the journey.' }) index: number;
+  @Field(() => Int, { nullable: true, description: 'People in the stage now; null when withheld (1 to k-1 people).' }) people: number | null;
+  @Field(() => Boolean) suppressed: boolean;
+}
+
+@ObjectType('StageCounts', { description: 'The population of each stage of a journey, among people who allow analytics.' })
+export class StageCountsType {
+  @Field(() => String) journey: string;
+  @Field(() => Int, { description: 'Smallest count published; cells of 1 to k-1 people are withheld.' }) k: number;
+  @Field(() => [StageCountType]) stages: StageCountType[];
+}
