@@ -26,6 +26,7 @@ export type { SurvivorshipRule, TraitCandidate } from './identity/survivorship';
 export type { Logger } from './logger/logger';
 export * from './errors/rapport-error';
 export { checkFirst, decodeCursor, encodeCursor, type Page } from './pagination/cursor';
+export { seededRandom } from './identity/matching/random';
 export { Permission } from './auth/roles';
 export { ReadCoalescer } from './database/read-coalescer';
 export { initTensorflow, currentBackend, TF_BACKENDS, type InitTensorflowOptions, type MlLogger, type TensorflowHandle, type Tf, type TfBackendLoader, type TfBackendName } from './ml';

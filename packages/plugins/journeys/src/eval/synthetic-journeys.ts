@@ -5,6 +5,8 @@
  * funnel over those steps.
  */
 
+import { seededRandom } from '@rapport/core';
+
 /** A generated event; `person` indexes the people, `id` is unique and increasing in generation order. */
 export interface SyntheticEvent {
   id: number;
@@ -33,17 +35,8 @@ export interface SyntheticOptions {
   lateRate?: number;
 }
 
-/** mulberry32: a small, fast, seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG of floats in [0, 1): core's `seededRandom` (mulberry32), under the name the fixtures use. */
+export const prng = seededRandom;
 
 /** Generates the journeys; `reached[p]` is how many steps person p completed within the window (0 to steps). */
 export function generateJourneys(o: SyntheticOptions): { events: SyntheticEvent[]; reached: number[] } {

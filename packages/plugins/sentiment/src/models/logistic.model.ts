@@ -2,6 +2,7 @@
  * Logistic regression over hashed word and bigram features with negation marking, optionally with the lexicon
  * features (then it is the blend of a learned model and VADER/AFINN). Plain TypeScript, seeded, deterministic.
  */
+import { seededRandom } from '@rapport/core';
 import { BOOSTERS } from './lexicon';
 import { LEXICON_FEATURES, LEXICON_FEATURE_NAMES, extractFeatures, type TextFeatures } from './features';
 import type { LabelledText } from './labelled-text';
@@ -46,17 +47,6 @@ export interface Contribution {
   intensified: boolean;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const DEFAULTS: Required<LogisticTrainOptions> = {
   bits: 18, lexicon: true, epochs: 8, learningRate: 0.05, seed: 42, balanceClasses: true,
 };
@@ -83,7 +73,7 @@ export class LogisticModel {
     const negatives = rows.length - positives;
     const weightOf = (y: number) =>
       !o.balanceClasses ? 1 : y === 1 ? rows.length / 2 / Math.max(1, positives) : rows.length / 2 / Math.max(1, negatives);
-    const random = mulberry32(o.seed);
+    const random = seededRandom(o.seed);
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       for (let i = rows.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
