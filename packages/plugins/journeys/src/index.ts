@@ -6,7 +6,7 @@ export type { FunnelSpec, FunnelStepSpec, FunnelExclusionSpec, FunnelMode, Attri
 export { runFunnel, funnelSql, unknownEvents } from './plugin/funnel.query';
 export { runFunnelProfiles, funnelProfilesSql, checkPeopleSelection, MAX_PROFILES_PAGE, type FunnelPeopleSelection } from './plugin/funnel-profiles.query';
 export { checkBreakdown, type BreakdownArgs, type CheckedBreakdown } from './plugin/funnel-breakdown';
-export type { FunnelSqlOptions } from './plugin/funnel.query';
+export type { FunnelSqlOptions, RunFunnelOptions } from './plugin/funnel.query';
 export { buildSeries, binWidthMs, MAX_SERIES } from './plugin/funnel.result';
 export type { FunnelResult, FunnelSeries, FunnelStepResult, FunnelBin, RawStep } from './plugin/funnel.result';
 export { eventName, keptProperties } from './plugin/journeys.delivery';
@@ -19,8 +19,8 @@ export type { RetentionResult, RetentionCohort, RetentionCell, LifecycleResult, 
 export { checkPaths, runPaths, pathsSql, buildPaths, MAX_PATH_DEPTH, MAX_EDGES_PER_LEVEL } from './plugin/paths.query';
 export type { PathsSpec, PathsResult, PathEdge, PathDirection } from './plugin/paths.query';
 export { DEFINE_PERMISSION } from './plugin/options';
-export { checkJourney, traitKeysOf, MIN_STAGES, MAX_STAGES, MAX_CONDITIONS, MAX_JOURNEYS } from './plugin/journey-definition';
-export type { JourneySpec, StageSpec, ConditionSpec, EventConditionSpec, TraitConditionSpec, JourneyInput, ConditionInput } from './plugin/journey-definition';
+export { checkJourney, traitKeysOf, MIN_STAGES, MAX_STAGES, MAX_CONDITIONS, MAX_JOURNEYS, MAX_ANY_OF_GROUPS, MAX_STAGE_CONDITIONS, MAX_IN_VALUES } from './plugin/journey-definition';
+export type { JourneySpec, StageSpec, ConditionSpec, SimpleConditionSpec, AnyOfConditionSpec, EventConditionSpec, TraitConditionSpec, JourneyInput, ConditionInput } from './plugin/journey-definition';
 export { journeyStagesPoint, type JourneyStagesExtension, type StageChangeListener, type CurrentStage } from './plugin/stage.extension';
 export type { StageChange, StageChangeReason } from './plugin/stage.service';
 export { stageEvaluationSql } from './plugin/stage.query';

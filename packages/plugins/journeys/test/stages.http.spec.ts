@@ -55,7 +55,8 @@ const rowsOf = (profileId: string) =>
 beforeAll(async () => {
   env = await createTestEnvironment({ plugins: [plugin], jobs: { pollIntervalMs: 200 } });
   ctx = env.server.core.pluginContext(plugin);
-  const r = await env.graphql(DEFINE, { input: SHOP });
+  // SHOP names trait keys no journey read before: their current values are copied for analytics (stage.traits.ts).
+  const r = await env.graphql(DEFINE, { input: SHOP }, ANALYTICS);
   expect(r.body.errors).toBeUndefined();
 });
 afterAll(async () => env?.close());

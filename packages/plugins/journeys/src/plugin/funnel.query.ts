@@ -3,13 +3,15 @@
  * range, reduced to one row per person (how far they got, and when): set-wise with window functions for an ordered
  * funnel without exclusions or per-step windows (`setwiseFunnel`), otherwise grouped per person into arrays in time
  * order and walked by `journeys_funnel_person`; filtered by consent (`ctx.consent.sql`, on people, not events), then
- * counted per step with exact percentiles and histogram bins in one pass over the people.
+ * counted per step, with each step's times to convert and its histogram bins. `runFunnel` runs the statement in parts
+ * (disjoint sets of people, by a hash of the profile id) on concurrent connections and merges their answers: the
+ * per-person work (a sort and window passes) runs on one core in PostgreSQL, so parts are how one funnel uses more.
  */
 import type { PluginContext } from '@rapport/core';
 import type { FunnelSpec, PropertyEquals } from './funnel.definition';
 import { binWidthMs, buildSeries, MAX_SERIES, type FunnelResult, type RawStep } from './funnel.result';
 import { traitPick } from './funnel-breakdown';
-import { PURPOSE } from './options';
+import { DEFAULT_FUNNEL_PARTS, PURPOSE } from './options';
 
 class Params {
   readonly values: unknown[] = [];
@@ -37,6 +39,11 @@ function bitmask(conds: string[]): string {
 export interface FunnelSqlOptions {
   trait?: (profileColumn: string) => string;
   people?: (add: (v: unknown) => string) => string;
+  /**
+   * Only the people of one part of `of` (by a hash of the profile id): a funnel's parts are disjoint sets of people,
+   * so their answers add up (counts and bins) or merge (times to convert).
+   */
+  part?: { index: number; of: number };
 }
 
 /** Window over one person's events in (ts, event id) order, up to the event before the current one. */
@@ -100,6 +107,9 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
     ? `e.profile_id IN (SELECT f.profile_id FROM journeys_event f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
     : `e.name = ANY(${p.add(names)}::text[])`;
   const bv = spec.breakdown ? `e.props->>${p.add(spec.breakdown.property)}` : 'NULL::text';
+  // uuid_hash is PostgreSQL's own hash of a uuid (the one hash indexes use): stable, and even over random ids.
+  const of = opts.part && opts.part.of > 1 ? p.add(opts.part.of) : null;
+  const part = of ? `mod(mod(uuid_hash(e.profile_id), ${of}::int) + ${of}::int, ${of}::int) = ${p.add(opts.part!.index)}::int` : 'true';
   // The common case (ordered, no exclusions, no per-step windows) is computed set-wise with window functions, without
   // a per-person function call; the other modes walk each person's events with journeys_funnel_person.
   const setwise = spec.mode === 'ordered' && spec.exclusions.length === 0 && spec.steps.every((s) => s.withinMs === null);
@@ -132,19 +142,20 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
   // Parameters of the aggregates only (added when used: funnelProfiles' statement replaces the aggregates).
   let lastBin: string | undefined, width: string | undefined;
   const bin = () => [(lastBin ??= p.add(spec.bins - 1)), (width ??= p.add(binWidthMs(spec.windowMs, spec.bins)))];
-  const pct = (k: number, i: number) => `(percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ${dur(k)}))[${i}]`;
+  // Each step's times to convert, as one text of comma-separated ms (unordered): runFunnel merges the parts' and takes
+  // the exact percentiles.
+  const durs = (k: number) => `string_agg(${dur(k)}::text, ',') FILTER (WHERE o.reached >= ${k})`;
   const sql = `
     WITH ev AS (
       SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m, ${xmask} AS xm, ${bv} AS bv
-        FROM journeys_event e WHERE ${who} AND ${range('e')}
+        FROM journeys_event e WHERE ${who} AND ${range('e')} AND ${part}
     ), ${perPerson}, ok AS (
       SELECT g.profile_id, g.reached, g.times, ${pick} AS bv
         FROM ${setwise ? 'g' : 'r g'} WHERE g.reached > 0 AND ${ctx.consent.sql('g.profile_id', PURPOSE)}
     )${opts.people ? opts.people((v) => p.add(v)) : `, steps AS (
-      -- One row per breakdown value: people per step, and the exact percentiles of each step's time to convert.
+      -- One row per breakdown value: people per step, and each step's times to convert.
       SELECT ${grouped ? 'o.bv' : 'NULL::text AS bv'}, ARRAY[count(*)${ks.map((k) => `, count(*) FILTER (WHERE o.reached >= ${k})`).join('')}]::int[] AS n,
-             ARRAY[NULL${ks.map((k) => `, ${pct(k, 1)}`).join('')}]::float8[] AS p50,
-             ARRAY[NULL${ks.map((k) => `, ${pct(k, 2)}`).join('')}]::float8[] AS p90
+             ARRAY[NULL${ks.map((k) => `, ${durs(k)}`).join('')}]::text[] AS d
         FROM ok o ${grouped ? 'GROUP BY o.bv' : ''}
     ), bins AS (
       -- People per combination of histogram bins of steps 2..n (null past the step they reached; least() skips nulls).
@@ -152,10 +163,10 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
              count(*)::int AS n
         FROM ok o GROUP BY 1, 2
     )
-    SELECT s.bv, k, s.n[k] AS n, s.p50[k] AS p50, s.p90[k] AS p90, NULL::int AS bin
+    SELECT s.bv, k, s.n[k] AS n, s.d[k] AS d, NULL::int AS bin
       FROM steps s CROSS JOIN generate_series(1, ${p.add(n)}::int) k WHERE s.n[k] > 0
     UNION ALL
-    SELECT b.bv, k, sum(b.n)::int, NULL, NULL, b.b[k - 1]::int
+    SELECT b.bv, k, sum(b.n)::int, NULL, b.b[k - 1]::int
       FROM bins b CROSS JOIN generate_series(2, ${p.add(n)}::int) k WHERE b.b[k - 1] IS NOT NULL GROUP BY b.bv, k, b.b[k - 1]`}`;
   return { sql, params: p.values };
 }
@@ -172,23 +183,58 @@ export async function unknownEvents(ctx: PluginContext, names: string[]): Promis
 /** work_mem of the funnel's transaction. */
 const FUNNEL_WORK_MEM = '64MB';
 
-/** Runs a checked funnel and withholds every cell under `k`. */
-export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number, opts: Pick<FunnelSqlOptions, 'trait'> = {}): Promise<FunnelResult> {
-  const { sql, params } = funnelSql(ctx, spec, opts);
-  type Row = { bv: string | null; k: number; n: number; p50: number | null; p90: number | null; bin: number | null };
-  // The per-person arrays and the per-step sorts fit in memory at a million events with 64 MB (the default 4 MB
-  // spills them to disk); SET LOCAL ends with the transaction, which only reads.
-  const rows = await ctx.db.transaction(async (tx) => {
-    await tx.query(`SET LOCAL work_mem = '${FUNNEL_WORK_MEM}'`);
-    return tx.query<Row>(sql, params);
-  });
+/**
+ * The percentile PostgreSQL's `percentile_disc` answers: the first value (ascending) whose position reaches `f` of
+ * the count (`sorted` ascending, not empty).
+ */
+export function percentileDisc(sorted: Float64Array, f: number): number {
+  const row = Math.ceil(f * sorted.length);
+  return sorted[Math.max(row, 1) - 1]!;
+}
+
+/** Options of {@link runFunnel}: the guarded trait SQL of a trait breakdown, and how many parts to run in (default 2). */
+export type RunFunnelOptions = Pick<FunnelSqlOptions, 'trait'> & { parts?: number };
+
+/**
+ * Runs a checked funnel and withholds every cell under `k`. The people are split into `parts` disjoint parts (by a
+ * hash of the profile id), each counted by its own statement on its own connection, concurrently; counts and bins
+ * add up, and the times to convert of all parts are merged before the exact percentiles are taken, so the answer is
+ * the one a single statement gives. Each part reads its own snapshot: an event stored while a funnel runs may be
+ * counted for the people of one part and not yet for another's (each person's events are read at one instant).
+ */
+export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number, opts: RunFunnelOptions = {}): Promise<FunnelResult> {
+  const of = Math.max(1, Math.floor(opts.parts ?? DEFAULT_FUNNEL_PARTS));
+  type Row = { bv: string | null; k: number; n: number; d: string | null; bin: number | null };
+  // The per-person arrays and the sorts fit in memory at a million events with 64 MB (the default 4 MB spills them to
+  // disk); SET LOCAL ends with the transaction, which only reads.
+  const parts = await Promise.all(Array.from({ length: of }, (_, index) => {
+    const { sql, params } = funnelSql(ctx, spec, { trait: opts.trait, part: { index, of } });
+    return ctx.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL work_mem = '${FUNNEL_WORK_MEM}'`);
+      return tx.query<Row>(sql, params);
+    });
+  }));
   const bySeries = new Map<string | null, RawStep[]>();
-  for (const r of rows) {
-    let raw = bySeries.get(r.bv);
-    if (!raw) bySeries.set(r.bv, (raw = []));
-    const step = (raw[r.k - 1] ??= { entered: 0, p50Ms: null, p90Ms: null, bins: new Map() });
-    if (r.bin === null) Object.assign(step, { entered: r.n, p50Ms: r.p50, p90Ms: r.p90 });
-    else step.bins.set(r.bin, r.n);
+  const times = new Map<RawStep, string[]>();
+  for (const rows of parts) {
+    for (const r of rows) {
+      let raw = bySeries.get(r.bv);
+      if (!raw) bySeries.set(r.bv, (raw = []));
+      const step = (raw[r.k - 1] ??= { entered: 0, p50Ms: null, p90Ms: null, bins: new Map() });
+      if (r.bin === null) {
+        step.entered += r.n;
+        if (r.d) {
+          const texts = times.get(step);
+          if (texts) texts.push(r.d);
+          else times.set(step, [r.d]);
+        }
+      } else step.bins.set(r.bin, (step.bins.get(r.bin) ?? 0) + r.n);
+    }
+  }
+  for (const [step, texts] of times) {
+    const ms = Float64Array.from(texts.flatMap((t) => t.split(',')), Number).sort();
+    step.p50Ms = percentileDisc(ms, 0.5);
+    step.p90Ms = percentileDisc(ms, 0.9);
   }
   if (!spec.breakdown && !spec.breakdownTrait && bySeries.size === 0) bySeries.set(null, []);
   const ordered = [...bySeries].sort((a, b) => (b[1][0]?.entered ?? 0) - (a[1][0]?.entered ?? 0) || String(a[0]).localeCompare(String(b[0])));

@@ -37,7 +37,7 @@ export class FunnelResolver {
     const trait = traitBreakdownOption(ctx, spec.breakdownTrait);
     const { plugin, opts } = journeysLoaders.of(ctx);
     const names = [...spec.steps.map((s) => s.event), ...spec.exclusions.map((x) => x.event)];
-    const [result, unknown] = await Promise.all([runFunnel(plugin, spec, opts.k, trait), unknownEvents(plugin, names)]);
+    const [result, unknown] = await Promise.all([runFunnel(plugin, spec, opts.k, { ...trait, parts: opts.funnelParts }), unknownEvents(plugin, names)]);
     for (const name of unknown) {
       const i = spec.steps.findIndex((s) => s.event === name);
       ctx.warn({

@@ -58,7 +58,9 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
     if (unmerged.length > 0) {
       const origins = await ctx.db.query<{ origin_profile_id: string }>(
         // Traits (kept for journey stages) move back the same way.
-        'SELECT origin_profile_id FROM journeys_event WHERE profile_id = ANY($1::uuid[]) UNION SELECT origin_profile_id FROM journeys_trait WHERE profile_id = ANY($1::uuid[])',
+        `SELECT origin_profile_id FROM journeys_event WHERE profile_id = ANY($1::uuid[])
+          UNION SELECT origin_profile_id FROM journeys_trait WHERE profile_id = ANY($1::uuid[])
+          UNION SELECT origin_profile_id FROM journeys_identified WHERE profile_id = ANY($1::uuid[])`,
         [unmerged.map((c) => (c.kind === 'unmerge' ? c.unmerge.survivorId : ''))],
       );
       const ids = origins.map((o) => o.origin_profile_id);

@@ -1,6 +1,7 @@
 import { definePlugin, provide, type PluginContext } from '@rapport/core';
 import { CreateJourneys1764400000000 } from './1764400000000-create-journeys';
 import { CreateJourneyStages1764500000000 } from './1764500000000-create-journey-stages';
+import { JourneyTraitBackfill1764600000000 } from './1764600000000-journey-trait-backfill';
 import { AggregatesResolver } from './aggregates.resolver';
 import { FunnelResolver } from './funnel.resolver';
 import { FunnelProfilesResolver } from './funnel-profiles.resolver';
@@ -26,7 +27,7 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     name: 'journeys',
     version: '0.1.0',
     compatibility: '^0.1.0',
-    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000],
+    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000, JourneyTraitBackfill1764600000000],
     resolvers: [FunnelResolver, FunnelProfilesResolver, AggregatesResolver, StageResolver, ProfileJourneyResolver],
     purposes: [{ name: PURPOSE, description: 'Measure and improve the product from aggregate behaviour.', legalBasis: 'legitimate_interest' }],
     permissions: { admin: [READ_PERMISSION, DEFINE_PERMISSION] },

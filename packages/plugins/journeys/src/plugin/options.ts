@@ -18,6 +18,12 @@ export interface JourneysOptions {
    * Default 60,000 (a minute); at least 1,000.
    */
   stageRecheckMs?: number;
+  /**
+   * Parts a funnel query runs in: disjoint sets of people, each counted by its own statement on its own pooled
+   * connection, at the same time, and merged (the answer is the same). PostgreSQL runs one funnel statement on one
+   * core; 2 parts use two. Default 2; 1 to 16. Each part takes a connection from the plugin host's pool while it runs.
+   */
+  funnelParts?: number;
 }
 
 /** Options with every default applied. */
@@ -25,7 +31,11 @@ export interface ResolvedJourneysOptions {
   k: number;
   properties: ReadonlySet<string> | null;
   stageRecheckMs: number;
+  funnelParts: number;
 }
+
+/** Parts a funnel runs in when not told otherwise (the `funnelParts` option). */
+export const DEFAULT_FUNNEL_PARTS = 2;
 
 /** The purpose every aggregate serves: only people whose consent allows it are counted. */
 export const PURPOSE = 'analytics';
@@ -45,5 +55,7 @@ export function resolveOptions(o: JourneysOptions = {}): ResolvedJourneysOptions
   }
   const stageRecheckMs = o.stageRecheckMs ?? 60_000;
   if (!Number.isInteger(stageRecheckMs) || stageRecheckMs < 1000) throw new RangeError(`journeys: stageRecheckMs must be an integer of at least 1000, got ${stageRecheckMs}`);
-  return { k, properties: o.properties ? new Set(o.properties) : null, stageRecheckMs };
+  const funnelParts = o.funnelParts ?? DEFAULT_FUNNEL_PARTS;
+  if (!Number.isInteger(funnelParts) || funnelParts < 1 || funnelParts > 16) throw new RangeError(`journeys: funnelParts must be an integer from 1 to 16, got ${funnelParts}`);
+  return { k, properties: o.properties ? new Set(o.properties) : null, stageRecheckMs, funnelParts };
 }

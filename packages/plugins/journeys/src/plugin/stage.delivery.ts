@@ -3,28 +3,29 @@
  * after the batch's events, merges and unmerges are written, re-evaluates the people they touched in every journey.
  */
 import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/core';
-import { traitKeysOf, type JourneySpec } from './journey-definition';
+import { flatConditions, holdsForNobody, traitKeysOf, type JourneySpec } from './journey-definition';
 import { loadJourneys, type StoredJourney } from './journey-definition.store';
 import { MAX_PROPERTY_CHARS, PURPOSE } from './options';
 import { applyStages, lockStages, mergeStages } from './stage.service';
 
 interface TraitRow { eventId: string; key: string; profileId: string; originId: string; value: string; ts: number }
 
-/** A trait value a rule can compare: a short string, a finite number or a boolean. */
+/** A trait value a rule can compare: a short string, a finite number or a boolean; or null (the trait is unset: `exists: false`). */
 function keptTrait(v: unknown): boolean {
-  return (typeof v === 'string' && v.length <= MAX_PROPERTY_CHARS) || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+  return v === null || (typeof v === 'string' && v.length <= MAX_PROPERTY_CHARS) || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
 }
 
 /**
  * What an event must carry to be able to change a person's stage in a journey: one of the event names its rules name,
- * or (identify) one of the trait keys they name. `null` when any event can: a stage whose conditions are all `absent`
- * holds for a person with no event of those names, so a person's first event of any name can put them in it.
+ * or (identify) one of the trait keys they name. `null` when any event can: a stage whose conditions all hold for a
+ * person with nothing (`absent` events, `exists: false` traits, an `anyOf` with a group of those) holds for a person
+ * with no event of those names, so a person's first event of any name can put them in it.
  */
 export function stageInputsOf(j: JourneySpec): { names: Set<string>; traits: Set<string> } | null {
-  if (j.stages.some((s) => s.when.every((c) => c.kind === 'event' && c.absent))) return null;
+  if (j.stages.some((s) => s.when.every(holdsForNobody))) return null;
   const names = new Set<string>();
   const traits = new Set<string>();
-  for (const s of j.stages) for (const c of s.when) (c.kind === 'event' ? names.add(c.event) : traits.add(c.trait));
+  for (const s of j.stages) for (const c of flatConditions(s.when)) (c.kind === 'event' ? names.add(c.event) : traits.add(c.trait));
   return { names, traits };
 }
 
@@ -55,6 +56,8 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
   const touched = new Set<string>();
   const merges: { survivorId: string; mergedId: string }[] = [];
   let traits: TraitRow[] = [];
+  // Profiles identify events were delivered for (origin to current), known to a later trait backfill (stage.traits.ts).
+  let identified = new Map<string, string>();
   let locked = false;
   const lock = async () => {
     if (!locked) await lockStages(tx);
@@ -62,6 +65,7 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
   };
   const batch: StageBatch = {
     event(e, name) {
+      if (e.type === 'identify') identified.set(e.originProfileId, e.profileId);
       if (journeys.length === 0) return;
       inputs.forEach((inp, i) => {
         if (!inp || (name !== null && inp.names.has(name)) || (inp.traits.size > 0 && e.type === 'identify' && e.traits && Object.keys(e.traits).some((k) => inp.traits.has(k)))) {
@@ -75,6 +79,15 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
       }
     },
     async flush() {
+      if (identified.size > 0) {
+        const ids = identified;
+        identified = new Map();
+        await tx.query(
+          `INSERT INTO journeys_identified (origin_profile_id, profile_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])
+           ON CONFLICT (origin_profile_id) DO UPDATE SET profile_id = EXCLUDED.profile_id WHERE journeys_identified.profile_id <> EXCLUDED.profile_id`,
+          [[...ids.keys()], [...ids.values()]],
+        );
+      }
       if (traits.length === 0) return;
       const t = traits;
       traits = [];
@@ -89,6 +102,7 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
       if (c.kind === 'merge') {
         // Traits follow their events to the survivor (the handler moves the events).
         await tx.query('UPDATE journeys_trait SET profile_id = $1 WHERE profile_id = $2', [c.merge.survivorId, c.merge.mergedId]);
+        await tx.query('UPDATE journeys_identified SET profile_id = $1 WHERE profile_id = $2', [c.merge.survivorId, c.merge.mergedId]);
         if (journeys.length === 0) return;
         merges.push({ survivorId: c.merge.survivorId, mergedId: c.merge.mergedId });
         touched.add(c.merge.survivorId);
@@ -117,6 +131,11 @@ export async function unmergeTraits(tx: SqlRunner, survivorId: string, moves: [o
   if (moves.length === 0) return;
   await tx.query(
     `UPDATE journeys_trait t SET profile_id = m.live FROM unnest($2::uuid[], $3::uuid[]) AS m(origin, live)
+      WHERE t.profile_id = $1 AND t.origin_profile_id = m.origin`,
+    [survivorId, moves.map(([o]) => o), moves.map(([, l]) => l)],
+  );
+  await tx.query(
+    `UPDATE journeys_identified t SET profile_id = m.live FROM unnest($2::uuid[], $3::uuid[]) AS m(origin, live)
       WHERE t.profile_id = $1 AND t.origin_profile_id = m.origin`,
     [survivorId, moves.map(([o]) => o), moves.map(([, l]) => l)],
   );

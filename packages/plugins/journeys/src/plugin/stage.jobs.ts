@@ -17,7 +17,7 @@ export const RECHECK_JOB = 'stages-recheck';
 export const CHANGE_LOG_DAYS = 30;
 
 /**
- * Evaluates a journey for everyone the plugin knows (people with events or traits, and those in the journey now),
+ * Evaluates a journey for everyone the plugin knows (people with events, traits or an identify, and those in the journey now),
  * chunk by chunk; then marks the version evaluated. Safe to run again: evaluation writes values, not increments.
  */
 export async function backfillJourney(ctx: PluginContext, name: string): Promise<number> {
@@ -30,6 +30,7 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
       `SELECT profile_id FROM (
          (SELECT DISTINCT profile_id FROM journeys_event WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
          UNION (SELECT DISTINCT profile_id FROM journeys_trait WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
+         UNION (SELECT profile_id FROM journeys_identified WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
          UNION (SELECT profile_id FROM journeys_stage WHERE journey = $1 AND profile_id > $2::uuid ORDER BY 1 LIMIT $3)) x
         ORDER BY 1 LIMIT $3`,
       [name, after, STAGE_CHUNK],

@@ -3,18 +3,29 @@ import { ValidationError, type ProfileRecord } from '@rapport/core';
 import { Profile, type RequestContext } from '@rapport/schema';
 import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { checkJourney, type ConditionSpec } from './journey-definition';
-import { saveJourney, type StoredJourney } from './journey-definition.store';
+import { loadJourneys, saveJourney, type StoredJourney } from './journey-definition.store';
 import { journeysLoaders } from './journeys.loaders';
 import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION } from './options';
 import { publish } from './retention.result';
 import { BACKFILL_JOB } from './stage.jobs';
 import { stageKey } from './stage.loaders';
 import { deleteJourneyStages, lockStages } from './stage.service';
+import { addedTraitKeys, copyTraitValues } from './stage.traits';
 import { JourneyDefinitionInput, JourneyDefinitionType, ProfileJourneyType, StageCountsType, type JourneyConditionType } from './stage.types';
 
 function conditionOut(c: ConditionSpec): JourneyConditionType {
-  const none = { event: null, where: null, atLeast: null, withinSeconds: null, absent: null, trait: null, equals: null, greaterThan: null };
-  if (c.kind === 'trait') return { ...none, trait: c.trait, equals: c.equals, greaterThan: c.greaterThan };
+  const none = {
+    event: null, where: null, atLeast: null, withinSeconds: null, absent: null, trait: null, equals: null, greaterThan: null,
+    lessThan: null, in: null, exists: null, notEquals: null, anyOf: null,
+  };
+  if (c.kind === 'anyOf') return { ...none, anyOf: c.groups.map((g) => ({ when: g.map(conditionOut) })) };
+  if (c.kind === 'trait') {
+    // Definitions stored before lessThan, in, exists and notEquals lack them.
+    return {
+      ...none, trait: c.trait, equals: c.equals, greaterThan: c.greaterThan,
+      lessThan: c.lessThan ?? null, in: c.in ?? null, exists: c.exists ?? null, notEquals: c.notEquals ?? null,
+    };
+  }
   return { ...none, event: c.event, where: c.where, atLeast: c.absent ? null : c.atLeast, withinSeconds: c.withinMs === null ? null : c.withinMs / 1000, absent: c.absent };
 }
 
@@ -37,12 +48,19 @@ export class StageResolver {
   @Mutation(() => JourneyDefinitionType, {
     description:
       'Defines a journey, or replaces the stages of one with the same name (journeys plugin). Everyone known is then evaluated '
-      + 'in the background (`ready` turns true when done). See docs/journeys.md#stages.',
+      + 'in the background (`ready` turns true when done). A definition naming a trait key no journey read before copies its '
+      + 'current values first, and must then act for analytics. See docs/journeys.md#stages.',
   })
   async defineJourney(@Ctx() ctx: RequestContext, @Arg('input', () => JourneyDefinitionInput) input: JourneyDefinitionInput): Promise<JourneyDefinitionType> {
     const spec = checkJourney(input, 'input');
     const { plugin } = journeysLoaders.of(ctx);
-    const stored = await plugin.db.transaction((tx) => saveJourney(tx, spec));
+    const stored = await plugin.db.transaction(async (tx) => {
+      // Trait keys no journey read before: their current values are copied in this transaction (stage.traits.ts).
+      const added = addedTraitKeys(spec, await loadJourneys(tx), 'input');
+      const saved = await saveJourney(tx, spec);
+      await copyTraitValues(tx, plugin, ctx, added);
+      return saved;
+    });
     await plugin.jobs.send(BACKFILL_JOB, { journey: spec.name }, { singletonKey: spec.name });
     return definitionOut(stored);
   }

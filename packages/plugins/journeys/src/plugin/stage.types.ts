@@ -5,7 +5,8 @@ import type { ConditionInput, JourneyInput } from './journey-definition';
 
 @InputType('JourneyConditionInput', {
   description:
-    'One condition of a stage\'s rule: either `event` (with where, atLeast, withinSeconds, absent) or `trait` (with equals or greaterThan).',
+    'One condition of a stage\'s rule: exactly one of `event` (with where, atLeast, withinSeconds, absent), `trait` (with one of equals, '
+    + 'notEquals, in, exists, or greaterThan and/or lessThan) and `anyOf` (groups of event and trait conditions, one of which must hold).',
 })
 export class JourneyConditionInput implements ConditionInput {
   @Field(() => String, { nullable: true, description: 'Events of this name: a track event name, or `Page Viewed` / `Screen Viewed`.' })
@@ -18,6 +19,22 @@ export class JourneyConditionInput implements ConditionInput {
   @Field(() => String, { nullable: true, description: 'A trait key, read from the latest identify event that set it.' }) trait?: string | null;
   @Field(() => String, { nullable: true, description: "The trait's value, as text, equals this." }) equals?: string | null;
   @Field(() => Float, { nullable: true, description: "The trait's value is a number greater than this." }) greaterThan?: number | null;
+  @Field(() => Float, { nullable: true, description: "The trait's value is a number less than this (with greaterThan: a range, both bounds excluded)." })
+  lessThan?: number | null;
+  @Field(() => [String], { nullable: true, description: "The trait's value, as text, is one of these (1 to 50 values)." }) in?: string[] | null;
+  @Field(() => Boolean, { nullable: true, description: 'True: the trait is set (not null); false: it is not set.' }) exists?: boolean | null;
+  @Field(() => String, { nullable: true, description: "The trait is set and its value, as text, differs from this (a person without the trait does not match)." })
+  notEquals?: string | null;
+  @Field(() => [JourneyConditionGroupInput], {
+    nullable: true,
+    description: 'Holds when every condition of at least one group holds (2 to 10 groups; conditions inside are event or trait conditions, not anyOf).',
+  })
+  anyOf?: JourneyConditionGroupInput[] | null;
+}
+
+@InputType('JourneyConditionGroupInput', { description: 'A group of an anyOf: every condition must hold (1 to 10).' })
+export class JourneyConditionGroupInput {
+  @Field(() => [JourneyConditionInput]) when: JourneyConditionInput[];
 }
 
 @InputType('JourneyStageInput')
@@ -48,6 +65,16 @@ export class JourneyConditionType {
   @Field(() => String, { nullable: true }) trait: string | null;
   @Field(() => String, { nullable: true }) equals: string | null;
   @Field(() => Float, { nullable: true }) greaterThan: number | null;
+  @Field(() => Float, { nullable: true }) lessThan: number | null;
+  @Field(() => [String], { nullable: true }) in: string[] | null;
+  @Field(() => Boolean, { nullable: true }) exists: boolean | null;
+  @Field(() => String, { nullable: true }) notEquals: string | null;
+  @Field(() => [JourneyConditionGroupType], { nullable: true, description: 'The groups of an anyOf condition (one must hold).' }) anyOf: JourneyConditionGroupType[] | null;
+}
+
+@ObjectType('JourneyConditionGroup')
+export class JourneyConditionGroupType {
+  @Field(() => [JourneyConditionType]) when: JourneyConditionType[];
 }
 
 @ObjectType('JourneyStageDefinition')
