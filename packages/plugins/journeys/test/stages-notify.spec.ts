@@ -90,6 +90,27 @@ it('re-evaluates both people when a merge is undone', async () => {
   expect([now.get(a)?.stage, now.get(b)?.stage]).toEqual(['Visitor', 'Customer']);
 });
 
+it('moves a person known only by an identify back on unmerge', async () => {
+  const r = await kit.ingest([
+    { type: 'identify', userId: 'io-a', traits: { plan: 'gold' } },
+    { type: 'identify', anonymousId: 'io-b', traits: { seats: 3 } },
+  ]);
+  await kit.settle();
+  const [a, b] = [r.accepted[0]!.profileId, r.accepted[1]!.profileId];
+  const m = await kit.graphql(`mutation($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "test") { id } }`, { ids: [a, b] });
+  expect(m.errors).toBeUndefined();
+  await kit.settle();
+  const survivor = m.data.mergeProfiles.id as string;
+  const restored = survivor === a ? b : a;
+  const where = () => ctx.db.query<{ origin: string; live: string }>(
+    'SELECT origin_profile_id AS origin, profile_id AS live FROM journeys_identified WHERE origin_profile_id = ANY($1::uuid[]) ORDER BY 1', [[a, b]]);
+  expect((await where()).map((x) => x.live)).toEqual([survivor, survivor]);
+  const u = await kit.graphql(`mutation($id: ID!) { unmergeProfile(id: $id) { id } }`, { id: restored });
+  expect(u.errors).toBeUndefined();
+  await kit.settle();
+  expect((await where()).every((x) => x.live === x.origin)).toBe(true);
+});
+
 it('exports and erases what it holds on a person', async () => {
   const r = await kit.ingest([
     { type: 'page', userId: 'erased', name: 'Home' },
@@ -103,6 +124,7 @@ it('exports and erases what it holds on a person', async () => {
   expect(mine.stages).toEqual([expect.objectContaining({ journey: 'Funnel', stage: 'Visitor' })]);
   expect(mine.stageHistory).toHaveLength(1);
   expect(mine.stageChanges).toHaveLength(1);
+  expect(mine.identified).toEqual([expect.objectContaining({ origin_profile_id: id, profile_id: id })]);
   const del = await kit.graphql(`mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }`, { id });
   expect(del.errors).toBeUndefined();
   const left = await ctx.db.query<{ n: number }>(
