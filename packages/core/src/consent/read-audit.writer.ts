@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database';
+import { textArray } from '../database/sql-array.encoder';
 
 /** One request's reads of personal data on one profile (field names may hold any character, commas too). */
 export interface ReadAuditEntry {
@@ -50,14 +51,13 @@ export class ReadAuditWriter {
     this.rows = 0;
     this.stats.writes++;
     const all = batch.flatMap((b) => b.entries);
+    // One call of a PL/pgSQL function (migration 1763800000021): its INSERT is planned once per
+    // connection, not once per statement; it commits without waiting for the WAL flush.
     Promise.resolve()
       .then(() =>
         this.db.query(
-          `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-           INSERT INTO rapport_audit_log (key_id, actor, action, profile_id, fields, purpose, request_id)
-           SELECT k, a, 'read', p, ARRAY(SELECT jsonb_array_elements_text(f::jsonb)), pu, r
-             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[]) AS x(k, a, p, f, pu, r), relaxed`,
-          [all.map((e) => e.keyId), all.map((e) => e.actor), all.map((e) => e.profileId), all.map((e) => JSON.stringify(e.fields)), all.map((e) => e.purpose), all.map((e) => e.requestId)],
+          'SELECT rapport_audit_reads($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])',
+          [all.map((e) => e.keyId), all.map((e) => e.actor), all.map((e) => e.profileId), all.map((e) => textArray(e.fields)), all.map((e) => e.purpose), all.map((e) => e.requestId)],
         ),
       )
       .then(
@@ -66,3 +66,4 @@ export class ReadAuditWriter {
       );
   }
 }
+

@@ -54,6 +54,7 @@ export class IdentityGraph {
   private readonly owners = new Map<string, string>();
   readonly merges: PlannedMerge[] = [];
   readonly newIdentities: PlannedIdentity[] = [];
+  private readonly limitChecks = new WeakMap<ProfileState, { count: number; over: boolean }>();
 
   constructor(
     private readonly protection: MergeProtection,
@@ -92,6 +93,18 @@ export class IdentityGraph {
    * Returns the profile the message lands on and the identities that were dropped.
    */
   resolve(msg: NormalizedMessage): { profile: ProfileState; warnings: string[] } {
+    // The common case, one identity a profile already holds: the general path below would accept
+    // it (or not) by the limits of that profile's own identities, and land the message there.
+    if (msg.identities.length === 1 && (msg.type !== 'alias' || !msg.previousId)) {
+      const owner = this.ownerOf(msg.identities[0]);
+      if (owner && !this.overLimit(owner)) {
+        if (msg.type === 'identify') this.applyTraits(owner, msg);
+        return { profile: owner, warnings: [] };
+      }
+    }
+    // A new person, none of whose identities is known: the general path below would create a
+    // profile and link the identities in priority order while each type stays within its limit.
+    if (msg.type !== 'alias' && msg.identities.every((id) => !this.owners.has(key(id)))) return this.createFor(msg);
     const warnings: string[] = [];
     const accepted: IdentityRef[] = [];
     for (const id of this.protection.byPriority(this.identitiesOf(msg))) {
@@ -127,6 +140,40 @@ export class IdentityGraph {
     }
     if (msg.type === 'identify') this.applyTraits(profile, msg);
     return { profile, warnings };
+  }
+
+  /** {@link resolve} for a message none of whose (distinct) identities has an owner yet. */
+  private createFor(msg: NormalizedMessage): { profile: ProfileState; warnings: string[] } {
+    const warnings: string[] = [];
+    const counts = new Map<string, number>();
+    const profile = this.create(msg.receivedAt);
+    for (const id of this.protection.byPriority(msg.identities)) {
+      if (this.owners.has(key(id))) continue; // named twice: linked already
+      const count = (counts.get(id.type) ?? 0) + 1;
+      const limit = this.protection.limit(id.type);
+      if (count > limit) {
+        warnings.push(`${id.type} "${id.value}" was not linked: adding it would give one profile ${count} ${id.type} values (limit ${limit})`);
+        continue;
+      }
+      counts.set(id.type, count);
+      this.owners.set(key(id), profile.id);
+      profile.identities.push(id);
+      this.newIdentities.push({ ...id, profileId: profile.id, firstSeenAt: msg.timestamp });
+    }
+    if (msg.type === 'identify') this.applyTraits(profile, msg);
+    return { profile, warnings };
+  }
+
+  /**
+   * Whether a profile's own identities already exceed a limit (a limit lowered after they were
+   * linked), remembered while its identities stay as they are.
+   */
+  private overLimit(p: ProfileState): boolean {
+    const known = this.limitChecks.get(p);
+    if (known && known.count === p.identities.length) return known.over;
+    const over = this.protection.violation(p.identities) !== null;
+    this.limitChecks.set(p, { count: p.identities.length, over });
+    return over;
   }
 
   /** Identities a message asserts. For alias, `previousId` is the id already known (user or anonymous). */

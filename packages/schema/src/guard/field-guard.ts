@@ -5,7 +5,7 @@ import {
 } from '@rapport/core/internal';
 import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
 import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
-import { fallbackRoot, type FallbackRoot } from './governed';
+import { fallbackRoot } from './governed';
 
 /** Per-request guard state: the decider, the errors and audit entries the request collects. */
 export class RequestGuard {
@@ -160,51 +160,77 @@ export function applyFieldGuard(schema: GraphQLSchema, plugins: RapportPlugin[] 
       if (declared && isNonNullType(field.type)) {
         throw new ValidationError('field', 'nullable', `${key} is non-null, so a denial would null its parent: declare a policy on nullable fields only`);
       }
-      const withFallback = declaration?.fallback === true;
       // Only a single scalar can carry a mask; objects and lists of a denied field resolve to null.
       const nullable = getNullableType(field.type);
-      const maskable = isScalarType(nullable) && nullable.name !== 'JSONObject';
+      const spec: FieldSpec = {
+        type: typeName,
+        field: fieldName,
+        key,
+        redaction: REDACTIONS[key] ?? 'none',
+        maskable: isScalarType(nullable) && nullable.name !== 'JSONObject',
+        derives,
+        declared,
+        withFallback: declaration?.fallback === true,
+        original,
+        lastDecider: null,
+        lastGuarded: false,
+      };
       const holdsData = DATA_FIELDS.has(key) || derives.length > 0;
-      // Whether the field needs deciding depends on the decider (its policy snapshot): remembered
-      // for the last one, which requests of the same caller and purpose share.
-      let lastDecider: AccessDecider | null = null;
-      let lastGuarded = false;
       field.resolve = (parent, args, ctx: GuardCtx, info) => {
         const guard = ctx?.guard;
         if (!guard) return original(parent, args, ctx, info);
-        if (!holdsData) {
-          if (guard.decider !== lastDecider) {
-            lastGuarded = guard.decider.guarded(typeName, fieldName, declared);
-            lastDecider = guard.decider;
-          }
-          if (!lastGuarded) return original(parent, args, ctx, info);
-        }
-        const call = () => original(parent, args, ctx, info);
-        // The fallback runs through the field's own resolver chain (its @Authorized check and
-        // middlewares first), where @Governed's middleware answers a fallback root with the fallback.
-        const fallback = withFallback ? (root: FallbackRoot) => original(root, args, ctx, info) : null;
-        return guarded({ guard, type: typeName, field: fieldName, maskable, derives, declared, fallback, call, parent, args: args as Record<string, unknown>, ctx, info });
+        if (!holdsData && !ownPolicy(spec, guard.decider)) return original(parent, args, ctx, info);
+        return guarded(spec, guard, parent, args as Record<string, unknown>, ctx, info);
       };
     }
   }
   return schema;
 }
 
-interface GuardedCall {
-  guard: RequestGuard;
+/** How a field's allowed value is redacted datum by datum (`none`: kept as it is). */
+type Redaction = 'traits' | 'identities' | 'eventData' | 'mergeReason' | 'none';
+const REDACTIONS: Record<string, Redaction> = {
+  'Profile.traits': 'traits',
+  'Profile.identities': 'identities',
+  'Event.userId': 'eventData',
+  'Event.anonymousId': 'eventData',
+  'Event.properties': 'eventData',
+  'Event.traits': 'eventData',
+  'Event.context': 'eventData',
+  'Merge.reason': 'mergeReason',
+};
+
+/** What the guard knows of one field, built once per schema (a read allocates no description of it). */
+interface FieldSpec {
   type: string;
   field: string;
+  /** `Type.field`. */
+  key: string;
+  redaction: Redaction;
   maskable: boolean;
   derives: Datum[];
   /** The field's declared policy: its default, replaced by an admin policy on the field. */
   declared: DeclaredPolicy | null;
-  /** Serves the field's declared fallback; null when it declares none. */
-  fallback: ((root: FallbackRoot) => unknown) | null;
-  call: () => unknown;
-  parent: unknown;
-  args: Record<string, unknown>;
-  ctx: GuardCtx;
-  info: GraphQLResolveInfo;
+  /** Whether a denial for the purpose or consent serves the field's declared fallback. */
+  withFallback: boolean;
+  /** The field's own resolver. */
+  original: GraphQLFieldResolver<unknown, unknown>;
+  /** The last decider asked whether a policy names the field, and its answer ({@link ownPolicy}). */
+  lastDecider: AccessDecider | null;
+  lastGuarded: boolean;
+}
+
+/**
+ * Whether a policy names the field itself (an admin's, or its declaration): it depends only on the
+ * decider (its policy snapshot), so the answer is remembered for the last one, which the requests of
+ * one caller and purpose share, instead of being looked up on every read of every event.
+ */
+function ownPolicy(spec: FieldSpec, decider: AccessDecider): boolean {
+  if (spec.lastDecider !== decider) {
+    spec.lastGuarded = decider.guarded(spec.type, spec.field, spec.declared);
+    spec.lastDecider = decider;
+  }
+  return spec.lastGuarded;
 }
 
 /**
@@ -221,86 +247,92 @@ function then<T>(v: unknown, f: (x: unknown) => T): T | Promise<T> {
  * request (after its first guarded field) and the field's resolver is: a page of events then
  * costs no promise per guarded field of each event.
  */
-function guarded(g: GuardedCall): unknown {
-  const { guard, type, field } = g;
-  if (type === 'MatchCandidate' && field === 'explanation') return guardedExplanation(g);
-  const profileId = profileIdOf(type, g.parent);
-  if (!profileId) return decided(g, undefined, {});
+function guarded(spec: FieldSpec, guard: RequestGuard, parent: unknown, args: Record<string, unknown>, ctx: GuardCtx, info: GraphQLResolveInfo): unknown {
+  if (spec.key === 'MatchCandidate.explanation') return guardedExplanation(spec, guard, parent, args, ctx, info);
+  const profileId = profileIdOf(spec.type, parent);
+  if (!profileId) return decided(spec, guard, parent, args, ctx, info, undefined, {});
   const known = guard.loadedConsents(profileId);
-  return known ? decided(g, profileId, known) : guard.consentsOf(profileId).then((c) => decided(g, profileId, c));
+  return known
+    ? decided(spec, guard, parent, args, ctx, info, profileId, known)
+    : guard.consentsOf(profileId).then((c) => decided(spec, guard, parent, args, ctx, info, profileId, c));
 }
 
 /** A match explanation: each side's compared traits decided for its own profile. */
-async function guardedExplanation(g: GuardedCall): Promise<unknown> {
-  const { guard, info } = g;
-  const c = g.parent as { profileA?: string; profileB?: string };
+async function guardedExplanation(spec: FieldSpec, guard: RequestGuard, parent: unknown, args: Record<string, unknown>, ctx: GuardCtx, info: GraphQLResolveInfo): Promise<unknown> {
+  const c = parent as { profileA?: string; profileB?: string };
   const [a, b] = await Promise.all([c.profileA, c.profileB].map((id) => (id ? guard.consentsOf(id) : Promise.resolve({}))));
-  const value = await g.call();
+  const value = await spec.original(parent, args, ctx, info);
   if (!Array.isArray(value)) return value;
-  return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(g.ctx));
+  return redactExplanation(value, guard.keeper(info, c.profileA, a), guard.keeper(info, c.profileB, b), comparisonTraits(ctx));
 }
 
 /** The decision on one field read, for a profile (if any) in these consent states. */
-function decided(g: GuardedCall, profileId: string | undefined, consents: ConsentStates): unknown {
-  const { guard, type, field, info } = g;
-  const keep = guard.keeper(info, profileId, consents);
+function decided(
+  spec: FieldSpec, guard: RequestGuard, parent: unknown, args: Record<string, unknown>, ctx: GuardCtx, info: GraphQLResolveInfo,
+  profileId: string | undefined, consents: ConsentStates,
+): unknown {
+  const { type, field } = spec;
 
-  if (type === 'Profile' && field === 'trait') {
-    const key = String(g.args.key);
+  if (spec.key === 'Profile.trait') {
+    const key = String(args.key);
     const d = guard.decideDatum({ kind: 'trait', path: key }, consents);
     if (!d.allowed) {
       guard.deny(info, `Profile.traits.${key}`, d);
-      return d.mask === 'null' ? null : then(g.call(), (v) => maskValue(v, d.mask));
+      return d.mask === 'null' ? null : then(spec.original(parent, args, ctx, info), (v) => maskValue(v, d.mask));
     }
     if (d.pii && profileId) guard.audit(profileId, `Profile.traits.${key}`);
-    return then(g.call(), (value) => {
+    const keep = guard.keeper(info, profileId, consents);
+    return then(spec.original(parent, args, ctx, info), (value) => {
       const v = redactTraitValue(key, value, keep, (x) => guard.decider.nested(x));
       return v === undefined ? null : v;
     });
   }
 
   // The field as a whole: its own policy (an admin's, else its declaration), then what it derives from.
-  const denials: Array<{ d: AccessDecision; own: boolean; reason: string }> = [];
+  let denials: Array<{ d: AccessDecision; own: boolean; reason: string }> | null = null;
   let own: AccessDecision | null = null;
-  if (guard.decider.guarded(type, field, g.declared)) {
-    own = guard.decider.decide(type, field, consents, g.declared);
-    if (!own.allowed) denials.push({ d: own, own: true, reason: own.reason });
+  if (ownPolicy(spec, guard.decider)) {
+    own = guard.decider.decide(type, field, consents, spec.declared);
+    if (!own.allowed) (denials ??= []).push({ d: own, own: true, reason: own.reason });
   }
-  for (const datum of g.derives) {
+  for (const datum of spec.derives) {
     const d = guard.decideDatum(datum, consents);
-    if (!d.allowed) denials.push({ d, own: false, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
+    if (!d.allowed) (denials ??= []).push({ d, own: false, reason: `derives from ${AccessDecider.nameOf(datum)}: ${d.reason}` });
   }
-  if (denials.length) {
+  if (denials) {
     // Denied only because of the purpose or the person's consent (rules 4 and 5): the declared
     // fallback is the answer, with no error and no audit entry (it reads nothing of the person's
-    // for that purpose). A role or default denial (rules 1 and 3) anywhere stays a denial.
-    if (g.fallback && denials.every((x) => deniedForPurpose(x.d))) return g.fallback(fallbackRoot(type, profileId));
-    const first = (g.fallback && denials.find((x) => !deniedForPurpose(x.d))) || denials[0];
-    guard.deny(info, `${type}.${field}`, { code: first.d.code, reason: first.reason });
-    return !first.own || first.d.mask === 'null' || !g.maskable ? null : then(g.call(), (v) => maskValue(v, first.d.mask));
+    // for that purpose). A role or default denial (rules 1 and 3) anywhere stays a denial. The
+    // fallback runs through the field's own resolver chain (its @Authorized check and middlewares
+    // first), where @Governed's middleware answers a fallback root with the fallback.
+    if (spec.withFallback && denials.every((x) => deniedForPurpose(x.d))) return spec.original(fallbackRoot(type, profileId), args, ctx, info);
+    const first = (spec.withFallback && denials.find((x) => !deniedForPurpose(x.d))) || denials[0];
+    guard.deny(info, spec.key, { code: first.d.code, reason: first.reason });
+    return !first.own || first.d.mask === 'null' || !spec.maskable ? null : then(spec.original(parent, args, ctx, info), (v) => maskValue(v, first.d.mask));
   }
-  if (own?.pii && profileId) guard.audit(profileId, `${type}.${field}`);
+  if (own?.pii && profileId) guard.audit(profileId, spec.key);
 
-  return then(g.call(), (value) => {
-    if (value === null || value === undefined) return value;
-    const nested = (x: Datum) => guard.decider.nested(x);
-    switch (`${type}.${field}`) {
-      case 'Profile.traits':
-        return redactTraits(value as Record<string, unknown>, keep, nested);
-      case 'Profile.identities':
-        return (value as Array<{ type: string }>).filter((i) => keep({ kind: 'identity', type: i.type }));
-      case 'Event.userId':
-      case 'Event.anonymousId':
-      case 'Event.properties':
-      case 'Event.traits':
-      case 'Event.context':
-        return redactEventField(g.parent as EventRecord, field as EventDataField, keep, nested);
-      case 'Merge.reason':
-        return redactMergeReason(value as Record<string, unknown>, keep, comparisonTraits(g.ctx));
-      default:
-        return value;
-    }
-  });
+  const value = spec.original(parent, args, ctx, info);
+  if (spec.redaction === 'none') return value;
+  const keep = guard.keeper(info, profileId, consents);
+  return then(value, (v) => redacted(spec, guard, parent, ctx, v, keep));
+}
+
+/** The allowed value of a data field, with each datum the request may not read taken out. */
+function redacted(spec: FieldSpec, guard: RequestGuard, parent: unknown, ctx: GuardCtx, value: unknown, keep: (d: Datum) => boolean): unknown {
+  if (value === null || value === undefined) return value;
+  switch (spec.redaction) {
+    case 'traits':
+      return redactTraits(value as Record<string, unknown>, keep, (x: Datum) => guard.decider.nested(x));
+    case 'identities':
+      return (value as Array<{ type: string }>).filter((i) => keep({ kind: 'identity', type: i.type }));
+    case 'eventData':
+      return redactEventField(parent as EventRecord, spec.field as EventDataField, keep, (x: Datum) => guard.decider.nested(x));
+    case 'mergeReason':
+      return redactMergeReason(value as Record<string, unknown>, keep, comparisonTraits(ctx));
+    default:
+      return value;
+  }
 }
 
 /** Builds a request's guard from the current policies, the caller and its purpose. */

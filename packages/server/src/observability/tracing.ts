@@ -85,7 +85,7 @@ export function startTracing(core: RapportCore, options: TracingOptions = {}): S
     // Outside a request, or in work a request left running after it ended (a queue's loop keeps
     // the context it was started in): not traced.
     if (!trace.getSpan(context.active())?.isRecording()) return run();
-    const operation = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'SQL';
+    const operation = sqlOperation(sql);
     return tracer.startActiveSpan(
       operation,
       { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql', 'db.operation.name': operation, 'db.query.text': sql.length > 2000 ? `${sql.slice(0, 2000)}…` : sql } },
@@ -193,4 +193,23 @@ export function startTracing(core: RapportCore, options: TracingOptions = {}): S
       core.logger.info({ exporter: options.exporter ? 'custom' : 'otlp', endpoint }, 'tracing on');
     },
   };
+}
+
+/**
+ * A statement's operation, for its span's name and `db.operation.name`: its first keyword, or for a
+ * `WITH` query what it does: the first data-modifying statement of its CTEs (`WITH ins AS (INSERT
+ * ...) SELECT ...` inserts), else the keyword of its main statement (the first at depth 0).
+ */
+export function sqlOperation(sql: string): string {
+  const first = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? 'SQL';
+  if (first !== 'WITH') return first;
+  const modifying = /\bAS\s*(?:(?:NOT\s+)?MATERIALIZED\s*)?\(\s*(INSERT|UPDATE|DELETE|MERGE)\b/i.exec(sql);
+  if (modifying) return modifying[1]!.toUpperCase();
+  let depth = 0;
+  for (const m of sql.matchAll(/[()]|\b(SELECT|INSERT|UPDATE|DELETE|MERGE)\b/gi)) {
+    if (m[0] === '(') depth++;
+    else if (m[0] === ')') depth--;
+    else if (depth === 0) return m[1]!.toUpperCase();
+  }
+  return first;
 }
