@@ -3,7 +3,7 @@
  * range, reduced to one row per person (how far they got, and when): set-wise with window functions for an ordered
  * funnel without exclusions or per-step windows (`setwiseFunnel`), otherwise grouped per person into arrays in time
  * order and walked by `journeys_funnel_person`; filtered by consent (`ctx.consent.sql`, on people, not events), then
- * counted per step, with each step's times to convert and its histogram bins. `runFunnel` runs the statement in parts
+ * answered per breakdown value as the people who entered and each later step's times to convert. `runFunnel` runs the statement in parts
  * (disjoint sets of people, by a hash of the profile id) on concurrent connections and merges their answers: the
  * per-person work (a sort and window passes) runs on one core in PostgreSQL, so parts are how one funnel uses more.
  */
@@ -139,11 +139,8 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
   const dur = (k: number) => `(o.times[${k}] - o.times[${k - 1}])`;
   // Without a breakdown there is one series: no GROUP BY, so no sort of the people by a constant.
   const grouped = spec.breakdown !== null || spec.breakdownTrait !== null;
-  // Parameters of the aggregates only (added when used: funnelProfiles' statement replaces the aggregates).
-  let lastBin: string | undefined, width: string | undefined;
-  const bin = () => [(lastBin ??= p.add(spec.bins - 1)), (width ??= p.add(binWidthMs(spec.windowMs, spec.bins)))];
-  // Each step's times to convert, as one text of comma-separated ms (unordered): runFunnel merges the parts' and takes
-  // the exact percentiles.
+  // Each step's times to convert, as one text of comma-separated ms (unordered): runFunnel merges the parts', counts
+  // and bins them, and takes the exact percentiles.
   const durs = (k: number) => `string_agg(${dur(k)}::text, ',') FILTER (WHERE o.reached >= ${k})`;
   const sql = `
     WITH ev AS (
@@ -152,22 +149,11 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
     ), ${perPerson}, ok AS (
       SELECT g.profile_id, g.reached, g.times, ${pick} AS bv
         FROM ${setwise ? 'g' : 'r g'} WHERE g.reached > 0 AND ${ctx.consent.sql('g.profile_id', PURPOSE)}
-    )${opts.people ? opts.people((v) => p.add(v)) : `, steps AS (
-      -- One row per breakdown value: people per step, and each step's times to convert.
-      SELECT ${grouped ? 'o.bv' : 'NULL::text AS bv'}, ARRAY[count(*)${ks.map((k) => `, count(*) FILTER (WHERE o.reached >= ${k})`).join('')}]::int[] AS n,
-             ARRAY[NULL${ks.map((k) => `, ${durs(k)}`).join('')}]::text[] AS d
-        FROM ok o ${grouped ? 'GROUP BY o.bv' : ''}
-    ), bins AS (
-      -- People per combination of histogram bins of steps 2..n (null past the step they reached; least() skips nulls).
-      SELECT o.bv, ARRAY[${ks.map((k) => `CASE WHEN o.reached >= ${k} THEN least(${bin()[0]}::bigint, ${dur(k)} / ${bin()[1]}::bigint) END`).join(', ')}] AS b,
-             count(*)::int AS n
-        FROM ok o GROUP BY 1, 2
-    )
-    SELECT s.bv, k, s.n[k] AS n, s.d[k] AS d, NULL::int AS bin
-      FROM steps s CROSS JOIN generate_series(1, ${p.add(n)}::int) k WHERE s.n[k] > 0
-    UNION ALL
-    SELECT b.bv, k, sum(b.n)::int, NULL, b.b[k - 1]::int
-      FROM bins b CROSS JOIN generate_series(2, ${p.add(n)}::int) k WHERE b.b[k - 1] IS NOT NULL GROUP BY b.bv, k, b.b[k - 1]`}`;
+    )${opts.people ? opts.people((v) => p.add(v)) : `
+    -- One row per breakdown value: the people who entered, and each later step's times to convert (one per person
+    -- who reached it: their number is the step's count, and runFunnel bins them and takes the percentiles).
+    SELECT ${grouped ? 'o.bv' : 'NULL::text AS bv'}, count(*)::int AS n, ARRAY[NULL${ks.map((k) => `, ${durs(k)}`).join('')}]::text[] AS d
+      FROM ok o ${grouped ? 'GROUP BY o.bv' : ''}`}`;
   return { sql, params: p.values };
 }
 
@@ -192,6 +178,32 @@ export function percentileDisc(sorted: Float64Array, f: number): number {
   return sorted[Math.max(row, 1) - 1]!;
 }
 
+/**
+ * The times to convert of texts of comma-separated integers (PostgreSQL's text of bigints, `string_agg`), in one
+ * array: parsed by hand, as a `split` and `Number` per value cost a third of a funnel's time in Node at 1M events.
+ */
+export function parseTimes(texts: readonly string[]): Float64Array {
+  let size = 0;
+  for (const t of texts) size += t.length;
+  const out = new Float64Array((size >> 1) + texts.length);
+  let at = 0;
+  for (const t of texts) {
+    let v = 0;
+    let sign = 1;
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 44) {
+        out[at++] = sign * v;
+        v = 0;
+        sign = 1;
+      } else if (c === 45) sign = -1;
+      else v = v * 10 + (c - 48);
+    }
+    out[at++] = sign * v;
+  }
+  return out.subarray(0, at);
+}
+
 /** Options of {@link runFunnel}: the guarded trait SQL of a trait breakdown, and how many parts to run in (default 2). */
 export type RunFunnelOptions = Pick<FunnelSqlOptions, 'trait'> & { parts?: number };
 
@@ -204,37 +216,43 @@ export type RunFunnelOptions = Pick<FunnelSqlOptions, 'trait'> & { parts?: numbe
  */
 export async function runFunnel(ctx: PluginContext, spec: FunnelSpec, k: number, opts: RunFunnelOptions = {}): Promise<FunnelResult> {
   const of = Math.max(1, Math.floor(opts.parts ?? DEFAULT_FUNNEL_PARTS));
-  type Row = { bv: string | null; k: number; n: number; d: string | null; bin: number | null };
-  // The per-person arrays and the sorts fit in memory at a million events with 64 MB (the default 4 MB spills them to
-  // disk); SET LOCAL ends with the transaction, which only reads.
+  type Row = { bv: string | null; n: number; d: (string | null)[] };
   const parts = await Promise.all(Array.from({ length: of }, (_, index) => {
     const { sql, params } = funnelSql(ctx, spec, { trait: opts.trait, part: { index, of } });
     return ctx.db.transaction(async (tx) => {
+      // The per-person arrays and sorts fit in memory at a million events with 64 MB (the default 4 MB spills them
+      // to disk). With parts, each is one core's work: parallel workers under a part would only compete with the
+      // other parts for the same cores. SET LOCAL ends with the transaction, which only reads.
       await tx.query(`SET LOCAL work_mem = '${FUNNEL_WORK_MEM}'`);
+      if (of > 1) await tx.query('SET LOCAL max_parallel_workers_per_gather = 0');
       return tx.query<Row>(sql, params);
     });
   }));
-  const bySeries = new Map<string | null, RawStep[]>();
-  const times = new Map<RawStep, string[]>();
+  // Per breakdown value: the people who entered, and each later step's times to convert, over all parts.
+  const merged = new Map<string | null, { entered: number; texts: string[][] }>();
   for (const rows of parts) {
     for (const r of rows) {
-      let raw = bySeries.get(r.bv);
-      if (!raw) bySeries.set(r.bv, (raw = []));
-      const step = (raw[r.k - 1] ??= { entered: 0, p50Ms: null, p90Ms: null, bins: new Map() });
-      if (r.bin === null) {
-        step.entered += r.n;
-        if (r.d) {
-          const texts = times.get(step);
-          if (texts) texts.push(r.d);
-          else times.set(step, [r.d]);
-        }
-      } else step.bins.set(r.bin, (step.bins.get(r.bin) ?? 0) + r.n);
+      if (r.n === 0) continue;
+      let m = merged.get(r.bv);
+      if (!m) merged.set(r.bv, (m = { entered: 0, texts: spec.steps.map(() => []) }));
+      m.entered += r.n;
+      r.d.forEach((t, i) => t && m!.texts[i]!.push(t));
     }
   }
-  for (const [step, texts] of times) {
-    const ms = Float64Array.from(texts.flatMap((t) => t.split(',')), Number).sort();
-    step.p50Ms = percentileDisc(ms, 0.5);
-    step.p90Ms = percentileDisc(ms, 0.9);
+  const width = binWidthMs(spec.windowMs, spec.bins);
+  const bySeries = new Map<string | null, RawStep[]>();
+  for (const [bv, m] of merged) {
+    bySeries.set(bv, spec.steps.map((_, i): RawStep => {
+      if (i === 0) return { entered: m.entered, p50Ms: null, p90Ms: null, bins: new Map() };
+      const ms = parseTimes(m.texts[i]!).sort();
+      const counts = new Int32Array(spec.bins);
+      for (const d of ms) counts[Math.min(spec.bins - 1, Math.floor(d / width))]!++;
+      const bins = new Map<number, number>();
+      counts.forEach((c, b) => c > 0 && bins.set(b, c));
+      return ms.length === 0
+        ? { entered: 0, p50Ms: null, p90Ms: null, bins }
+        : { entered: ms.length, p50Ms: percentileDisc(ms, 0.5), p90Ms: percentileDisc(ms, 0.9), bins };
+    }));
   }
   if (!spec.breakdown && !spec.breakdownTrait && bySeries.size === 0) bySeries.set(null, []);
   const ordered = [...bySeries].sort((a, b) => (b[1][0]?.entered ?? 0) - (a[1][0]?.entered ?? 0) || String(a[0]).localeCompare(String(b[0])));
