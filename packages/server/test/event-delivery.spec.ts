@@ -50,15 +50,46 @@ const picky = definePlugin(() => ({
   },
 }));
 
+// A plugin that reads only the events' properties: the other fields are not loaded for it.
+const narrowSeen: Change[] = [];
+const narrow = definePlugin(() => ({
+  name: 'narrow',
+  delivery: {
+    kinds: ['event'],
+    eventFields: ['properties'],
+    async handle(changes: Change[]) {
+      narrowSeen.push(...changes);
+    },
+  },
+}));
+
 let env: TestEnvironment;
 beforeAll(async () => {
-  env = await createTestEnvironment({ plugins: [recorder(), picky()], delivery: { pollMs: 100, baseBackoffMs: 50, maxBackoffMs: 200 } });
+  env = await createTestEnvironment({ plugins: [recorder(), picky(), narrow()], delivery: { pollMs: 100, baseBackoffMs: 50, maxBackoffMs: 200 } });
 });
 afterAll(async () => env?.close());
 
 const eventsSeen = (messageIds: string[]) => seen.filter((c) => c.kind === 'event' && messageIds.includes(c.event.messageId));
 
 describe('durable event delivery to plugins', () => {
+  it('loads only the event fields a plugin declares (and those every event has) for it, and all for the others', async () => {
+    const msg = { type: 'track', userId: 'narrow-1', event: 'Narrowed', messageId: 'narrow-1', properties: { sku: 'A-1' }, context: { ip: '203.0.113.9' } };
+    expect((await env.post('/v1/batch', { batch: [msg] })).status).toBe(200);
+    const mine = await until(() => narrowSeen.find((c) => c.kind === 'event' && c.event.properties?.sku === 'A-1'), (v) => v !== undefined);
+    const event = mine!.kind === 'event' ? mine!.event : null;
+    expect(Object.keys(event!).sort()).toEqual(['id', 'name', 'profileId', 'properties', 'timestamp', 'type']);
+    expect(event).toMatchObject({ type: 'track', name: 'Narrowed', properties: { sku: 'A-1' } });
+    expect(event!.timestamp).toBeInstanceOf(Date);
+    // The recorder, which declares no fields, gets the whole event.
+    const full = await until(() => eventsSeen(['narrow-1'])[0], (v) => v !== undefined);
+    expect(full!.kind === 'event' && full!.event.context).toMatchObject({ ip: '203.0.113.9' });
+  });
+
+  it('refuses a delivery that names a field events do not have, at start', async () => {
+    const bad = definePlugin(() => ({ name: 'bad-fields', delivery: { eventFields: ['properties', 'nope' as 'properties'], async handle() {} } }));
+    await expect(createTestEnvironment({ plugins: [bad()] })).rejects.toThrow(/delivery\.eventFields: "nope" is not an event field/);
+  });
+
   it('delivers each stored event once, in order per profile, in batches, and skips duplicates', async () => {
     const batch = Array.from({ length: 120 }, (_, k) => ({ type: 'track', userId: `order-${k % 3}`, event: 'Step', messageId: `ord-${k}`, properties: { k } }));
     expect((await env.post('/v1/batch', { batch })).status).toBe(200);

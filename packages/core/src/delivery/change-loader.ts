@@ -1,5 +1,5 @@
 import type { Queryable } from '../database/database';
-import { toEvent } from '../service/event.service';
+import { eventColumns, toEvent, type EventField } from '../service/event.service';
 import type { TransportRow } from './delivery-transport';
 import type { Change, ChangeKind } from './delivery.types';
 
@@ -8,12 +8,13 @@ export type OutboxRow = TransportRow;
 
 /**
  * Reads what outbox rows refer to, one statement per kind present, and returns the changes in
- * the rows' order. A row whose record is gone (an erased event) yields nothing.
+ * the rows' order. A row whose record is gone (an erased event) yields nothing. With
+ * `eventFields`, events hold those fields and the ones every event has, and nothing else.
  */
-export async function loadChanges(db: Queryable, rows: OutboxRow[]): Promise<Change[]> {
+export async function loadChanges(db: Queryable, rows: OutboxRow[], eventFields?: readonly EventField[]): Promise<Change[]> {
   const refs = (kind: ChangeKind) => rows.filter((r) => r.kind === kind).map((r) => r.ref);
   const [events, merges, consents] = await Promise.all([
-    refs('event').length ? db.query('SELECT * FROM rapport_event WHERE id = ANY($1::bigint[])', [refs('event')]) : [],
+    refs('event').length ? db.query(`SELECT ${eventColumns('e', eventFields)} FROM rapport_event e WHERE e.id = ANY($1::bigint[])`, [refs('event')]) : [],
     refs('merge').length + refs('unmerge').length
       ? db.query<Record<string, unknown>>(
           'SELECT id, survivor_id, merged_id, rule, message_id, undone_by FROM rapport_merge WHERE id = ANY($1::uuid[])',

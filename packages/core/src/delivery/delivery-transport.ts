@@ -1,3 +1,4 @@
+import type { EventField } from '../service/event.service';
 import type { Change, ChangeKind, DeadLetter, DeliveryStatus } from './delivery.types';
 
 /** A change as the transport carries it: a position and a reference, loaded into a {@link Change} on delivery. */
@@ -35,8 +36,11 @@ export interface DeliveryTransport {
   claim(consumer: string, owner: string, leaseMs: number, limit: number): Promise<Claim | null>;
   /** Extends `owner`'s lease while its plugin still handles a batch. False when the lease was lost. */
   renew(consumer: string, owner: string, leaseMs: number): Promise<boolean>;
-  /** The changes the rows refer to, in the rows' order (a row whose record is gone yields none). */
-  load(rows: TransportRow[]): Promise<Change[]>;
+  /**
+   * The changes the rows refer to, in the rows' order (a row whose record is gone yields none);
+   * events with `eventFields` only (and those every event has) when given.
+   */
+  load(rows: TransportRow[], eventFields?: readonly EventField[]): Promise<Change[]>;
   /** Moves the position past `last`, counts `delivered`, clears retries, releases. False when the lease was lost. */
   advance(consumer: string, owner: string, last: TransportRow, delivered: number): Promise<boolean>;
   /** Releases the lease without moving; records `error` when given. */

@@ -1,4 +1,4 @@
-import type { EventRecord } from '../service/event.service';
+import type { EventField, EventRecord } from '../service/event.service';
 
 /** The kinds of change the outbox carries. */
 export type ChangeKind = 'event' | 'merge' | 'unmerge' | 'consent';
@@ -39,6 +39,13 @@ export interface DeliverySubscription<C = unknown> {
   kinds?: ChangeKind[];
   /** Most changes per call (default 100, at most 1,000). */
   batchSize?: number;
+  /**
+   * The event fields the plugin reads: only these are loaded (with `id`, `profileId`, `type`,
+   * `name` and `timestamp`, always), and the others are absent from each delivered event. Default:
+   * every field. Loading the JSON columns and timestamps a plugin never reads (`context`, `traits`
+   * of tracks, `sentAt`, ...) is most of what delivering an event costs the server.
+   */
+  eventFields?: EventField[];
   /**
    * Where a plugin installed on a database that already holds data starts: `history` delivers
    * every event stored before it (a backfill), `now` (the default) only what is stored from now on.

@@ -6,6 +6,7 @@ import type { DeliveryMetrics } from '../metrics/core.metrics';
 import type { DeliveryTransport, TransportRow } from './delivery-transport';
 import { PostgresDeliveryTransport } from './postgres.transport';
 import type { DeliveryOptions } from './delivery.config';
+import { isEventField } from '../service/event.service';
 import { CHANGE_KINDS, type ChangeKind, type DeadLetter, type DeliveryStatus, type DeliverySubscription } from './delivery.types';
 export type { DeliveryOptions } from './delivery.config';
 
@@ -72,6 +73,7 @@ export class EventDelivery {
       const maxAttempts = sub.maxAttempts ?? 8;
       if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`plugin ${name}: delivery.maxAttempts must be a positive integer, got ${maxAttempts}`);
       for (const k of sub.kinds ?? []) if (!CHANGE_KINDS.includes(k)) throw new RangeError(`plugin ${name}: delivery.kinds: "${k}" is not a kind; kinds are ${CHANGE_KINDS.join(', ')}`);
+      for (const f of sub.eventFields ?? []) if (!isEventField(f)) throw new RangeError(`plugin ${name}: delivery.eventFields: "${String(f)}" is not an event field`);
       if (sub.from !== undefined && sub.from !== 'history' && sub.from !== 'now') throw new RangeError(`plugin ${name}: delivery.from must be "history" or "now", got "${String(sub.from)}"`);
       return { name, sub, ctx, kinds: new Set(sub.kinds ?? CHANGE_KINDS), batchSize, maxAttempts, limit: batchSize, running: null, again: false, retryTimer: null };
     });
@@ -137,7 +139,7 @@ export class EventDelivery {
       return false;
     }
     const wanted = rows.filter((r) => c.kinds.has(r.kind));
-    const changes = wanted.length ? await this.transport.load(wanted) : [];
+    const changes = wanted.length ? await this.transport.load(wanted, c.sub.eventFields) : [];
     // A plugin may take longer than a lease: renew it while the batch is in hand, so no other
     // process takes the consumer and delivers the same changes at the same time, out of order.
     const renewal = setInterval(() => {
@@ -210,7 +212,7 @@ export class EventDelivery {
         continue;
       }
       try {
-        const changes = await this.transport.load([l.row]);
+        const changes = await this.transport.load([l.row], c.sub.eventFields);
         if (changes.length) await c.sub.handle(changes, c.ctx);
         await this.transport.replayed(l.id, null);
         out.push({ id: l.id, replayed: true, error: null });

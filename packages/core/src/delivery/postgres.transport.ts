@@ -1,4 +1,5 @@
 import type { Database } from '../database/database';
+import type { EventField } from '../service/event.service';
 import { loadChanges } from './change-loader';
 import type { Claim, DeliveryTransport, TransportRow } from './delivery-transport';
 import type { ChangeKind, DeadLetter, DeliveryStatus } from './delivery.types';
@@ -54,8 +55,8 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
     return kept.length > 0;
   }
 
-  load(rows: TransportRow[]) {
-    return loadChanges(this.db, rows);
+  load(rows: TransportRow[], eventFields?: readonly EventField[]) {
+    return loadChanges(this.db, rows, eventFields);
   }
 
   async advance(consumer: string, owner: string, last: TransportRow, delivered: number): Promise<boolean> {

@@ -52,6 +52,14 @@ function selectList(alias: string, fields?: readonly EventField[] | null): strin
   return readFields(fields).map((f) => `${alias}.${COLUMN[f]}`).join(', ');
 }
 
+/**
+ * The select list of `rapport_event` rows for {@link toEvent}: every column, or (given `fields`)
+ * those and the ones every event read needs (`id`, `profileId`, `type`, `name`, `timestamp`).
+ */
+export function eventColumns(alias: string, fields?: readonly EventField[] | null): string {
+  return selectList(alias, fields);
+}
+
 /** The fields a page reads: those asked and those every page needs, or all. */
 function readFields(fields?: readonly EventField[] | null): EventField[] {
   return fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);

@@ -36,7 +36,11 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     extensionPoints: [provide(journeyStagesPoint, stages.api)],
 
     // `consent`: a refusal of analytics stops stage tracking at once, a grant restarts it.
-    delivery: { kinds: ['event', 'merge', 'unmerge', 'consent'], from: 'history', batchSize: 500, handle: createDeliveryHandler(opts) },
+    // Only the event fields the store and the stage rules read are loaded: not `context` or the other timestamps.
+    delivery: {
+      kinds: ['event', 'merge', 'unmerge', 'consent'], from: 'history', batchSize: 500,
+      eventFields: ['originProfileId', 'properties', 'traits'], handle: createDeliveryHandler(opts),
+    },
 
     async onInit(ctx: PluginContext) {
       await stages.init(ctx);
