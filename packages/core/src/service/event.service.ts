@@ -45,19 +45,13 @@ export function isEventField(name: string): name is EventField {
 }
 
 /**
- * The select list of an events page: every column, or (given `fields`) those and the ones every
- * page needs. Not reading the JSON columns nobody asked for (context, traits) is most of a page's cost.
- */
-function selectList(alias: string, fields?: readonly EventField[] | null): string {
-  return readFields(fields).map((f) => `${alias}.${COLUMN[f]}`).join(', ');
-}
-
-/**
- * The select list of `rapport_event` rows for {@link toEvent}: every column, or (given `fields`)
- * those and the ones every event read needs (`id`, `profileId`, `type`, `name`, `timestamp`).
+ * The select list of `rapport_event` rows for {@link toEvent} (an events page, a delivery): every
+ * column, or (given `fields`) those and the ones every event read needs (`id`, `profileId`, `type`,
+ * `name`, `timestamp`). Not reading the JSON columns nobody asked for (context, traits) is most of a
+ * read's cost.
  */
 export function eventColumns(alias: string, fields?: readonly EventField[] | null): string {
-  return selectList(alias, fields);
+  return readFields(fields).map((f) => `${alias}.${COLUMN[f]}`).join(', ');
 }
 
 /** The fields a page reads: those asked and those every page needs, or all. */
@@ -158,7 +152,7 @@ export class EventService {
     const fn = `rapport_event_page${type ? '_type' : ''}${name ? '_name' : ''}`;
     const at = filters.map((_, i) => `$${i + 4}, `).join('');
     const rows = await this.db.query(
-      `SELECT f.n, ${selectList('(f.ev)', requests[0].args.fields)} FROM ${fn}($1::uuid[], $2::timestamptz[], $3::bigint[], ${at}$${filters.length + 4}::int) f`,
+      `SELECT f.n, ${eventColumns('(f.ev)', requests[0].args.fields)} FROM ${fn}($1::uuid[], $2::timestamptz[], $3::bigint[], ${at}$${filters.length + 4}::int) f`,
       [requests.map((r) => r.profileId), cursors.map((c) => c[0]), cursors.map((c) => c[1]), ...filters, first + 1],
     );
     const by = group(rows, (r) => String(r.n));

@@ -69,23 +69,33 @@ it('changes nothing when the same batch is delivered again', async () => {
   expect(await stageOf('watched')).toBe('Customer');
 });
 
-it('re-evaluates both people when a merge is undone', async () => {
-  const r = await kit.ingest([
-    { type: 'page', userId: 'um-a', name: 'Home' },
-    { type: 'track', anonymousId: 'um-b', event: 'Order Completed' },
-  ]);
+/** Merges the profiles of the first two accepted messages and waits for delivery; says which one survived. */
+async function mergeFirstTwo(r: { accepted: Array<{ profileId: string }> }) {
   await kit.settle();
   const [a, b] = [r.accepted[0]!.profileId, r.accepted[1]!.profileId];
   const m = await kit.graphql(`mutation($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "test") { id } }`, { ids: [a, b] });
   expect(m.errors).toBeUndefined();
   await kit.settle();
   const survivor = m.data.mergeProfiles.id as string;
-  const restored = survivor === a ? b : a;
-  expect((await api.stagesOf('Funnel', [survivor, restored])).get(survivor)?.stage).toBe('Customer');
-  expect((await api.stagesOf('Funnel', [restored])).size).toBe(0);
+  return { a, b, survivor, restored: survivor === a ? b : a };
+}
+
+/** Undoes the merge that absorbed `restored`, and waits for delivery. */
+async function unmerge(restored: string) {
   const u = await kit.graphql(`mutation($id: ID!) { unmergeProfile(id: $id) { id } }`, { id: restored });
   expect(u.errors).toBeUndefined();
   await kit.settle();
+}
+
+it('re-evaluates both people when a merge is undone', async () => {
+  const r = await kit.ingest([
+    { type: 'page', userId: 'um-a', name: 'Home' },
+    { type: 'track', anonymousId: 'um-b', event: 'Order Completed' },
+  ]);
+  const { a, b, survivor, restored } = await mergeFirstTwo(r);
+  expect((await api.stagesOf('Funnel', [survivor, restored])).get(survivor)?.stage).toBe('Customer');
+  expect((await api.stagesOf('Funnel', [restored])).size).toBe(0);
+  await unmerge(restored);
   const now = await api.stagesOf('Funnel', [a, b]);
   expect([now.get(a)?.stage, now.get(b)?.stage]).toEqual(['Visitor', 'Customer']);
 });
@@ -95,19 +105,11 @@ it('moves a person known only by an identify back on unmerge', async () => {
     { type: 'identify', userId: 'io-a', traits: { plan: 'gold' } },
     { type: 'identify', anonymousId: 'io-b', traits: { seats: 3 } },
   ]);
-  await kit.settle();
-  const [a, b] = [r.accepted[0]!.profileId, r.accepted[1]!.profileId];
-  const m = await kit.graphql(`mutation($ids: [ID!]!) { mergeProfiles(ids: $ids, reason: "test") { id } }`, { ids: [a, b] });
-  expect(m.errors).toBeUndefined();
-  await kit.settle();
-  const survivor = m.data.mergeProfiles.id as string;
-  const restored = survivor === a ? b : a;
+  const { a, b, survivor, restored } = await mergeFirstTwo(r);
   const where = () => ctx.db.query<{ origin: string; live: string }>(
     'SELECT origin_profile_id AS origin, profile_id AS live FROM journeys_identified WHERE origin_profile_id = ANY($1::uuid[]) ORDER BY 1', [[a, b]]);
   expect((await where()).map((x) => x.live)).toEqual([survivor, survivor]);
-  const u = await kit.graphql(`mutation($id: ID!) { unmergeProfile(id: $id) { id } }`, { id: restored });
-  expect(u.errors).toBeUndefined();
-  await kit.settle();
+  await unmerge(restored);
   expect((await where()).every((x) => x.live === x.origin)).toBe(true);
 });
 
