@@ -3,7 +3,7 @@ export type { JourneysOptions } from './plugin/options';
 export { PURPOSE, READ_PERMISSION } from './plugin/options';
 export { checkFunnel, MAX_STEPS, MIN_STEPS, MAX_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS } from './plugin/funnel.definition';
 export type { FunnelSpec, FunnelStepSpec, FunnelExclusionSpec, FunnelMode, Attribution, PropertyEquals, FunnelArgs } from './plugin/funnel.definition';
-export { runFunnel, funnelSql, unknownEvents } from './plugin/funnel.query';
+export { runFunnel, funnelSql, partBounds, unknownEvents } from './plugin/funnel.query';
 export { runFunnelProfiles, funnelProfilesSql, checkPeopleSelection, MAX_PROFILES_PAGE, type FunnelPeopleSelection } from './plugin/funnel-profiles.query';
 export { checkBreakdown, type BreakdownArgs, type CheckedBreakdown } from './plugin/funnel-breakdown';
 export type { FunnelSqlOptions, RunFunnelOptions } from './plugin/funnel.query';

@@ -4,7 +4,7 @@
  * funnel without exclusions or per-step windows (`setwiseFunnel`), otherwise grouped per person into arrays in time
  * order and walked by `journeys_funnel_person`; filtered by consent (`ctx.consent.sql`, on people, not events), then
  * answered per breakdown value as the people who entered and each later step's times to convert. `runFunnel` runs the statement in parts
- * (disjoint sets of people, by a hash of the profile id) on concurrent connections and merges their answers: the
+ * (disjoint sets of people, by ranges of profile ids) on concurrent connections and merges their answers: the
  * per-person work (a sort and window passes) runs on one core in PostgreSQL, so parts are how one funnel uses more.
  */
 import type { PluginContext } from '@rapport/core';
@@ -40,8 +40,8 @@ export interface FunnelSqlOptions {
   trait?: (profileColumn: string) => string;
   people?: (add: (v: unknown) => string) => string;
   /**
-   * Only the people of one part of `of` (by a hash of the profile id): a funnel's parts are disjoint sets of people,
-   * so their answers add up (counts and bins) or merge (times to convert).
+   * Only the people of one part of `of` (a range of profile ids, {@link partBounds}): a funnel's parts are disjoint
+   * sets of people, so their answers add up (counts and bins) or merge (times to convert).
    */
   part?: { index: number; of: number };
 }
@@ -107,9 +107,11 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
     ? `e.profile_id IN (SELECT f.profile_id FROM journeys_event f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
     : `e.name = ANY(${p.add(names)}::text[])`;
   const bv = spec.breakdown ? `e.props->>${p.add(spec.breakdown.property)}` : 'NULL::text';
-  // uuid_hash is PostgreSQL's own hash of a uuid (the one hash indexes use): stable, and even over random ids.
-  const of = opts.part && opts.part.of > 1 ? p.add(opts.part.of) : null;
-  const part = of ? `mod(mod(uuid_hash(e.profile_id), ${of}::int) + ${of}::int, ${of}::int) = ${p.add(opts.part!.index)}::int` : 'true';
+  // A range of ids rather than a hash of them: the planner estimates a range from the column's histogram (a hash's
+  // equality it takes for 1 row in 200, and then probes consent person by person where a hash join costs less).
+  const bounds = opts.part ? partBounds(opts.part.index, opts.part.of) : { lo: null, hi: null };
+  const part = [bounds.lo && `e.profile_id >= ${p.add(bounds.lo)}::uuid`, bounds.hi && `e.profile_id < ${p.add(bounds.hi)}::uuid`]
+    .filter(Boolean).join(' AND ') || 'true';
   // The common case (ordered, no exclusions, no per-step windows) is computed set-wise with window functions, without
   // a per-person function call; the other modes walk each person's events with journeys_funnel_person.
   const setwise = spec.mode === 'ordered' && spec.exclusions.length === 0 && spec.steps.every((s) => s.withinMs === null);
@@ -135,6 +137,8 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
     : !spec.breakdown ? 'NULL::text'
     : setwise ? `g.bvs[array_position(g.eids, g.${spec.breakdown.attribution === 'last_touch' ? 'last_touch' : 'first_touch'})]`
     : spec.breakdown.attribution === 'last_touch' ? 'g.bvs[g.idx[g.reached]]' : 'g.bvs[g.idx[1]]';
+  // The set-wise passes carry each event's row through three window passes and a sort: only the columns they read.
+  const cols = setwise ? (spec.breakdown ? `, ${bv} AS bv` : '') : `, ${xmask} AS xm, ${bv} AS bv`;
   const ks = Array.from({ length: n - 1 }, (_, i) => i + 2);
   const dur = (k: number) => `(o.times[${k}] - o.times[${k - 1}])`;
   // Without a breakdown there is one series: no GROUP BY, so no sort of the people by a constant.
@@ -144,7 +148,7 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
   const durs = (k: number) => `string_agg(${dur(k)}::text, ',') FILTER (WHERE o.reached >= ${k})`;
   const sql = `
     WITH ev AS (
-      SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m, ${xmask} AS xm, ${bv} AS bv
+      SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m${cols}
         FROM journeys_event e WHERE ${who} AND ${range('e')} AND ${part}
     ), ${perPerson}, ok AS (
       SELECT g.profile_id, g.reached, g.times, ${pick} AS bv
@@ -155,6 +159,24 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
     SELECT ${grouped ? 'o.bv' : 'NULL::text AS bv'}, count(*)::int AS n, ARRAY[NULL${ks.map((k) => `, ${durs(k)}`).join('')}]::text[] AS d
       FROM ok o ${grouped ? 'GROUP BY o.bv' : ''}`}`;
   return { sql, params: p.values };
+}
+
+const UUID_SPACE = 1n << 128n;
+
+/** The uuid whose 128 bits are `n`. */
+function uuidOf(n: bigint): string {
+  const h = n.toString(16).padStart(32, '0');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * Part `index` of `of` as a range of profile ids `[lo, hi)` (null: unbounded): the uuid space cut in `of` equal
+ * ranges, so the parts are disjoint and cover every id, and hold equal shares of people with random (v4) ids.
+ */
+export function partBounds(index: number, of: number): { lo: string | null; hi: string | null } {
+  if (!Number.isInteger(of) || of < 1 || !Number.isInteger(index) || index < 0 || index >= of) throw new RangeError(`part ${index} of ${of}`);
+  const cut = (i: number) => uuidOf((UUID_SPACE * BigInt(i)) / BigInt(of));
+  return { lo: index === 0 ? null : cut(index), hi: index === of - 1 ? null : cut(index + 1) };
 }
 
 /** Step and exclusion event names the store has never seen (the answer counts zero for them). */
@@ -208,8 +230,8 @@ export function parseTimes(texts: readonly string[]): Float64Array {
 export type RunFunnelOptions = Pick<FunnelSqlOptions, 'trait'> & { parts?: number };
 
 /**
- * Runs a checked funnel and withholds every cell under `k`. The people are split into `parts` disjoint parts (by a
- * hash of the profile id), each counted by its own statement on its own connection, concurrently; counts and bins
+ * Runs a checked funnel and withholds every cell under `k`. The people are split into `parts` disjoint parts (ranges
+ * of profile ids), each counted by its own statement on its own connection, concurrently; counts and bins
  * add up, and the times to convert of all parts are merged before the exact percentiles are taken, so the answer is
  * the one a single statement gives. Each part reads its own snapshot: an event stored while a funnel runs may be
  * counted for the people of one part and not yet for another's (each person's events are read at one instant).
