@@ -13,7 +13,7 @@ export {
   definePlugin, type RapportPlugin, type PluginFactory, type ProfileMergedEvent, type PurposeDeclaration, type FieldDeclaration, type CheckedEvent, type EventWarning,
 } from './plugin/plugin.types';
 export type {
-  PluginContext, SqlRunner, PluginDatabase, PluginConsent, PluginProfileRef, PluginProfiles, PluginEvents, PluginNotify, TopicHandler,
+  PluginContext, SqlRunner, PluginDatabase, PluginConsent, PluginTraits, PluginTraitValue, TraitReadOptions, PluginProfileRef, PluginProfiles, PluginEvents, PluginNotify, TopicHandler,
   PluginMetrics, Job, JobHandler, JobOptions, JobsService, ScheduleWhen, SendOptions,
 } from './plugin/plugin-services.types';
 export { createLoadersKey, type LoadersKey, type RequestLoaders } from './plugin/plugin-loaders';

@@ -122,6 +122,12 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
       background ? jobs.forPlugin(name) : { ...jobs.forPlugin(name), work: async () => undefined, schedule: async () => undefined, unschedule: async () => undefined },
     deliveryStatus: async (name) => (await delivery?.status())?.find((s) => s.consumer === name) ?? null,
     kickDelivery: () => delivery?.kick(),
+    // The policy service and the audit writer are built below; plugins read traits only once started.
+    traits: {
+      policies: () => services.policies.all(),
+      piiTraits: config.consent.piiTraits,
+      audit: (entries) => services.readAudit.record(entries),
+    },
   });
   const pluginContext = (p: RapportPlugin): PluginContext => host.context(p);
   const merger = new ProfileMerger(db, config.identity, survivorship);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
-import { createRapport, RapportError, ValidationError, type ApiKeyRecord, type CreateRapportOptions, type RapportConfigInput, type RapportCore } from '@rapport/core/internal';
+import { createRapport, type ApiKeyRecord, type CreateRapportOptions, type RapportConfigInput, type RapportCore } from '@rapport/core/internal';
 import { createGraphQLEngine } from './graphql/graphql-engine';
+import { PURPOSE_HEADER, purposeFor } from './graphql/request-purpose';
+import { registerSubscriptions } from './graphql/subscription.transport';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate } from './http/api-key.auth';
 import { registerRateLimits } from './http/rate-limit.hook';
@@ -15,30 +17,13 @@ import { graphqlMetricsPlugin } from './observability/graphql-metrics.plugin';
 import { registerRequestLog } from './observability/request-log.hook';
 import { otlpTracesEndpoint, startTracing, type TracingOptions } from './observability/tracing';
 
+export { PURPOSE_HEADER } from './graphql/request-purpose';
+
 declare module 'fastify' {
   interface FastifyRequest {
     rapportKey?: ApiKeyRecord;
     rapportPurpose?: string | null;
   }
-}
-
-/**
- * The purpose a request acts for: the `X-Rapport-Purpose` header, else the key's only purpose.
- * A purpose that does not exist is a 400; one the key may not use is a 403.
- */
-async function purposeOf(core: RapportCore, req: FastifyRequest, key: ApiKeyRecord): Promise<string | null> {
-  const header = req.headers[PURPOSE_HEADER];
-  const named = typeof header === 'string' && header.trim() ? header.trim() : null;
-  if (!named) return key.purposes.length === 1 ? key.purposes[0] : null;
-  const known = await core.services.consent.purposeNames();
-  if (!known.has(named)) {
-    throw new ValidationError(PURPOSE_HEADER, 'enum', `"${named}" is not a purpose; purposes are ${[...known].sort().join(', ')}`);
-  }
-  if (!key.purposes.includes(named) && !key.roles.includes('admin')) {
-    const may = key.purposes.length ? `may act for [${key.purposes.join(', ')}]` : 'may act for no purpose (create keys with --purpose)';
-    throw new RapportError('FORBIDDEN', `${PURPOSE_HEADER}: this key ${may}, not "${named}"`, PURPOSE_HEADER, 'purpose');
-  }
-  return named;
 }
 
 /**
@@ -55,14 +40,6 @@ function httpTimeouts(requestTimeoutMs: number): { requestTimeout: number; heade
   };
 }
 
-/** The header naming the purpose a request acts for. */
-export const PURPOSE_HEADER = 'x-rapport-purpose';
-
-/**
- * Builds the HTTP server (not yet listening): the Segment tracking API under `/v1`, GraphQL at
- * `/graphql` (GraphiQL for browsers), `/health`, CORS, per-key rate limits, structured logs
- * carrying the request id.
- */
 /** Options of {@link createServer} and {@link startServer} beyond the core's. */
 export interface ServerOptions {
   /**
@@ -79,6 +56,11 @@ export interface ServerOptions {
   tracing?: TracingOptions;
 }
 
+/**
+ * Builds the HTTP server (not yet listening): the Segment tracking API under `/v1`, GraphQL at
+ * `/graphql` (GraphiQL for browsers; subscriptions over WebSocket upgrades of the same path),
+ * `/health`, CORS, per-key rate limits, structured logs carrying the request id.
+ */
 export async function createServer(core: RapportCore, serverOptions: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: core.logger as unknown as FastifyBaseLogger,
@@ -124,10 +106,11 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
     return { status: 'ready' };
   });
 
-  const { apollo, contextFor } = await createGraphQLEngine(core, {
+  const engine = await createGraphQLEngine(core, {
     fieldGuard: !serverOptions.benchmarkWithoutFieldGuard,
     plugins: [graphqlMetricsPlugin(core.metrics), ...(tracing ? [tracing.apolloPlugin] : [])],
   });
+  const { apollo, contextFor } = engine;
   if (serverOptions.benchmarkWithoutFieldGuard) core.logger.warn('the field guard is OFF (benchmarkWithoutFieldGuard): no policy, consent or audit applies to GraphQL reads');
 
   const wantsPage = registerGraphiql(app);
@@ -137,7 +120,7 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
   });
   const graphqlAuth = async (req: FastifyRequest) => {
     req.rapportKey = await authenticate(core, req);
-    req.rapportPurpose = await purposeOf(core, req, req.rapportKey);
+    req.rapportPurpose = await purposeFor(core, req.headers[PURPOSE_HEADER], req.rapportKey);
   };
   app.route({
     method: ['GET', 'POST'],
@@ -160,6 +143,12 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
       }
     },
     handler: tracing ? tracing.wrapGraphqlHandler(handler) : handler,
+  });
+  // Subscriptions: graphql-transport-ws upgrades of /graphql. Their sockets close first at
+  // shutdown (1001), before Fastify stops accepting and drains HTTP.
+  const subscriptions = registerSubscriptions(app, core, engine);
+  app.addHook('preClose', async () => {
+    await subscriptions.close();
   });
   // Fastify drains HTTP on close; Apollo stops after it (its own drain plugin would call
   // fastify.close() from inside this hook and wait for itself).

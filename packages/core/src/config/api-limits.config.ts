@@ -25,4 +25,29 @@ export interface ApiLimitsConfig {
    * closed (ms; `RAPPORT_SHUTDOWN_GRACE_MS`, default 10000). New connections are refused at once.
    */
   shutdownGraceMs: number;
+  /**
+   * Most subscriptions one GraphQL WebSocket connection may hold at once (default 20); one more is
+   * answered with an error message, the connection stays open.
+   */
+  subscriptionsPerConnection: number;
+  /**
+   * Most GraphQL WebSocket connections one API key may hold open at once, per server process
+   * (default 50); one more is closed with code 4429.
+   */
+  subscriptionConnectionsPerKey: number;
+  /**
+   * How long a GraphQL WebSocket client has after the upgrade to send `connection_init` with a
+   * valid key (ms, default 10000); a slower one is closed with code 4408.
+   */
+  subscriptionInitTimeoutMs: number;
+  /**
+   * How long a GraphQL WebSocket connection may stay open with no subscription (ms, default
+   * 300000; 0: no limit); an idle one is closed with code 1000.
+   */
+  subscriptionIdleTimeoutMs: number;
+  /**
+   * Most bytes waiting to be sent on one GraphQL WebSocket connection (default 1 MiB): a client
+   * that reads more slowly than its subscriptions produce is disconnected, not buffered for.
+   */
+  subscriptionBufferBytes: number;
 }

@@ -164,6 +164,11 @@ const api = z.strictObject({
     description: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections are closed, in ms.',
     env: 'RAPPORT_SHUTDOWN_GRACE_MS',
   }),
+  subscriptionsPerConnection: key(count(), { description: 'Most GraphQL subscriptions one WebSocket connection may hold at once; one more gets an error message.' }),
+  subscriptionConnectionsPerKey: key(count(), { description: 'Most GraphQL WebSocket connections one API key may hold open at once, per server process; one more is closed with code 4429.' }),
+  subscriptionInitTimeoutMs: key(count(), { description: 'Most time a GraphQL WebSocket client has to send `connection_init` with a valid key, in ms; then the socket is closed with code 4408.' }),
+  subscriptionIdleTimeoutMs: key(ms(), { description: 'Most time a GraphQL WebSocket connection may stay open without a subscription, in ms (0: no limit); then it is closed with code 1000.' }),
+  subscriptionBufferBytes: key(count(1024), { description: 'Most bytes waiting to be sent on one GraphQL WebSocket connection; a client that reads more slowly than its subscriptions produce is disconnected (code 1013).' }),
 });
 
 const delivery = z.strictObject({

@@ -8,6 +8,7 @@ import type { ExtensionLookup, ExtensionPoint } from './extension-point';
 import { consentAllowsSql } from '../consent/consent-sql';
 import { PluginConfigError } from './plugin-registry';
 import { pluginNotify } from './plugin-notify';
+import { pluginTraits, type PluginTraitsDeps } from './plugin-traits';
 import type { JobsService, PluginConsent, PluginContext, PluginDatabase, PluginProfiles, SqlRunner } from './plugin-services.types';
 import type { RapportPlugin } from './plugin.types';
 
@@ -22,6 +23,8 @@ export interface PluginHostDeps {
   /** A plugin's delivery status, and waking delivery. */
   deliveryStatus(plugin: string): Promise<DeliveryStatus | null>;
   kickDelivery(): void;
+  /** What `ctx.traits` decides and audits with (policies, PII keys, the audit writer). */
+  traits: Omit<PluginTraitsDeps, 'db'>;
 }
 
 /** The hooks the host dispatches, with the argument each receives. */
@@ -37,7 +40,7 @@ type HookArgs = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The plugin host: builds each plugin's typed, narrow context (`db`, `consent`, `profiles`,
+ * The plugin host: builds each plugin's typed, narrow context (`db`, `consent`, `traits`, `profiles`,
  * `events`, `jobs`, `notify`, `metrics`, `extensions`), checks the extension points, and dispatches
  * hooks in dependency order. The only place core calls plugins from.
  */
@@ -87,6 +90,7 @@ export class PluginHost {
         logger: logger.child({ plugin: p.name }),
         db: pluginDatabase(db),
         consent: this.consent,
+        traits: pluginTraits(p.name, (p.purposes ?? []).map((d) => d.name), { db, ...this.deps.traits }),
         profiles: this.profiles,
         events: { status: () => this.deps.deliveryStatus(p.name), kick: () => this.deps.kickDelivery() },
         jobs: this.deps.jobsFor(p.name),

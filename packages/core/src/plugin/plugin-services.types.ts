@@ -45,6 +45,59 @@ export interface PluginConsent {
   sql(profileColumn: string, purpose: string): string;
 }
 
+/** A trait value as {@link PluginTraits.read} gives it: a string, number or boolean as stored; otherwise null. */
+export type PluginTraitValue = string | number | boolean | null;
+
+/** Options of {@link PluginTraits.read}. */
+export interface TraitReadOptions {
+  /**
+   * Stored with each audit entry of the read (the audit log's `requestId`) to tie the entries of one piece of work
+   * together, e.g. `copy:<journey>`; 1 to 128 characters. Default: a random id per call.
+   */
+  ref?: string;
+}
+
+/**
+ * Trait values of people, for a plugin outside a request (a job, its delivery handler, a hook): read for one of the
+ * purposes the plugin declares (`purposes`), decided by the field policies as the field guard decides
+ * `Profile.traits.<key>`, and audited. The plugin reads as a service, not as a person:
+ *
+ * - its only role is `plugin:<name>`, which no policy can list and which is never `admin`: a trait whose policy
+ *   restricts roles is refused (rule `role`), and so is a personal-data trait no policy names (`consent.piiTraits`,
+ *   denied by default, rule `default`), as for any request below admin;
+ * - it acts for `purpose`: a trait governed by a policy that does not list it is refused (rule `purpose`); a trait no
+ *   policy governs is open, as for a request;
+ * - each person's consent for `purpose` always applies (the legal-basis rule of {@link PluginConsent}): a person it
+ *   does not allow gives null for every key, whatever the policy says;
+ * - every read is audited: one audit log entry (`read`, actor `plugin:<name>`, no key, the purpose, `ref`) per person
+ *   for whom a value was returned, naming the `Profile.traits.<key>` fields read, committed before `read` resolves.
+ *
+ * There is no SQL expression form (as `RequestContext.traitSql` is for a request): the host could not tell which
+ * people a set query read, so it could not audit them.
+ */
+export interface PluginTraits {
+  /**
+   * Throws unless this plugin may read each of `keys` for `purpose` (the part of the decision that does not depend on
+   * the person); reads and audits nothing. For a check at definition time, before work is queued.
+   *
+   * @throws RapportError FORBIDDEN: field `purpose`, rule `declared` (the plugin does not declare `purpose`); field
+   *   `traits.<key>`, rule `default`, `role` or `purpose` (the policy's denial, with its reason).
+   * @throws ValidationError on `keys[i]`: a key that is blank or over 200 characters (`length`), dotted (`topLevel`:
+   *   nested paths are not read), or not well-formed text (`text`).
+   */
+  check(keys: readonly string[], purpose: string): Promise<void>;
+  /**
+   * The current values of the top-level trait `keys` of each profile id (a merged-away id gives the profile it was
+   * merged into; an unknown, deleted or malformed id gives nulls), for `purpose`: every id asked maps to a record of
+   * every key. A value is null when the person's consent does not allow `purpose`, when the trait is absent or null,
+   * and when it is an object or an array (nested data can have policies of its own). Every key is decided first
+   * (as {@link PluginTraits.check}): one refused key reads nothing. One statement for the values, one for the audit.
+   *
+   * @throws RangeError for more than 10,000 ids or 50 keys in one call.
+   */
+  read(profileIds: readonly string[], keys: readonly string[], purpose: string, options?: TraitReadOptions): Promise<Map<string, Record<string, PluginTraitValue>>>;
+}
+
 /** A profile as a plugin may see it: who it is now, without personal data. */
 export interface PluginProfileRef {
   /** The id asked about. */
@@ -127,6 +180,8 @@ export interface PluginContext {
   /** The plugin's own tables, on core's pool. */
   readonly db: PluginDatabase;
   readonly consent: PluginConsent;
+  /** Trait values of people, for the plugin's declared purposes, decided by the field policies and audited. */
+  readonly traits: PluginTraits;
   readonly profiles: PluginProfiles;
   readonly events: PluginEvents;
   readonly jobs: JobsService;

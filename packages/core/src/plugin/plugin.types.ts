@@ -86,7 +86,11 @@ export interface RapportPlugin {
   entities?: Function[];
   /** TypeORM migrations creating and changing the plugin's tables. Timestamps in class names order them. */
   migrations?: Function[];
-  /** type-graphql resolver classes; a `@Resolver(() => Profile)` with `@FieldResolver` adds a field to Profile. */
+  /**
+   * type-graphql resolver classes; a `@Resolver(() => Profile)` with `@FieldResolver` adds a field to Profile, and a
+   * `@Subscription` whose `subscribe` returns a `subscriptionStream` (from `@rapport/schema`) adds a subscription,
+   * served over WebSocket (docs/plugins.md#subscriptions).
+   */
   resolvers?: Function[];
   /** Roles the plugin adds or extends: role -> permissions. */
   permissions?: Record<string, string[]>;

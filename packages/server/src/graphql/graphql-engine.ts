@@ -2,19 +2,28 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ApiKeyRecord, FieldPolicy, Logger, RapportCore } from '@rapport/core/internal';
 import { buildRapportSchema, createContext, createLoaders, createRequestGuard, type RapportContext } from '@rapport/schema/internal';
-import { isObjectType } from 'graphql';
+import { isObjectType, specifiedRules, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { databaseUnavailablePlugin } from './database-unavailable.plugin';
 import { DEFAULT_DOCUMENT_LIMITS, documentLimitsRule, MAX_TOKENS } from './document-limits.rule';
 import { formatError } from './format-error';
 import { guardPlugin } from './guard.plugin';
 import { introspectionAccessPlugin } from './introspection.plugin';
-import { complexityLimitPlugin } from './limits.plugin';
-import { operationTypeRule } from './operation-type.rule';
+import { complexityCheck, complexityLimitPlugin, type ComplexityCheck } from './limits.plugin';
+import { operationTypeRuleFor, type GraphQLTransport } from './operation-type.rule';
 import { warningsPlugin } from './warnings.plugin';
 
 /** The one GraphQL schema served by Apollo, with every limit and the field guard, and no transport. */
 export interface GraphQLEngine {
   apollo: ApolloServer<RapportContext>;
+  /** The composed schema, field guard applied (the one Apollo serves). */
+  schema: GraphQLSchema;
+  /**
+   * Every validation rule a document of this transport must pass, in the order Apollo runs them
+   * over HTTP: graphql-js's, then the document limits, then the operation type.
+   */
+  validationRules(transport: GraphQLTransport): readonly ValidationRule[];
+  /** The complexity limit (`api.maxComplexity`), priced with the operation's variables. */
+  checkComplexity: ComplexityCheck;
   /** The per-request context for a caller (a verified key) acting for a purpose. */
   contextFor(key: ApiKeyRecord, purpose: string | null, requestId: string, logger?: Logger): Promise<RapportContext>;
 }
@@ -41,6 +50,13 @@ export async function createGraphQLEngine(
       return isObjectType(t) && field in t.getFields();
     });
   }
+  const checkComplexity = complexityCheck(core.config.api.maxComplexity);
+  const limits = documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth });
+  const rules: Record<GraphQLTransport, ValidationRule[]> = {
+    http: [limits, operationTypeRuleFor('http')],
+    websocket: [limits, operationTypeRuleFor('websocket')],
+  };
+  const allRules = { http: [...specifiedRules, ...rules.http], websocket: [...specifiedRules, ...rules.websocket] };
   const apollo = new ApolloServer<RapportContext>({
     schema,
     plugins: [
@@ -50,13 +66,13 @@ export async function createGraphQLEngine(
       // proxies); the plugin would still wrap every field resolver to compute a policy.
       ApolloServerPluginCacheControlDisabled(),
       introspectionAccessPlugin(),
-      complexityLimitPlugin(core.config.api.maxComplexity),
+      complexityLimitPlugin(checkComplexity),
       databaseUnavailablePlugin(),
       guardPlugin(core),
       warningsPlugin(),
     ],
     parseOptions: { maxLexicalTokens: MAX_TOKENS },
-    validationRules: [documentLimitsRule({ ...DEFAULT_DOCUMENT_LIMITS, maxDepth: core.config.api.maxDepth }), operationTypeRule],
+    validationRules: rules.http,
     formatError,
     // Compact JSON: Apollo's default pretty-prints every response (indentation costs bytes and CPU).
     stringifyResult: (result) => JSON.stringify(result),
@@ -78,6 +94,9 @@ export async function createGraphQLEngine(
   await apollo.start();
   return {
     apollo,
+    schema,
+    validationRules: (transport) => allRules[transport],
+    checkComplexity,
     async contextFor(key, purpose, requestId, logger = core.logger) {
       return createContext({
         core,

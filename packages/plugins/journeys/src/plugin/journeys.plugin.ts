@@ -2,6 +2,8 @@ import { definePlugin, provide, type PluginContext } from '@rapport/core';
 import { CreateJourneys1764400000000 } from './1764400000000-create-journeys';
 import { CreateJourneyStages1764500000000 } from './1764500000000-create-journey-stages';
 import { JourneyTraitBackfill1764600000000 } from './1764600000000-journey-trait-backfill';
+import { JourneyTraitCopy1764700000000 } from './1764700000000-journey-trait-copy';
+import { JourneysEventIndexes1764800000000 } from './1764800000000-journeys-event-indexes';
 import { AggregatesResolver } from './aggregates.resolver';
 import { FunnelResolver } from './funnel.resolver';
 import { FunnelProfilesResolver } from './funnel-profiles.resolver';
@@ -12,7 +14,8 @@ import { createStageRuntime, journeyStagesPoint } from './stage.extension';
 import { registerStageJobs } from './stage.jobs';
 import { createStageLoaders } from './stage.loaders';
 import { deleteStages, exportStages } from './stage.privacy';
-import { ProfileJourneyResolver, StageResolver } from './stage.resolver';
+import { ProfileJourneyResolver, StageResolver, StageSubscriptionResolver } from './stage.resolver';
+import { JourneyBackfillResolver } from './stage-backfill.resolver';
 
 /**
  * Journey analytics over the events Rapport stores: a compact copy of them (filled by durable delivery from the
@@ -27,12 +30,16 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     name: 'journeys',
     version: '0.1.0',
     compatibility: '^0.1.0',
-    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000, JourneyTraitBackfill1764600000000],
-    resolvers: [FunnelResolver, FunnelProfilesResolver, AggregatesResolver, StageResolver, ProfileJourneyResolver],
+    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000, JourneyTraitBackfill1764600000000, JourneyTraitCopy1764700000000, JourneysEventIndexes1764800000000],
+    resolvers: [FunnelResolver, FunnelProfilesResolver, AggregatesResolver, StageResolver, ProfileJourneyResolver, JourneyBackfillResolver, StageSubscriptionResolver],
     purposes: [{ name: PURPOSE, description: 'Measure and improve the product from aggregate behaviour.', legalBasis: 'legitimate_interest' }],
     permissions: { admin: [READ_PERMISSION, DEFINE_PERMISSION] },
     // A person's stage is derived from their events and traits, and serves analytics (docs/journeys.md#stages).
-    fields: [{ type: 'Profile', field: 'journey', purposes: [PURPOSE], derivesFrom: ['events'] }],
+    // So is each stage field of a change the `journeyStageChanged` subscription announces, decided for its person.
+    fields: [
+      { type: 'Profile', field: 'journey', purposes: [PURPOSE], derivesFrom: ['events'] },
+      ...['fromStage', 'toStage', 'reason', 'enteredAt', 'changedAt'].map((field) => ({ type: 'JourneyStageChange', field, purposes: [PURPOSE], derivesFrom: ['events'] })),
+    ],
     extensionPoints: [provide(journeyStagesPoint, stages.api)],
 
     // `consent`: a refusal of analytics stops stage tracking at once, a grant restarts it.
@@ -44,7 +51,7 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
 
     async onInit(ctx: PluginContext) {
       await stages.init(ctx);
-      await registerStageJobs(ctx, opts.stageRecheckMs);
+      await registerStageJobs(ctx, opts.stageRecheckMs, opts.traitCopyChunk);
     },
     onShutdown: () => stages.close(),
 

@@ -24,6 +24,11 @@ export interface JourneysOptions {
    * core; 2 parts use two. Default 2; 1 to 16. Each part takes a connection from the plugin host's pool while it runs.
    */
   funnelParts?: number;
+  /**
+   * People whose trait values one transaction of a definition's trait copy reads and writes (docs/journeys.md#stages).
+   * Default 5,000; 1 to 10,000.
+   */
+  traitCopyChunk?: number;
 }
 
 /** Options with every default applied. */
@@ -32,6 +37,7 @@ export interface ResolvedJourneysOptions {
   properties: ReadonlySet<string> | null;
   stageRecheckMs: number;
   funnelParts: number;
+  traitCopyChunk: number;
 }
 
 /** Parts a funnel runs in when not told otherwise (the `funnelParts` option). */
@@ -57,5 +63,7 @@ export function resolveOptions(o: JourneysOptions = {}): ResolvedJourneysOptions
   if (!Number.isInteger(stageRecheckMs) || stageRecheckMs < 1000) throw new RangeError(`journeys: stageRecheckMs must be an integer of at least 1000, got ${stageRecheckMs}`);
   const funnelParts = o.funnelParts ?? DEFAULT_FUNNEL_PARTS;
   if (!Number.isInteger(funnelParts) || funnelParts < 1 || funnelParts > 16) throw new RangeError(`journeys: funnelParts must be an integer from 1 to 16, got ${funnelParts}`);
-  return { k, properties: o.properties ? new Set(o.properties) : null, stageRecheckMs, funnelParts };
+  const traitCopyChunk = o.traitCopyChunk ?? 5000;
+  if (!Number.isInteger(traitCopyChunk) || traitCopyChunk < 1 || traitCopyChunk > 10_000) throw new RangeError(`journeys: traitCopyChunk must be an integer from 1 to 10000, got ${traitCopyChunk}`);
+  return { k, properties: o.properties ? new Set(o.properties) : null, stageRecheckMs, funnelParts, traitCopyChunk };
 }

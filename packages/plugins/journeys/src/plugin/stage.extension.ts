@@ -6,8 +6,12 @@
  * - Live: `onChange(listener)` calls the listener in this process when changes commit (in any server process: they
  *   are announced with `ctx.notify` on commit). At most once per process; a process that was not listening misses
  *   them, hence `changesAfter` for anything that must not be lost.
+ * - GraphQL: the `journeyStageChanged` subscription watches one journey through the runtime's `watch`, fed by the same
+ *   live changes, of people whose consent allows analytics only (one consent read per batch, whatever the number of
+ *   subscribers).
  */
 import { createExtensionPoint, type PluginContext } from '@rapport/core';
+import { PURPOSE } from './options';
 import { readChanges, STAGE_TOPIC, type StageChange } from './stage.service';
 
 /** Called with changes that just committed, oldest first. */
@@ -35,8 +39,23 @@ export const journeyStagesPoint = createExtensionPoint<JourneyStagesExtension>('
 /** The plugin's side of the extension point: created with the plugin object, connected to its context in `onInit`. */
 export interface StageRuntime {
   api: JourneyStagesExtension;
+  /**
+   * Calls `sink` with the live changes of `journey` (in any server process, as they commit) of people whose consent
+   * allows analytics now; returns the unregister function. For GraphQL subscribers.
+   */
+  watch(journey: string, sink: (changes: StageChange[]) => void): () => void;
   init(ctx: PluginContext): Promise<void>;
   close(): void;
+}
+
+/** The runtime of each started journeys plugin, by its context (the resolvers' way to it: `journeysLoaders.of(ctx).plugin`). */
+const runtimes = new WeakMap<PluginContext, StageRuntime>();
+
+/** The stage runtime of the journeys plugin whose context this is; throws before the plugin started. */
+export function stageRuntimeOf(ctx: PluginContext): StageRuntime {
+  const r = runtimes.get(ctx);
+  if (!r) throw new Error('journeys.stages: the journeys plugin has not started yet');
+  return r;
 }
 
 /** Creates the runtime behind the extension point. */
@@ -61,7 +80,25 @@ export function createStageRuntime(): StageRuntime {
       }
     }
   };
-  return {
+  // GraphQL watchers by journey, fed by one listener (registered while there are watchers).
+  const watchers = new Map<string, Set<(changes: StageChange[]) => void>>();
+  let unlisten: (() => void) | null = null;
+  const toWatchers: StageChangeListener = async (changes) => {
+    const watched = changes.filter((c) => watchers.has(c.journey));
+    if (watched.length === 0 || !ctx) return;
+    // Only people who allow analytics now are announced (the change log also holds the one change that tells
+    // consumers a person who refused left: that one is not announced either).
+    const allowed = await ctx.consent.allows([...new Set(watched.map((c) => c.profileId))], PURPOSE);
+    const byJourney = new Map<string, StageChange[]>();
+    for (const c of watched) {
+      if (!allowed.get(c.profileId)) continue;
+      const list = byJourney.get(c.journey) ?? [];
+      byJourney.set(c.journey, list);
+      list.push(c);
+    }
+    for (const [journey, list] of byJourney) for (const sink of [...(watchers.get(journey) ?? [])]) sink(list);
+  };
+  const runtime: StageRuntime = {
     api: {
       changesAfter: (afterId, limit = 500) => {
         if (afterId !== null && !/^\d{1,19}$/.test(afterId)) throw new RangeError(`journeys.stages: afterId must be a change id, got ${JSON.stringify(afterId)}`);
@@ -79,15 +116,37 @@ export function createStageRuntime(): StageRuntime {
         return new Map(rows.map((r) => [r.profile_id, { stage: r.stage, enteredAt: r.entered_at }]));
       },
     },
+    watch(journey, sink) {
+      let set = watchers.get(journey);
+      if (!set) watchers.set(journey, (set = new Set()));
+      set.add(sink);
+      unlisten ??= runtime.api.onChange(toWatchers);
+      return () => {
+        set.delete(sink);
+        if (set.size === 0 && watchers.get(journey) === set) watchers.delete(journey);
+        if (watchers.size === 0) {
+          unlisten?.();
+          unlisten = null;
+        }
+      };
+    },
     async init(c) {
       ctx = c;
+      runtimes.set(c, runtime);
+      // One announcement at a time, in the order they arrive (commit order): listeners see changes in id order.
+      let chain = Promise.resolve();
       unsubscribe = await c.notify.subscribe(STAGE_TOPIC, (payload) => {
-        dispatch(payload).catch((err: unknown) => c.logger.warn({ err: (err as Error).message }, 'journeys: reading stage changes failed'));
+        chain = chain
+          .then(() => dispatch(payload))
+          .catch((err: unknown) => c.logger.warn({ err: (err as Error).message }, 'journeys: reading stage changes failed'));
       });
     },
     close() {
       unsubscribe?.();
       listeners.clear();
+      watchers.clear();
+      unlisten = null;
     },
   };
+  return runtime;
 }

@@ -1,12 +1,13 @@
 /**
- * Stage work that no delivered change starts: the backfill of a newly (re)defined journey, and the re-check of rules
- * with a time window. Both run as jobs (`ctx.jobs`), in chunks of people, one transaction per chunk, with the stage
- * lock held.
+ * Stage work that no delivered change starts: the backfill of a newly (re)defined journey (first the copy of the trait
+ * values it added, stage.traits.ts, then the evaluation of everyone), and the re-check of rules with a time window.
+ * Both run as jobs (`ctx.jobs`), in chunks of people, one transaction per chunk (evaluation with the stage lock held).
  */
 import type { PluginContext } from '@rapport/core';
 import { windowedConditions } from './journey-definition';
 import { loadJourneys, markChecked, markEvaluated } from './journey-definition.store';
 import { applyStages, lockStages } from './stage.service';
+import { copyJourneyTraits, TRAIT_COPY_CHUNK } from './stage.traits';
 
 /** People evaluated per transaction. */
 export const STAGE_CHUNK = 1000;
@@ -79,12 +80,18 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
   return changes;
 }
 
-/** Registers the two job handlers and the re-check schedule (in `onInit`). */
-export async function registerStageJobs(ctx: PluginContext, recheckMs: number): Promise<void> {
+/**
+ * Registers the two job handlers and the re-check schedule (in `onInit`). The backfill of a journey copies the trait
+ * values its definition added (`copyChunk` people per transaction), then evaluates everyone; a failed attempt is
+ * retried after 2, 4, 8, ... seconds and resumes where the last one stopped.
+ */
+export async function registerStageJobs(ctx: PluginContext, recheckMs: number, copyChunk = TRAIT_COPY_CHUNK): Promise<void> {
   await ctx.jobs.work(BACKFILL_JOB, async (job) => {
     const name = (job.data as { journey?: unknown } | null)?.journey;
-    if (typeof name === 'string') await backfillJourney(ctx, name);
-  }, { retryLimit: 5, expireInSeconds: 3600 });
+    if (typeof name !== 'string') return;
+    await copyJourneyTraits(ctx, name, copyChunk);
+    await backfillJourney(ctx, name);
+  }, { retryLimit: 5, retryDelaySeconds: 2, expireInSeconds: 3600 });
   await ctx.jobs.work(RECHECK_JOB, async () => void (await recheckStages(ctx)), { retryLimit: 1, expireInSeconds: 3600 });
   await ctx.jobs.schedule(RECHECK_JOB, { every: recheckMs });
 }

@@ -1,17 +1,21 @@
-/** GraphQL of journey stages: `defineJourney`, `deleteJourney`, `journeyDefinitions`, `stageCounts` and `Profile.journey`. */
+/**
+ * GraphQL of journey stages: `defineJourney`, `deleteJourney`, `journeyDefinitions`, `stageCounts`, `Profile.journey`
+ * and the `journeyStageChanged` subscription.
+ */
 import { ValidationError, type ProfileRecord } from '@rapport/core';
-import { Profile, type RequestContext } from '@rapport/schema';
-import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Profile, subscriptionStream, type RequestContext } from '@rapport/schema';
+import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { checkJourney, type ConditionSpec } from './journey-definition';
 import { loadJourneys, saveJourney, type StoredJourney } from './journey-definition.store';
 import { journeysLoaders } from './journeys.loaders';
 import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION } from './options';
 import { publish } from './retention.result';
 import { BACKFILL_JOB } from './stage.jobs';
+import { stageRuntimeOf } from './stage.extension';
 import { stageKey } from './stage.loaders';
-import { deleteJourneyStages, lockStages } from './stage.service';
-import { addedTraitKeys, copyTraitValues } from './stage.traits';
-import { JourneyDefinitionInput, JourneyDefinitionType, ProfileJourneyType, StageCountsType, type JourneyConditionType } from './stage.types';
+import { deleteJourneyStages, lockStages, type StageChange } from './stage.service';
+import { addedTraitKeys, planTraitCopy } from './stage.traits';
+import { JourneyDefinitionInput, JourneyDefinitionType, JourneyStageChangeType, ProfileJourneyType, StageCountsType, type JourneyConditionType } from './stage.types';
 
 function conditionOut(c: ConditionSpec): JourneyConditionType {
   const none = {
@@ -36,6 +40,13 @@ function definitionOut(j: StoredJourney): JourneyDefinitionType {
   };
 }
 
+/** Refuses a request that does not act for analytics, naming the field that needs it. */
+function actsForAnalytics(ctx: RequestContext, field: string): void {
+  if (ctx.purpose !== PURPOSE) {
+    throw new ValidationError('purpose', 'actsFor', `${field} serves ${PURPOSE}: send X-Rapport-Purpose: ${PURPOSE} (or use a key whose only purpose it is)`);
+  }
+}
+
 async function journeyNamed(ctx: RequestContext, field: string, name: string): Promise<StoredJourney> {
   const found = (await journeysLoaders.of(ctx).stages.journeys()).find((j) => j.name === name);
   if (!found) throw new ValidationError(field, 'exists', `no journey is named ${JSON.stringify(String(name).slice(0, 80))}: define it with defineJourney`);
@@ -49,16 +60,18 @@ export class StageResolver {
     description:
       'Defines a journey, or replaces the stages of one with the same name (journeys plugin). Everyone known is then evaluated '
       + 'in the background (`ready` turns true when done). A definition naming a trait key no journey read before copies its '
-      + 'current values first, and must then act for analytics. See docs/journeys.md#stages.',
+      + 'current values first, in the background too (`backfill`). See docs/journeys.md#stages.',
   })
   async defineJourney(@Ctx() ctx: RequestContext, @Arg('input', () => JourneyDefinitionInput) input: JourneyDefinitionInput): Promise<JourneyDefinitionType> {
     const spec = checkJourney(input, 'input');
     const { plugin } = journeysLoaders.of(ctx);
     const stored = await plugin.db.transaction(async (tx) => {
-      // Trait keys no journey read before: their current values are copied in this transaction (stage.traits.ts).
+      // Every trait key the definition names is checked here (the policy may have changed since another journey named
+      // it); the current values of those no journey read before are copied by the backfill job (stage.traits.ts).
+      const named = addedTraitKeys(spec, [], 'input');
       const added = addedTraitKeys(spec, await loadJourneys(tx), 'input');
       const saved = await saveJourney(tx, spec);
-      await copyTraitValues(tx, plugin, ctx, added);
+      await planTraitCopy(tx, plugin, ctx, spec.name, named, added);
       return saved;
     });
     await plugin.jobs.send(BACKFILL_JOB, { journey: spec.name }, { singletonKey: spec.name });
@@ -91,9 +104,7 @@ export class StageResolver {
       + 'stages of 1 to k-1 people are withheld.',
   })
   async stageCounts(@Ctx() ctx: RequestContext, @Arg('journey', () => String) journey: string): Promise<StageCountsType> {
-    if (ctx.purpose !== PURPOSE) {
-      throw new ValidationError('purpose', 'actsFor', `stageCounts serves ${PURPOSE}: send X-Rapport-Purpose: ${PURPOSE} (or use a key whose only purpose it is)`);
-    }
+    actsForAnalytics(ctx, 'stageCounts');
     const def = await journeyNamed(ctx, 'journey', journey);
     const { plugin, opts } = journeysLoaders.of(ctx);
     const rows = await plugin.db.query<{ stage: string; n: number }>(
@@ -123,5 +134,41 @@ export class ProfileJourneyResolver {
   async journey(@Root() p: ProfileRecord, @Ctx() ctx: RequestContext, @Arg('name', () => String) name: string): Promise<ProfileJourneyType | null> {
     await journeyNamed(ctx, 'name', name);
     return journeysLoaders.of(ctx).stages.journeyOf.load(stageKey(name, p.id));
+  }
+}
+
+/** The live changes of one journey for one subscriber (the subscription's context: its key, purpose and loaders). */
+async function stageChanges(ctx: RequestContext, journey: string): Promise<AsyncIterable<StageChange>> {
+  actsForAnalytics(ctx, 'journeyStageChanged');
+  await journeyNamed(ctx, 'journey', journey);
+  const runtime = stageRuntimeOf(journeysLoaders.of(ctx).plugin);
+  return subscriptionStream<StageChange>((sink) => runtime.watch(journey, (changes) => sink.push(...changes)));
+}
+
+/** `journeyStageChanged(journey)`, and the person behind a change. */
+@Resolver(() => JourneyStageChangeType)
+export class StageSubscriptionResolver {
+  @Authorized(READ_PERMISSION)
+  @Subscription(() => JourneyStageChangeType, {
+    description:
+      'Stage changes of a journey as they commit, in any server process (journeys plugin): over WebSocket (graphql-transport-ws on '
+      + '/graphql). Acts for analytics, needs journeys:read, and announces only people whose consent allows analytics. '
+      + 'See docs/journeys.md#subscribing-to-stage-changes.',
+    subscribe: ({ context, args }) => stageChanges(context as RequestContext, String(args.journey)),
+  })
+  journeyStageChanged(@Root() change: StageChange, @Arg('journey', () => String) _journey: string): JourneyStageChangeType {
+    return {
+      id: change.id, journey: change.journey, profileId: change.profileId, fromStage: change.fromStage, toStage: change.toStage,
+      reason: change.reason, enteredAt: change.toStage === null ? null : change.changedAt, changedAt: change.changedAt,
+    };
+  }
+
+  @FieldResolver(() => Profile, {
+    nullable: true,
+    description: 'The person, as `profile(id:)` returns them (a merged-away person: the profile they are part of now); needs profiles:read.',
+  })
+  async profile(@Root() change: JourneyStageChangeType, @Ctx() ctx: RequestContext): Promise<Profile | null> {
+    const [p] = await ctx.profilesById([change.profileId]);
+    return p ?? null;
   }
 }

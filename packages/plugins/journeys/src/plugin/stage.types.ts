@@ -1,5 +1,5 @@
 /** GraphQL types of journey stages: definitions, a person's stage, and stage counts. */
-import { Field, Float, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { PropertyEqualsInput } from './funnel.types';
 import type { ConditionInput, JourneyInput } from './journey-definition';
 
@@ -122,4 +122,23 @@ export class StageCountsType {
   @Field(() => String) journey: string;
   @Field(() => Int, { description: 'Smallest count published; cells of 1 to k-1 people are withheld.' }) k: number;
   @Field(() => [StageCountType]) stages: StageCountType[];
+}
+
+@ObjectType('JourneyStageChange', {
+  description:
+    "A person's move between stages of a journey (journeys plugin), as `journeyStageChanged` announces it when it commits. "
+    + 'The stage fields derive from the person\'s events and serve analytics: the field guard decides them for the subscriber '
+    + 'and the person on every event, as it decides `Profile.journey`.',
+})
+export class JourneyStageChangeType {
+  @Field(() => ID, { description: 'The change id: increasing in commit order (the change log\'s, as `changesAfter` reads it).' }) id: string;
+  @Field(() => String) journey: string;
+  /** The person the change is about; read by the field guard, and by `profile`. */
+  profileId: string;
+  @Field(() => String, { nullable: true, description: 'The stage the person left; null when they were in no stage.' }) fromStage: string | null;
+  @Field(() => String, { nullable: true, description: 'The stage the person entered; null when they left the journey.' }) toStage: string | null;
+  @Field(() => String, { nullable: true, description: 'Why: event, time, consent, merge, definition or deleted.' }) reason: string | null;
+  @Field(() => Date, { nullable: true, description: 'When the person entered `toStage` (as `Profile.journey.enteredAt`); null when they left.' })
+  enteredAt: Date | null;
+  @Field(() => Date, { nullable: true, description: 'When the change was recorded.' }) changedAt: Date | null;
 }
