@@ -1,3 +1,4 @@
+import { ownValue } from '../ingestion/own-key';
 import { basisAllows, basisDenialReason, effectiveBasis, type ConsentState, type LegalBasis } from './legal-basis';
 
 /** One policy that names the datum being read (its roles and purposes). */
@@ -95,7 +96,7 @@ export function decideAccess(q: AccessQuestion, consent: Readonly<Record<string,
 export function completeVerdict(v: StaticVerdict, consent: Readonly<Record<string, ConsentState>>): AccessVerdict {
   if (v.kind === 'allow') return { allowed: true, reason: v.reason };
   if (v.kind === 'forbidden') return { allowed: false, code: 'FORBIDDEN_FIELD', rule: v.rule, reason: v.reason };
-  const state = consent[v.purpose] ?? 'none';
+  const state = ownValue(consent, v.purpose) ?? 'none'; // own keys: a purpose may be called `constructor`
   if (basisAllows(v.basis, state)) return { allowed: true, reason: `policy ${v.policy} allows it ("${v.purpose}", ${v.basis}, consent ${state})` };
   return { allowed: false, code: 'CONSENT_REQUIRED', rule: 'consent', reason: basisDenialReason(v.purpose, state, v.policy) };
 }

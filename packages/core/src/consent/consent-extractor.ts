@@ -1,3 +1,4 @@
+import { ownValue } from '../ingestion/own-key';
 import type { NormalizedMessage } from '../ingestion/segment-message.types';
 import type { ConsentDecision } from './consent.types';
 
@@ -13,7 +14,7 @@ export function purposeOfCategory(category: string): string {
  * (`{ Advertising: false, Analytics: true }`) on any message, and a `Consent Updated` track event
  * with `properties.purpose` + `properties.granted` (and optional `expiresAt`) or its own
  * `properties.categoryPreferences`. Category names map to purposes through `mapping` first,
- * then by lower snake case.
+ * then by lower snake case (a category such as `constructor` is a category like any other).
  */
 export function consentDecisionsOf(m: NormalizedMessage, mapping: Record<string, string> = {}): ConsentDecision[] {
   const out: ConsentDecision[] = [];
@@ -21,7 +22,7 @@ export function consentDecisionsOf(m: NormalizedMessage, mapping: Record<string,
     if (!isObject(prefs)) return;
     for (const [category, value] of Object.entries(prefs)) {
       if (typeof value !== 'boolean') continue;
-      out.push({ purpose: mapping[category] ?? purposeOfCategory(category), granted: value, source, at: m.timestamp, messageId: m.messageId });
+      out.push({ purpose: ownValue(mapping, category) ?? purposeOfCategory(category), granted: value, source, at: m.timestamp, messageId: m.messageId });
     }
   };
   const consent = m.context.consent;
@@ -32,7 +33,7 @@ export function consentDecisionsOf(m: NormalizedMessage, mapping: Record<string,
     if (typeof p.purpose === 'string' && typeof p.granted === 'boolean') {
       const expires = typeof p.expiresAt === 'string' ? new Date(p.expiresAt) : null;
       out.push({
-        purpose: mapping[p.purpose] ?? purposeOfCategory(p.purpose), granted: p.granted, source: 'track:Consent Updated', at: m.timestamp,
+        purpose: ownValue(mapping, p.purpose) ?? purposeOfCategory(p.purpose), granted: p.granted, source: 'track:Consent Updated', at: m.timestamp,
         expiresAt: expires && !Number.isNaN(expires.getTime()) ? expires : null, messageId: m.messageId,
       });
     }

@@ -1,5 +1,6 @@
 import type { EventRecord } from '../service/event.service';
 import { normalizeIdentityType } from '../identity/identity-normalizer';
+import { ownValue, setOwn } from '../ingestion/own-key';
 import type { Datum } from './data-element';
 
 /**
@@ -13,12 +14,13 @@ export type NestedPaths = (d: Datum) => string[];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+// Keys here are the sender's (any string, `__proto__` and `constructor` included): own keys only.
 function removePath(obj: Record<string, unknown>, path: string): void {
   const parts = path.split('.');
   let cur: unknown = obj;
   for (const p of parts.slice(0, -1)) {
     if (!isObject(cur)) return;
-    cur = cur[p];
+    cur = ownValue(cur, p);
   }
   if (isObject(cur)) delete cur[parts[parts.length - 1]];
 }
@@ -49,7 +51,7 @@ function redactObject(obj: Record<string, unknown>, datum: (path: string) => Dat
       copy ??= { [k]: structuredClone(obj[k]) };
       removePath(copy, p);
     }
-    out[k] = copy ? copy[k] : obj[k];
+    setOwn(out, k, copy ? copy[k] : obj[k]);
   }
   return out;
 }
@@ -57,8 +59,10 @@ function redactObject(obj: Record<string, unknown>, datum: (path: string) => Dat
 /** Copies one payload key into `out` when kept, without the denied paths under it (the common case, no policy below the key, copies nothing). */
 function keepKey(out: Record<string, unknown>, k: string, v: unknown, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): void {
   const d = datum(k);
-  if (nested(d).length) Object.assign(out, redactObject({ [k]: v }, datum, keep, nested));
-  else if (keep(d)) out[k] = v;
+  if (nested(d).length) {
+    const kept = redactObject({ [k]: v }, datum, keep, nested);
+    if (Object.hasOwn(kept, k)) setOwn(out, k, kept[k]);
+  } else if (keep(d)) setOwn(out, k, v);
 }
 
 /** A profile's traits (or an identify event's `traits` / `context.traits`) without the denied trait data. */
@@ -70,7 +74,7 @@ export function redactTraits(traits: Record<string, unknown>, keep: DatumFilter,
 export function redactTraitValue(key: string, value: unknown, keep: DatumFilter, nested: NestedPaths): unknown {
   if (!keep({ kind: 'trait', path: key })) return undefined;
   if (!isObject(value)) return value;
-  return redactTraits({ [key]: value }, keep, nested)[key];
+  return ownValue(redactTraits({ [key]: value }, keep, nested), key);
 }
 
 /** The name events are matched by in `event:<name>...` elements: the event or page name, else the message type. */

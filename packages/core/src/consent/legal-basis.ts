@@ -1,3 +1,4 @@
+import { setOwn } from '../ingestion/own-key';
 import type { ConsentRecord } from './consent.types';
 
 /** The legal bases a purpose may rest on. Any other stored value is treated as `consent` (fail closed). */
@@ -48,7 +49,7 @@ export function consentStatesOf(records: ReadonlyArray<Pick<ConsentRecord, 'purp
   const out: Record<string, ConsentState> = {};
   for (const r of records) {
     const state = consentStateOf(r, now);
-    if (state !== 'none') out[r.purpose] = state; // undecided purposes are absent
+    if (state !== 'none') setOwn(out, r.purpose, state); // undecided purposes are absent; `__proto__` is a name like any other
   }
   return out;
 }

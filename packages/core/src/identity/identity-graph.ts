@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TraitSource } from '../entity/profile.entity';
+import { ownValue, setOwn } from '../ingestion/own-key';
 import type { IdentityRef, NormalizedMessage } from '../ingestion/segment-message.types';
 import type { MergeProtection } from './merge-protection';
 import { Survivorship } from './survivorship';
@@ -232,29 +233,35 @@ export class IdentityGraph {
     const at = msg.timestamp.toISOString();
     for (const [k, v] of Object.entries(traits)) {
       const incoming = { value: v, source: { at, messageId: msg.messageId, profileId: p.id, ...(this.source ? { source: this.source } : {}) } };
-      const current = p.traitSources[k] ? { value: p.traits[k], source: p.traitSources[k] } : undefined;
+      const known = ownValue(p.traitSources, k);
+      const current = known ? { value: ownValue(p.traits, k), source: known } : undefined;
       if (this.survivorship.pick(k, current, incoming) !== incoming) continue; // e.g. a later value already arrived
+      // Own keys only: a trait may be called `__proto__`, `constructor` or `hasOwnProperty`.
       if (v === null) delete p.traits[k];
-      else p.traits[k] = v;
+      else setOwn(p.traits, k, v);
       p.changed = true;
-      p.traitSources[k] = incoming.source;
+      setOwn(p.traitSources, k, incoming.source);
     }
   }
 }
 
-/** Folds the traits of `from` into `into` under the survivorship rules (provenance included). */
+/**
+ * Folds the traits of `from` into `into` under the survivorship rules (provenance included). Keys
+ * are own keys only, whatever their name (`__proto__` and `constructor` are traits like any other).
+ */
 export function mergeTraits(
   survivorship: Survivorship,
-  into: { traits: Record<string, unknown>; traitSources: Record<string, import('../entity/profile.entity').TraitSource> },
-  from: { traits: Record<string, unknown>; traitSources: Record<string, import('../entity/profile.entity').TraitSource> },
+  into: { traits: Record<string, unknown>; traitSources: Record<string, TraitSource> },
+  from: { traits: Record<string, unknown>; traitSources: Record<string, TraitSource> },
 ): void {
   for (const [k, src] of Object.entries(from.traitSources)) {
-    if (!(k in from.traits)) continue;
+    if (!Object.hasOwn(from.traits, k)) continue;
     const incoming = { value: from.traits[k], source: src };
-    const current = into.traitSources[k] && k in into.traits ? { value: into.traits[k], source: into.traitSources[k] } : undefined;
+    const known = ownValue(into.traitSources, k);
+    const current = known && Object.hasOwn(into.traits, k) ? { value: into.traits[k], source: known } : undefined;
     if (survivorship.pick(k, current, incoming) === incoming) {
-      into.traits[k] = incoming.value;
-      into.traitSources[k] = src;
+      setOwn(into.traits, k, incoming.value);
+      setOwn(into.traitSources, k, src);
     }
   }
 }

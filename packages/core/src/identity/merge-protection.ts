@@ -1,4 +1,5 @@
 import type { IdentityConfig } from './identity.config';
+import { ownValue } from '../ingestion/own-key';
 import type { IdentityRef } from '../ingestion/segment-message.types';
 
 /**
@@ -7,9 +8,9 @@ import type { IdentityRef } from '../ingestion/segment-message.types';
 export class MergeProtection {
   constructor(private readonly config: IdentityConfig) {}
 
-  /** Most values of `type` one profile may hold. */
+  /** Most values of `type` one profile may hold (a type such as `constructor`, from `context.externalIds`, gets the default). */
   limit(type: string): number {
-    return this.config.limits[type] ?? this.config.defaultLimit;
+    return ownValue(this.config.limits, type) ?? this.config.defaultLimit;
   }
 
   /** Sorts identities from most to least trusted (priority list, then type name, then value). */

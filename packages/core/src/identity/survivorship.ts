@@ -1,4 +1,5 @@
 import type { TraitSource } from '../entity/profile.entity';
+import { ownValue } from '../ingestion/own-key';
 
 /** A trait value with where it came from. */
 export interface TraitCandidate {
@@ -30,9 +31,9 @@ export interface SurvivorshipConfig {
 export class Survivorship {
   constructor(private readonly config: SurvivorshipConfig = { default: 'most_recent', traits: {} }) {}
 
-  /** The rule for a trait key. */
+  /** The rule for a trait key: its own override, else the default (a key such as `constructor` is a key like any other). */
   ruleFor(key: string): SurvivorshipRule {
-    return this.config.traits[key] ?? this.config.default;
+    return ownValue(this.config.traits, key) ?? this.config.default;
   }
 
   /** The value that survives when `incoming` meets `current` (absent current: incoming). */

@@ -20,6 +20,12 @@ export async function segmentRoutes(app: FastifyInstance, opts: { core: RapportC
   const limits = core.config.ingestion;
   app.addHook('preParsing', decodeBody);
 
+  // JSON as Segment takes it: any key is an ordinary key, `__proto__` and `constructor` included
+  // (JSON.parse defines own properties; core reads and writes message keys as own keys only).
+  // Fastify's default parser (secure-json-parse, `protoAction: 'error'`) would refuse a whole batch
+  // for one such key as "malformed JSON". Only these routes: /graphql keeps Fastify's default.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+
   // Browsers post with text/plain to skip the CORS preflight; the body is still JSON.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
     try {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { MatchRecord } from './matching.types';
+import { ownValue, setOwn } from '../../ingestion/own-key';
 
 /** FEBRL column → trait path. */
 export const FEBRL_COLUMN_TRAITS: Readonly<Record<string, string>> = {
@@ -87,11 +88,11 @@ function setPath(target: Record<string, unknown>, path: string, value: string): 
   const parts = path.split('.');
   let cur = target;
   for (let i = 0; i < parts.length - 1; i++) {
-    const next = cur[parts[i]];
-    if (next === undefined || next === null || typeof next !== 'object') cur[parts[i]] = {};
+    const next = ownValue(cur, parts[i]);
+    if (next === undefined || next === null || typeof next !== 'object') setOwn(cur, parts[i], {});
     cur = cur[parts[i]] as Record<string, unknown>;
   }
-  cur[parts[parts.length - 1]] = value;
+  setOwn(cur, parts[parts.length - 1], value);
 }
 
 /** Parses FEBRL CSV text; cells are trimmed and empty cells are omitted (missing). */
@@ -103,7 +104,7 @@ export function parseFebrlCsv(text: string, options: FebrlParseOptions = {}): La
   const idCol = header.indexOf(idName);
   if (idCol < 0) throw new Error(`the CSV has no "${idName}" column (name the id column with idColumn)`);
   const mapping: Record<string, string> = { ...FEBRL_COLUMN_TRAITS };
-  for (const [col, path] of Object.entries(options.columns ?? {})) mapping[col.trim().toLowerCase()] = path;
+  for (const [col, path] of Object.entries(options.columns ?? {})) setOwn(mapping, col.trim().toLowerCase(), path);
   const clusterName = options.clusterColumn?.trim().toLowerCase() ?? CLUSTER_COLUMN_CANDIDATES.find((c) => header.includes(c));
   const clusterCol = clusterName === undefined ? -1 : header.indexOf(clusterName);
   if (options.clusterColumn && clusterCol < 0) throw new Error(`FEBRL CSV has no column "${options.clusterColumn}"`);
@@ -117,7 +118,7 @@ export function parseFebrlCsv(text: string, options: FebrlParseOptions = {}): La
     const id = prefix + rawId;
     const traits: Record<string, unknown> = {};
     header.forEach((col, c) => {
-      const path = mapping[col];
+      const path = ownValue(mapping, col); // a column may be called `constructor`
       const value = (row[c] ?? '').trim();
       if (path && value.length > 0) setPath(traits, path, value);
     });

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../database/database';
 import type { TraitSource } from '../../entity/profile.entity';
+import { ownValue, setOwn } from '../../ingestion/own-key';
 import type { Survivorship } from '../survivorship';
 
 /**
@@ -25,11 +26,13 @@ export async function replayTraits(
     const at = r.timestamp.toISOString();
     for (const [k, v] of Object.entries({ ...ctx, ...r.traits })) {
       const incoming = { value: v, source: { at, messageId: r.message_id, profileId: r.origin_profile_id, ...(r.source ? { source: r.source } : {}) } };
-      const current = traitSources[k] ? { value: traits[k], source: traitSources[k] } : undefined;
+      const known = ownValue(traitSources, k);
+      const current = known ? { value: ownValue(traits, k), source: known } : undefined;
       if (survivorship.pick(k, current, incoming) !== incoming) continue;
+      // Own keys only: a trait may be called `__proto__`, `constructor` or `hasOwnProperty`.
       if (v === null) delete traits[k];
-      else traits[k] = v;
-      traitSources[k] = incoming.source;
+      else setOwn(traits, k, v);
+      setOwn(traitSources, k, incoming.source);
     }
   }
   return { traits, traitSources };
