@@ -13,6 +13,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
+import { treeCpuSeconds } from './lib/process-cpu.mjs';
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,6 +65,7 @@ const server = await startServerProcess(Object.fromEntries(PLUGINS.map((p) => [p
 try {
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
+  const cpu0 = treeCpuSeconds(server.pid);
   const t0 = performance.now();
   await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
     const res = await fetch(`${server.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch, sentAt: new Date().toISOString() }) });
@@ -83,6 +85,9 @@ try {
     }
     catchUpSec = +((performance.now() - t0) / 1000 - rapportSec).toFixed(2);
   }
+  // The CPU the server and its embedded PostgreSQL spent on the messages (with plugins: until their delivery caught
+  // up): what a plugin costs per event, whatever else the machine runs. Not counted on an external database.
+  const cpuSec = treeCpuSeconds(server.pid) - cpu0;
 
   // 2. The floor: the same rows, multi-row INSERTs over pg, same batch size and concurrency.
   const db = new pg.Pool({ connectionString: server.databaseUrl, max: CONCURRENCY });
@@ -115,6 +120,7 @@ try {
     events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: PLUGINS,
     pluginLagAtEnd: lagAtEnd, pluginCatchUpSeconds: catchUpSec, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
     rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
+    serverCpu: { seconds: +cpuSec.toFixed(2), microsecondsPerEvent: Math.round((cpuSec * 1e6) / EVENTS), database: process.env.DATABASE_URL ? 'not counted (external)' : 'counted (embedded)' },
     plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec) },
     ratio: +(rapportSec / floorSec).toFixed(2),
   };

@@ -9,6 +9,7 @@
 // straight into rapport_profile and rapport_event (core's triggers add the outbox rows), and copied into
 // journeys_event as the plugin's delivery would (delivery itself is not timed here).
 // Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/journeys-funnel.bench.mjs [--events 1000000] [--people 100000] [--runs 5]
+//        [--seed-only | --reuse] (with DATABASE_URL: seed once, then time the stored data)
 // DATABASE_URL: an empty database to use; otherwise a fresh embedded PostgreSQL in a temporary directory.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -60,30 +61,40 @@ await seeder.connect();
 const seed = async (sql, params) => (await seeder.query(sql, params)).rows;
 
 try {
-  // Seed.
+  // Seed (or, with --reuse on DATABASE_URL, keep what an earlier --seed-only run stored: the generator is seeded, so
+  // the planted truth is the same; seeding 10M events takes minutes and need not hold the bench lock).
+  if ((process.argv.includes('--seed-only') || process.argv.includes('--reuse')) && !process.env.DATABASE_URL) throw new Error('--seed-only and --reuse need DATABASE_URL');
   const t0 = performance.now();
+  const [{ n: already }] = await q('SELECT count(*)::int AS n FROM journeys_event');
+  const reuse = process.argv.includes('--reuse') && already > 0;
   const g = generateJourneys({ seed: 42, people: PEOPLE, steps: STEPS, noise: NOISE, eventsPerPerson: Math.max(STEPS.length, Math.round(EVENTS / PEOPLE)), windowMs: WINDOW_S * 1000, startMs: START });
-  const ids = [];
-  for (let i = 0; i < PEOPLE; i += 10_000) {
-    const rows = await seed('INSERT INTO rapport_profile (id) SELECT gen_random_uuid() FROM generate_series(1, $1) RETURNING id', [Math.min(10_000, PEOPLE - i)]);
-    ids.push(...rows.map((r) => r.id));
+  if (!reuse) {
+    const ids = [];
+    for (let i = 0; i < PEOPLE; i += 10_000) {
+      const rows = await seed('INSERT INTO rapport_profile (id) SELECT gen_random_uuid() FROM generate_series(1, $1) RETURNING id', [Math.min(10_000, PEOPLE - i)]);
+      ids.push(...rows.map((r) => r.id));
+    }
+    const CHUNK = 20_000;
+    for (let i = 0; i < g.events.length; i += CHUNK) {
+      const c = g.events.slice(i, i + CHUNK);
+      await seed(
+        `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, properties, timestamp, received_at)
+         SELECT 'bench-' || m, p, p, 'track', n, pr, to_timestamp(ts / 1000.0), now()
+           FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(m, p, n, pr, ts)`,
+        [c.map((e) => e.id), c.map((e) => ids[e.person]), c.map((e) => e.name), c.map((e) => JSON.stringify(e.props)), c.map((e) => e.ts)],
+      );
+    }
+    await seed(`INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
+             SELECT id, profile_id, origin_profile_id, name, (extract(epoch FROM timestamp) * 1000)::bigint, properties FROM rapport_event WHERE type = 'track'`);
+    await seed('VACUUM ANALYZE rapport_event');
+    await seed('VACUUM ANALYZE journeys_event');
+    await seed('VACUUM ANALYZE rapport_profile');
   }
-  const CHUNK = 20_000;
-  for (let i = 0; i < g.events.length; i += CHUNK) {
-    const c = g.events.slice(i, i + CHUNK);
-    await seed(
-      `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, properties, timestamp, received_at)
-       SELECT 'bench-' || m, p, p, 'track', n, pr, to_timestamp(ts / 1000.0), now()
-         FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(m, p, n, pr, ts)`,
-      [c.map((e) => e.id), c.map((e) => ids[e.person]), c.map((e) => e.name), c.map((e) => JSON.stringify(e.props)), c.map((e) => e.ts)],
-    );
+  if (process.argv.includes('--seed-only')) {
+    console.log(`seeded ${EVENTS} events in ${Math.round((performance.now() - t0) / 1000)} s`);
+    process.exit(0);
   }
-  await seed(`INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
-           SELECT id, profile_id, origin_profile_id, name, (extract(epoch FROM timestamp) * 1000)::bigint, properties FROM rapport_event WHERE type = 'track'`);
-  await seed('VACUUM ANALYZE rapport_event');
-  await seed('VACUUM ANALYZE journeys_event');
-  await seed('VACUUM ANALYZE rapport_profile');
-  const seedS = (performance.now() - t0) / 1000;
+  const seedS = reuse ? null : (performance.now() - t0) / 1000;
   const [{ n: stored }] = await q('SELECT count(*)::int AS n FROM rapport_event');
 
   // The two queries.
@@ -132,7 +143,7 @@ try {
   const paths = await time(async () => (await runPaths(ctx, checkPaths({ event: STEPS[0], direction: 'next', depth: 3, from: null, to: null }), 5)).edges.length);
   const truth = STEPS.map((_, i) => g.reached.filter((r) => r > i).length);
   const result = {
-    bench: 'journeys-funnel', when: new Date().toISOString(), machine: machine(), loadAverage: { before: loadBefore, after: os.loadavg().map((l) => +l.toFixed(2)) }, events: stored, people: PEOPLE, seedSeconds: Math.round(seedS),
+    bench: 'journeys-funnel', when: new Date().toISOString(), machine: machine(), loadAverage: { before: loadBefore, after: os.loadavg().map((l) => +l.toFixed(2)) }, events: stored, people: PEOPLE, seedSeconds: seedS === null ? 'reused an earlier --seed-only run' : Math.round(seedS),
     funnel: '4-step ordered, 7-day window, no date range, consent applied', runs: RUNS,
     journeys: a, journeysOnePart: a1, plain: b, plantedTruth: truth,
     retention: { query: 'weekly, 8 periods, first Product Viewed -> Order Completed', ...retention },

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/**
+ * CPU seconds (user + system) used so far by a process and all its descendants, read from Linux `/proc`: a server
+ * child and the embedded PostgreSQL it started (postmaster, backends, background workers). Processes that already
+ * exited are not counted (their time is in their parent's `cutime` only once reaped), so read it around a span in
+ * which the tree does not change much; PostgreSQL's backends live as long as their pooled connections.
+ */
+export function treeCpuSeconds(rootPid) {
+  const stats = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      // Fields after the command (in parentheses, which may hold spaces): state ppid ... utime(14) stime(15).
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(d), { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // The process exited while we read.
+    }
+  }
+  const children = new Map();
+  for (const [pid, s] of stats) {
+    if (!children.has(s.ppid)) children.set(s.ppid, []);
+    children.get(s.ppid).push(pid);
+  }
+  let ticks = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    ticks += stats.get(pid)?.cpu ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks / TICKS;
+}
