@@ -55,6 +55,7 @@ export { consentDecisionsOf, purposeOfCategory } from './consent/consent-extract
 export * from './consent/legal-basis';
 export * from './consent/access-decision';
 export { traitValueSql, MAX_TRAIT_KEY_CHARS } from './consent/trait-sql';
+export { isPiiKey, piiKeyOf, piiKeySet } from './consent/pii-key';
 export * from './consent/data-element';
 export * from './consent/datum-redaction';
 export { ResolutionService, type MatchCandidateRecord, type ResolveProgress, type ResolveSummary } from './identity/resolution/resolution.service';

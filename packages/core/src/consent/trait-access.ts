@@ -1,3 +1,4 @@
+import { isPiiKey, piiKeySet } from './pii-key';
 import { staticAccess, type StaticVerdict } from './access-decision';
 import { elementOfPolicy, governs, namesDatum, type DataElement, type Datum } from './data-element';
 import type { FieldPolicy } from './field-policy.service';
@@ -43,7 +44,7 @@ export function traitAccess(q: TraitAccessQuestion): TraitAccess {
     if (element && governs(element, d)) governing.push({ element, policy });
   }
   const topKey = q.key.split('.')[0]!;
-  const piiKey = q.piiTraits.includes(topKey);
+  const piiKey = isPiiKey(piiKeySet(q.piiTraits), topKey);
   const named = governing.some((g) => namesDatum(g.element, d));
   const byDefault = !named && piiKey
     ? { deny: true as const, reason: `traits.${topKey} is personal data with no policy: denied by default` }

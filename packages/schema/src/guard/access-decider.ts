@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DatumMap } from './datum-map';
 import {
-  completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, namesDatum, staticAccess,
+  completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, isPiiKey, namesDatum, piiKeySet, staticAccess,
   type AccessQuestion, type ConsentState, type DataElement, type Datum, type DenialRule, type FieldPolicy, type PolicyMask, type StaticVerdict,
 } from '@rapport/core/internal';
 
@@ -71,7 +71,7 @@ interface Prepared {
 export class AccessDecider {
   private readonly fieldPolicies = new Map<string, FieldPolicy>();
   private readonly elementPolicies: Array<{ element: DataElement; policy: FieldPolicy }> = [];
-  private readonly pii: Set<string>;
+  private readonly pii: ReadonlySet<string>;
   private readonly admin: boolean;
   private readonly prepared = new DatumMap<Prepared>(MAX_PREPARED);
   private readonly nestedPaths = new DatumMap<string[]>(MAX_PREPARED);
@@ -79,7 +79,7 @@ export class AccessDecider {
 
   constructor(private readonly input: DeciderInput) {
     this.admin = input.roles.includes('admin');
-    this.pii = new Set(input.piiTraits);
+    this.pii = piiKeySet(input.piiTraits);
     this.unclassified = input.unclassifiedEventKeys;
     for (const p of input.policies) {
       let element: DataElement | null = null;
@@ -232,7 +232,7 @@ export class AccessDecider {
     const specific = governing.filter((e) => namesDatum(e.element, d));
     const traitKey = d.kind === 'trait' ? d.path.split('.')[0] : d.kind === 'identity' && (IDENTITY_TRAITS as readonly string[]).includes(d.type) ? d.type : null;
     let byDefault: AccessQuestion['byDefault'] = { deny: false };
-    if (!specific.length && traitKey !== null && this.pii.has(traitKey)) {
+    if (!specific.length && traitKey !== null && isPiiKey(this.pii, traitKey)) {
       byDefault = { deny: true, reason: `traits.${traitKey} is personal data with no policy: denied by default` };
     } else if (!specific.length && d.kind === 'eventKey' && this.unclassified === 'deny') {
       byDefault = { deny: true, reason: `${formatElement(d)} is an event payload key no policy classifies: denied below admin by default (consent.unclassifiedEventKeys)` };
@@ -243,7 +243,7 @@ export class AccessDecider {
       question: this.question(governing.map((e) => this.rule(e.policy)), byDefault),
       verdict: staticAccess(this.question(governing.map((e) => this.rule(e.policy)), byDefault)),
       mask: exact?.policy.mask ?? 'null',
-      pii: governing.some((e) => e.policy.pii) || (traitKey !== null && this.pii.has(traitKey)),
+      pii: governing.some((e) => e.policy.pii) || (traitKey !== null && isPiiKey(this.pii, traitKey)),
       decisions: new Map(),
     };
     this.prepared.set(d, prepared);
