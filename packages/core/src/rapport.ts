@@ -21,7 +21,8 @@ import { EventPageCoalescer } from './service/event-page.coalescer';
 import { ProfileBundleReader } from './service/profile-bundle.reader';
 import { ReadAuditWriter } from './consent/read-audit.writer';
 import { ProfileService } from './service/profile.service';
-import { Survivorship } from './identity/survivorship';
+import { Survivorship, type SurvivorshipRule } from './identity/survivorship';
+import { setOwn } from './ingestion/own-key';
 import { ProfileMerger } from './identity/resolution/profile-merger';
 import { ResolutionService } from './identity/resolution/resolution.service';
 import { ConsentService } from './consent/consent.service';
@@ -103,7 +104,9 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   const roles = new RoleRegistry(config.roles);
   for (const p of plugins) for (const [role, perms] of Object.entries(p.permissions ?? {})) roles.define(role, perms);
   const protection = new MergeProtection(config.identity);
-  const pluginRules = Object.assign({}, ...plugins.map((p) => p.survivorship ?? {}));
+  // Own keys only (a plugin's rule may be keyed like an Object.prototype member: Object.assign would set the prototype).
+  const pluginRules: Record<string, SurvivorshipRule> = {};
+  for (const p of plugins) for (const [key, rule] of Object.entries(p.survivorship ?? {})) setOwn(pluginRules, key, rule);
   const survivorship = new Survivorship({ ...config.identity.survivorship, traits: { ...pluginRules, ...config.identity.survivorship.traits } });
   const profiles = new ProfileService(db, config.identity);
   const events = new EventService(db);
