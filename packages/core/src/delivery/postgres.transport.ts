@@ -120,7 +120,7 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
   async deadLetters(opts: { consumer?: string | null; first?: number; includeReplayed?: boolean }): Promise<DeadLetter[]> {
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT id::text, consumer, kind, outbox_id::text AS seq, profile_id, error, attempts, created_at, replayed_at FROM rapport_dead_letter
-       WHERE ($1::text IS NULL OR consumer = $1) AND ($2 OR replayed_at IS NULL) ORDER BY id LIMIT $3`,
+       WHERE ($1::text IS NULL OR consumer = $1) AND ($2 OR replayed_at IS NULL) ORDER BY rapport_dead_letter.id LIMIT $3`,
       [opts.consumer ?? null, opts.includeReplayed ?? false, Math.min(Math.max(opts.first ?? 100, 1), 1000)],
     );
     return rows.map((r) => ({
@@ -131,7 +131,7 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
 
   async letters(ids: string[]): Promise<Array<{ id: string; consumer: string; row: TransportRow }>> {
     const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT id::text, consumer, outbox_id::text AS outbox_id, kind, ref, profile_id FROM rapport_dead_letter WHERE id = ANY($1::bigint[]) AND replayed_at IS NULL ORDER BY id`,
+      `SELECT id::text, consumer, outbox_id::text AS outbox_id, kind, ref, profile_id FROM rapport_dead_letter WHERE id = ANY($1::bigint[]) AND replayed_at IS NULL ORDER BY rapport_dead_letter.id`,
       [ids.filter((i) => /^\d{1,18}$/.test(i))],
     );
     return rows.map((l) => ({

@@ -62,6 +62,25 @@ it('tells another plugin about every change: live, on commit, and durably after 
   expect(all.map((c) => BigInt(c.id))).toEqual([...all.map((c) => BigInt(c.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
 });
 
+it('reads the log in id order past id 9, and in pages that add up to the whole (ids are numbers, not text)', async () => {
+  // Enough changes that ids reach two digits: 12 people entering the first stage.
+  await kit.ingest(Array.from({ length: 12 }, (_, i) => ({ type: 'page', userId: `paged-${i}`, name: 'Home' })));
+  await kit.settle();
+  await until(async () => (await api.changesAfter(null)).length >= 14);
+  const all = await api.changesAfter(null);
+  expect(all.length).toBeGreaterThanOrEqual(14);
+  const ids = all.map((c) => BigInt(c.id));
+  expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  const paged: StageChange[] = [];
+  for (let after: string | null = null; ;) {
+    const page = await api.changesAfter(after, 3);
+    if (page.length === 0) break;
+    paged.push(...page);
+    after = page.at(-1)!.id;
+  }
+  expect(paged.map((c) => c.id)).toEqual(all.map((c) => c.id));
+});
+
 it('changes nothing when the same batch is delivered again', async () => {
   const before = (await api.changesAfter(null)).length;
   await handle(delivered, ctx);

@@ -200,3 +200,38 @@ it('enforces the depth limit on a subscription document, with the HTTP error', a
   expect((sub.state.error as any[])[0].extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', rule: 'maxDepth', limit: 4, depth: 5 });
   expect(await liveSubscriptions()).toBe(0);
 });
+
+const RESUME = `subscription($j: String!, $after: ID) { journeyStageChanged(journey: $j, after: $after) { id toStage profile { id } } }`;
+
+it('resumes after a change id: the changes logged since come first, in order, then the live ones, none twice', async () => {
+  const first = subscribe(as(keys.analyst).client, RESUME, { j: 'Shop' });
+  await untilLive(1);
+  await send({ type: 'page', userId: 'sub-resume-1', name: 'Home' });
+  await first.until(() => first.results.length >= 1);
+  const seen = first.results[0]!.data.journeyStageChanged.id as string;
+  first.stop();
+  await untilLive(0);
+  // While the client is away: two changes of this journey (and none of another person who refuses analytics).
+  await send({ type: 'track', userId: 'sub-resume-1', event: 'Order Completed' });
+  await send({ type: 'page', userId: 'sub-resume-2', name: 'Home' });
+  await send({ type: 'page', userId: 'sub-resume-refuser', name: 'Home', context: { consent: { categoryPreferences: { analytics: false } } } });
+  const back = subscribe(as(keys.analyst).client, RESUME, { j: 'Shop', after: seen });
+  await back.until(() => back.results.length >= 2);
+  await untilLive(1);
+  await send({ type: 'track', userId: 'sub-resume-2', event: 'Order Completed' });
+  await back.until(() => back.results.length >= 3);
+  const got = back.results.map((r) => r.data.journeyStageChanged);
+  const [one, two] = [await idOf('sub-resume-1'), await idOf('sub-resume-2')];
+  expect(got.map((c: any) => [c.profile.id, c.toStage])).toEqual([[one, 'Customer'], [two, 'Visitor'], [two, 'Customer']]);
+  const ids = got.map((c: any) => BigInt(c.id));
+  expect(ids.every((v: bigint, i: number) => i === 0 || v > ids[i - 1]!)).toBe(true);
+  expect(ids[0]).toBeGreaterThan(BigInt(seen));
+  expect(back.results.length).toBe(3);
+});
+
+it('refuses to resume after something that is not a change id, naming the argument and the rule', async () => {
+  const sub = subscribe(as(keys.analyst).client, RESUME, { j: 'Shop', after: 'yesterday' });
+  await sub.ended();
+  const errors = sub.state.error as Array<{ extensions?: Record<string, unknown> }>;
+  expect(errors[0]?.extensions).toMatchObject({ field: 'after', rule: 'changeId' });
+});

@@ -44,6 +44,11 @@ export interface StageRuntime {
    * allows analytics now; returns the unregister function. For GraphQL subscribers.
    */
   watch(journey: string, sink: (changes: StageChange[]) => void): () => void;
+  /**
+   * The logged changes of `journey` after the change `afterId` (exclusive), oldest first, at most `limit`, of people
+   * whose consent allows analytics now: what a GraphQL subscriber resuming after `afterId` missed.
+   */
+  missed(journey: string, afterId: string, limit: number): Promise<StageChange[]>;
   init(ctx: PluginContext): Promise<void>;
   close(): void;
 }
@@ -115,6 +120,13 @@ export function createStageRuntime(): StageRuntime {
         );
         return new Map(rows.map((r) => [r.profile_id, { stage: r.stage, enteredAt: r.entered_at }]));
       },
+    },
+    async missed(journey, afterId, limit) {
+      const c = need();
+      const changes = await readChanges(c.db, afterId, limit, undefined, journey);
+      if (changes.length === 0) return changes;
+      const allowed = await c.consent.allows([...new Set(changes.map((x) => x.profileId))], PURPOSE);
+      return changes.filter((x) => allowed.get(x.profileId));
     },
     watch(journey, sink) {
       let set = watchers.get(journey);

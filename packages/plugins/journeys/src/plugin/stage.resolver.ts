@@ -4,13 +4,13 @@
  */
 import { ValidationError, type ProfileRecord } from '@rapport/core';
 import { Profile, subscriptionStream, type RequestContext } from '@rapport/schema';
-import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { checkJourney, type ConditionSpec } from './journey-definition';
 import { loadJourneys, saveJourney, type StoredJourney } from './journey-definition.store';
 import { journeysLoaders } from './journeys.loaders';
 import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION } from './options';
 import { publish } from './retention.result';
-import { BACKFILL_JOB } from './stage.jobs';
+import { BACKFILL_JOB, CHANGE_LOG_DAYS } from './stage.jobs';
 import { stageRuntimeOf } from './stage.extension';
 import { stageKey } from './stage.loaders';
 import { deleteJourneyStages, lockStages, type StageChange } from './stage.service';
@@ -137,12 +137,48 @@ export class ProfileJourneyResolver {
   }
 }
 
-/** The live changes of one journey for one subscriber (the subscription's context: its key, purpose and loaders). */
-async function stageChanges(ctx: RequestContext, journey: string): Promise<AsyncIterable<StageChange>> {
+/** Most missed changes a subscription resuming `after` a change id is sent before the live ones. */
+export const MAX_RESUMED_CHANGES = 500;
+
+/**
+ * The changes of one journey for one subscriber (the subscription's context: its key, purpose and loaders): live ones,
+ * and with `after`, first those logged after that change id (a client resuming after a reconnect misses nothing the
+ * log keeps, and gets nothing twice). The live watch starts first and holds what arrives during the replay.
+ */
+async function stageChanges(ctx: RequestContext, journey: string, after: string | null): Promise<AsyncIterable<StageChange>> {
   actsForAnalytics(ctx, 'journeyStageChanged');
   await journeyNamed(ctx, 'journey', journey);
+  if (after !== null && !/^\d{1,18}$/.test(after)) {
+    throw new ValidationError('after', 'changeId', `the id of a JourneyStageChange received earlier (digits), not ${JSON.stringify(after.slice(0, 40))}`);
+  }
   const runtime = stageRuntimeOf(journeysLoaders.of(ctx).plugin);
-  return subscriptionStream<StageChange>((sink) => runtime.watch(journey, (changes) => sink.push(...changes)));
+  if (after === null) return subscriptionStream<StageChange>((sink) => runtime.watch(journey, (changes) => sink.push(...changes)));
+  const missed = await runtime.missed(journey, after, MAX_RESUMED_CHANGES + 1);
+  if (missed.length > MAX_RESUMED_CHANGES) {
+    throw new ValidationError('after', 'resumeLimit', `more than ${MAX_RESUMED_CHANGES} changes of "${journey.slice(0, 80)}" were logged after ${after}: `
+      + 'subscribe without `after` and read the current stages (stageCounts, Profile.journey) instead');
+  }
+  return subscriptionStream<StageChange>((sink) => {
+    // Ids only grow: what the replay or the live watch already sent is not sent again.
+    let last = BigInt(missed.at(-1)?.id ?? after);
+    let held: StageChange[] | null = [];
+    const send = (changes: StageChange[]) => {
+      const fresh = changes.filter((c) => BigInt(c.id) > last);
+      if (fresh.length === 0) return;
+      last = BigInt(fresh.at(-1)!.id);
+      sink.push(...fresh);
+    };
+    const stop = runtime.watch(journey, (changes) => (held ? held.push(...changes) : send(changes)));
+    // What committed between the read of the missed changes and the watch: read again, then the held live ones.
+    runtime.missed(journey, String(last), MAX_RESUMED_CHANGES).then((between) => {
+      sink.push(...missed);
+      send(between);
+      const live = held ?? [];
+      held = null;
+      send(live);
+    }, (err: unknown) => sink.fail(err as Error));
+    return stop;
+  });
 }
 
 /** `journeyStageChanged(journey)`, and the person behind a change. */
@@ -154,9 +190,16 @@ export class StageSubscriptionResolver {
       'Stage changes of a journey as they commit, in any server process (journeys plugin): over WebSocket (graphql-transport-ws on '
       + '/graphql). Acts for analytics, needs journeys:read, and announces only people whose consent allows analytics. '
       + 'See docs/journeys.md#subscribing-to-stage-changes.',
-    subscribe: ({ context, args }) => stageChanges(context as RequestContext, String(args.journey)),
+    subscribe: ({ context, args }) => stageChanges(context as RequestContext, String(args.journey), args.after == null ? null : String(args.after)),
   })
-  journeyStageChanged(@Root() change: StageChange, @Arg('journey', () => String) _journey: string): JourneyStageChangeType {
+  journeyStageChanged(
+    @Root() change: StageChange,
+    @Arg('journey', () => String) _journey: string,
+    @Arg('after', () => ID, {
+      nullable: true,
+      description: `Resume after this change id (a JourneyStageChange.id received earlier): the changes logged since (kept ${CHANGE_LOG_DAYS} days, at most ${MAX_RESUMED_CHANGES}) come first, then the live ones, none twice.`,
+    }) _after?: string | null,
+  ): JourneyStageChangeType {
     return {
       id: change.id, journey: change.journey, profileId: change.profileId, fromStage: change.fromStage, toStage: change.toStage,
       reason: change.reason, enteredAt: change.toStage === null ? null : change.changedAt, changedAt: change.changedAt,

@@ -134,12 +134,16 @@ export async function deleteJourneyStages(tx: SqlRunner, ctx: PluginContext, jou
   await logChanges(tx, ctx, journey, gone.map((g) => ({ profileId: g.profile_id, from: g.stage, to: null, reason: 'deleted' as const })));
 }
 
-/** Reads changes after `afterId` (exclusive), oldest first. */
-export async function readChanges(db: SqlRunner, afterId: string | null, limit: number, toId?: string): Promise<StageChange[]> {
+/**
+ * Reads changes after `afterId` (exclusive), oldest first: ordered by the column (a bare `ORDER BY id` would order by
+ * the output's `id::text`, as text: '10' before '9'), optionally of one journey.
+ */
+export async function readChanges(db: SqlRunner, afterId: string | null, limit: number, toId?: string, journey?: string): Promise<StageChange[]> {
   const rows = await db.query<{ id: string; journey: string; profile_id: string; from_stage: string | null; to_stage: string | null; reason: StageChangeReason; changed_at: Date }>(
     `SELECT id::text, journey, profile_id, from_stage, to_stage, reason, changed_at FROM journeys_stage_change
-      WHERE id > $1::bigint AND ($2::bigint IS NULL OR id <= $2::bigint) ORDER BY id LIMIT $3`,
-    [afterId ?? '0', toId ?? null, limit],
+      WHERE id > $1::bigint AND ($2::bigint IS NULL OR id <= $2::bigint) AND ($4::text IS NULL OR journey = $4::text)
+      ORDER BY journeys_stage_change.id LIMIT $3`,
+    [afterId ?? '0', toId ?? null, limit, journey ?? null],
   );
   return rows.map((r) => ({ id: r.id, journey: r.journey, profileId: r.profile_id, fromStage: r.from_stage, toStage: r.to_stage, reason: r.reason, changedAt: r.changed_at }));
 }
