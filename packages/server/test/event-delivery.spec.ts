@@ -169,6 +169,21 @@ describe('durable event delivery to plugins', () => {
     expect((await env.graphql(`{ deadLetters(consumer: "picky") { id } }`)).body.data.deadLetters).toEqual([]);
   });
 
+  it('lists dead letters oldest first by id as a number, past id 9 (a page of them skips none)', async () => {
+    // Twelve letters of a consumer no plugin serves (written as delivery writes them), so ids reach two digits.
+    await env.server.core.db.query(
+      `INSERT INTO rapport_dead_letter (consumer, outbox_id, kind, ref, profile_id, error, attempts)
+       SELECT 'ordering', g, 'event', g::text, NULL, 'Error: test ' || g, 3 FROM generate_series(1, 12) g`,
+    );
+    const all = await env.graphql(`{ deadLetters(consumer: "ordering", first: 100) { id error } }`);
+    const ids = all.body.data.deadLetters.map((l: { id: string }) => BigInt(l.id));
+    expect(ids).toHaveLength(12);
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    const firstFive = await env.graphql(`{ deadLetters(consumer: "ordering", first: 5) { id } }`);
+    expect(firstFive.body.data.deadLetters.map((l: { id: string }) => l.id)).toEqual(all.body.data.deadLetters.slice(0, 5).map((l: { id: string }) => l.id));
+    await env.server.core.db.query(`DELETE FROM rapport_dead_letter WHERE consumer = 'ordering'`);
+  });
+
   it('a plugin installed later can backfill every event stored before it', async () => {
     const late: string[] = [];
     const backfill = definePlugin(() => ({
