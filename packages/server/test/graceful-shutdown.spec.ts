@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@rapport/testing';
 import { Client } from 'pg';
 import { CLI, ROOT, startCli, type CliServer } from './support/cli-process';
+import { until } from './support/until';
 
 // `rapport start` as users run it: its own embedded PostgreSQL (a private data directory, never the
 // run's shared database), stopped by a signal while batches are being stored. The signal goes to
@@ -64,6 +65,14 @@ afterAll(async () => {
 describe('rapport start, stopped by a signal', () => {
   it('finishes the batches in flight (all stored, 200), stops PostgreSQL after them, exits 0', async () => {
     const server = await start();
+    // The batches are held in flight by a lock on the events table (INSERTs wait for it) until the signal has come:
+    // in flight whatever the machine's speed, and let go within the shutdown's grace period.
+    const creds = JSON.parse(fs.readFileSync(path.join(dir, 'pgdata.credentials.json'), 'utf8')) as { user: string; password: string };
+    const admin = new Client({ connectionString: `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${pgPort}/rapport` });
+    admin.on('error', () => undefined); // the cluster is stopped under it
+    await admin.connect();
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE rapport_event IN SHARE ROW EXCLUSIVE MODE');
     const batches = Array.from({ length: 4 }, (_, b) =>
       Array.from({ length: 2000 }, (_, i) => ({ type: 'track', userId: `sd-${b}-${i % 50}`, event: 'Shutdown Probe', messageId: `sd-${b}-${i}` })),
     );
@@ -78,9 +87,15 @@ describe('rapport start, stopped by a signal', () => {
         .catch((err: Error) => ({ status: -1, body: { error: err.message } }))
         .finally(() => settled++),
     );
-    await new Promise((r) => setTimeout(r, 250));
-    expect(settled).toBe(0); // still in flight when the signal comes
+    // All four wait on the lock (each has its transaction open, its INSERT queued behind the lock).
+    await until(async () => Number((await admin.query(
+      `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'rapport_event' AND NOT l.granted`,
+    )).rows[0].count), (n) => n >= 4);
+    expect(settled).toBe(0);
     process.kill(-server.proc.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    await admin.query('COMMIT');
+    await admin.end().catch(() => undefined);
 
     const answers = await Promise.all(sent);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
