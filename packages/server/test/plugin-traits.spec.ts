@@ -81,6 +81,8 @@ describe('ctx.traits.read', () => {
     ['a policy serving other purposes', 'favoriteColor', 'purpose', /policy Profile\.traits\.favoriteColor serves purposes \[analytics\]; the plugin reads for personalization/],
     ['a policy for some roles (the plugin reads as plugin:probe, never admin)', 'vipNote', 'role', /allows roles \[app\], not \[plugin:probe\]/],
     ['personal data no policy names (denied by default)', 'phone', 'default', /traits\.phone is personal data with no policy: denied by default/],
+    ['personal data in another case (a variant of phone)', 'Phone', 'default', /traits\.Phone is personal data with no policy: denied by default/],
+    ['personal data in full-width letters (a variant of phone)', 'ｐｈｏｎｅ', 'default', /personal data with no policy: denied by default/],
   ])('refuses a trait under %s, naming the trait and the rule, and reads nothing', async (_what, key, rule, reason) => {
     const e = await refusal(captured.traits.read([ids.grants!], ['plan', key], 'personalization'));
     expect(e).toMatchObject({ code: 'FORBIDDEN', field: `traits.${key}`, rule });
