@@ -25,25 +25,22 @@ const tick = (n: number, extra: Partial<Tick> = {}) => {
   for (const s of sinks) s.push({ n, padding: '', profileId: null, ...extra });
 };
 
+/** A subscription's source: a stream fed by `tick`, with room for `maxBuffered` waiting. */
+const ticksInto = (maxBuffered: number) => () =>
+  subscriptionStream<Tick>((sink) => {
+    sinks.add(sink);
+    return () => void sinks.delete(sink);
+  }, { maxBuffered });
+
 @Resolver(() => Tick)
 class TickResolver {
-  @Subscription(() => Tick, {
-    subscribe: () => subscriptionStream<Tick>((sink) => {
-      sinks.add(sink);
-      return () => void sinks.delete(sink);
-    }, { maxBuffered: 100_000 }),
-  })
+  @Subscription(() => Tick, { subscribe: ticksInto(100_000) })
   ticks(@Root() t: Tick): Tick {
     return t;
   }
 
   /** The same ticks, with room for 5 waiting. */
-  @Subscription(() => Tick, {
-    subscribe: () => subscriptionStream<Tick>((sink) => {
-      sinks.add(sink);
-      return () => void sinks.delete(sink);
-    }, { maxBuffered: 5 }),
-  })
+  @Subscription(() => Tick, { subscribe: ticksInto(5) })
   shortTicks(@Root() t: Tick): Tick {
     return t;
   }

@@ -57,9 +57,8 @@ interface Connection {
   /** Subscriptions whose event source is live. */
   live: number;
   /**
-   * This connection's live results by subscription id: ended here when the socket closes, and when an id is
-   * subscribed again, whatever graphql-ws still tracks (a `complete` then a `subscribe` of one id while the first
-   * subscribe is being prepared leaves it tracking only the newer one).
+   * This connection's live results by subscription id: what the per-connection limit counts, and what is ended when
+   * the socket closes (`onClose`), whatever graphql-ws tracks.
    */
   results: Map<string, AsyncGenerator<ExecutionResult>>;
   /** Subscribe messages being prepared now (counted against the per-connection limit). */
@@ -342,10 +341,8 @@ export function registerSubscriptions(app: FastifyInstance, core: RapportCore, e
       conn.busyAt = Date.now();
       armIdle(conn);
     });
-    // One live result per id: an earlier one of this id (which graphql-ws no longer tracks) ends now.
-    const earlier = conn.results.get(p.id);
+    // Messages are handled in order (handleMessage), so an id's earlier result has ended before it is subscribed again.
     conn.results.set(p.id, result);
-    if (earlier) void earlier.return(undefined);
     return result;
   }
 
@@ -390,7 +387,6 @@ export function registerSubscriptions(app: FastifyInstance, core: RapportCore, e
     );
     socket.once('close', (code, why) => {
       open.delete(conn);
-      endAll(conn);
       conn.log.info({ code, subscriptions: conn.live }, 'graphql websocket closed');
       closed(code, String(why))
         .catch((err: unknown) => conn.log.warn({ err: (err as Error).message }, 'graphql websocket: cleanup failed'))

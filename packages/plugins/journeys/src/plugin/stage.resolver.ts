@@ -3,7 +3,7 @@
  * and the `journeyStageChanged` subscription.
  */
 import { ValidationError, type ProfileRecord } from '@rapport/core';
-import { Profile, subscriptionStream, type RequestContext } from '@rapport/schema';
+import { Profile, subscriptionStream, type RequestContext, type SubscriptionSink } from '@rapport/schema';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { checkJourney, type ConditionSpec } from './journey-definition';
 import { loadJourneys, saveJourney, type StoredJourney } from './journey-definition.store';
@@ -143,7 +143,7 @@ export const MAX_RESUMED_CHANGES = 500;
 /**
  * The changes of one journey for one subscriber (the subscription's context: its key, purpose and loaders): live ones,
  * and with `after`, first those logged after that change id (a client resuming after a reconnect misses nothing the
- * log keeps, and gets nothing twice). The live watch starts first and holds what arrives during the replay.
+ * log keeps, and gets nothing twice). The live watch starts before the log is read and holds what it hears until then.
  */
 async function stageChanges(ctx: RequestContext, journey: string, after: string | null): Promise<AsyncIterable<StageChange>> {
   actsForAnalytics(ctx, 'journeyStageChanged');
@@ -153,30 +153,34 @@ async function stageChanges(ctx: RequestContext, journey: string, after: string 
   }
   const runtime = stageRuntimeOf(journeysLoaders.of(ctx).plugin);
   if (after === null) return subscriptionStream<StageChange>((sink) => runtime.watch(journey, (changes) => sink.push(...changes)));
-  const missed = await runtime.missed(journey, after, MAX_RESUMED_CHANGES + 1);
+  // The live watch first, holding what it hears, then one read of the log: nothing commits unseen in between.
+  let sink: SubscriptionSink<StageChange> | null = null;
+  const held: StageChange[] = [];
+  // Ids only grow: what the log or the live watch already sent is not sent again.
+  let last = BigInt(after);
+  const send = (changes: StageChange[]) => {
+    const fresh = changes.filter((c) => BigInt(c.id) > last);
+    if (fresh.length === 0) return;
+    last = BigInt(fresh.at(-1)!.id);
+    sink!.push(...fresh);
+  };
+  const stop = runtime.watch(journey, (changes) => (sink ? send(changes) : held.push(...changes)));
+  let missed: StageChange[];
+  try {
+    missed = await runtime.missed(journey, after, MAX_RESUMED_CHANGES + 1);
+  } catch (err) {
+    stop();
+    throw err;
+  }
   if (missed.length > MAX_RESUMED_CHANGES) {
+    stop();
     throw new ValidationError('after', 'resumeLimit', `more than ${MAX_RESUMED_CHANGES} changes of "${journey.slice(0, 80)}" were logged after ${after}: `
       + 'subscribe without `after` and read the current stages (stageCounts, Profile.journey) instead');
   }
-  return subscriptionStream<StageChange>((sink) => {
-    // Ids only grow: what the replay or the live watch already sent is not sent again.
-    let last = BigInt(missed.at(-1)?.id ?? after);
-    let held: StageChange[] | null = [];
-    const send = (changes: StageChange[]) => {
-      const fresh = changes.filter((c) => BigInt(c.id) > last);
-      if (fresh.length === 0) return;
-      last = BigInt(fresh.at(-1)!.id);
-      sink.push(...fresh);
-    };
-    const stop = runtime.watch(journey, (changes) => (held ? held.push(...changes) : send(changes)));
-    // What committed between the read of the missed changes and the watch: read again, then the held live ones.
-    runtime.missed(journey, String(last), MAX_RESUMED_CHANGES).then((between) => {
-      sink.push(...missed);
-      send(between);
-      const live = held ?? [];
-      held = null;
-      send(live);
-    }, (err: unknown) => sink.fail(err as Error));
+  return subscriptionStream<StageChange>((s) => {
+    sink = s;
+    send(missed);
+    send(held.splice(0));
     return stop;
   });
 }
