@@ -12,9 +12,30 @@ const probe = definePlugin(() => ({
   },
 }));
 
+// A plugin that receives events and reads what it keeps of them in SQL (ctx.events.sql), beside what delivery loaded.
+const copied: Array<{ loaded: { id: string; name: string | null; profileId: string }; row: Record<string, unknown> | undefined }> = [];
+let copierCtx: PluginContext;
+const copier = definePlugin(() => ({
+  name: 'copier',
+  onInit(ctx: PluginContext) {
+    copierCtx = ctx;
+  },
+  delivery: {
+    kinds: ['event'], eventFields: [],
+    async handle(changes, ctx: PluginContext) {
+      const events = changes.flatMap((c) => (c.kind === 'event' ? [c.event] : []));
+      const rows = await ctx.db.query<Record<string, unknown>>(`SELECT e.* FROM ${ctx.events.sql('$1')} e`, [events.map((e) => e.id)]);
+      for (const e of events) copied.push({ loaded: { id: e.id, name: e.name, profileId: e.profileId }, row: rows.find((r) => String(r.id) === e.id) });
+    },
+  },
+}));
+const mergesOnly = definePlugin(() => ({ name: 'merges-only', delivery: { kinds: ['merge'], handle: async () => undefined } }));
+let mergesOnlyCtx: PluginContext;
+
 let kit: PluginTestkit;
 beforeAll(async () => {
-  kit = await createPluginTestkit([probe()]);
+  kit = await createPluginTestkit([probe(), copier(), mergesOnly()]);
+  mergesOnlyCtx = kit.core.pluginContext(kit.core.plugins.find((p) => p.name === 'merges-only')!);
 });
 afterAll(async () => kit?.close());
 
@@ -93,6 +114,31 @@ describe('ctx.consent', () => {
       }
     }
     expect(checked).toBe(bases.length * states.length);
+  });
+});
+
+describe('ctx.events.sql', () => {
+  it('is the delivered events as columns, for a plugin whose delivery receives events', async () => {
+    const r = await kit.ingest([
+      { type: 'track', userId: 'copied', event: 'Copied', properties: { sku: 'a-1', nested: { deep: [1, 2] } }, context: { locale: 'fr' } },
+      { type: 'page', userId: 'copied', name: 'Home' },
+    ]);
+    await kit.settle();
+    const mine = copied.filter((c) => r.accepted.some((a) => a.profileId === c.loaded.profileId));
+    expect(mine.map((c) => c.loaded.name)).toEqual(['Copied', 'Home']);
+    const [track, page] = mine.map((c) => c.row!);
+    expect(Object.keys(track!).sort()).toEqual(['anonymous_id', 'category', 'context', 'group_id', 'id', 'message_id', 'name', 'origin_profile_id', 'original_timestamp',
+      'profile_id', 'properties', 'received_at', 'sent_at', 'timestamp', 'traits', 'type', 'user_id']);
+    expect(track).toMatchObject({ type: 'track', name: 'Copied', user_id: 'copied', profile_id: mine[0]!.loaded.profileId, properties: { sku: 'a-1', nested: { deep: [1, 2] } } });
+    expect(track!.context).toMatchObject({ locale: 'fr' });
+    expect(track!.timestamp).toBeInstanceOf(Date);
+    expect(page).toMatchObject({ type: 'page', name: 'Home' });
+  });
+
+  it('refuses a plugin whose delivery does not receive events, and anything but a parameter placeholder', () => {
+    expect(() => captured.events.sql('$1')).toThrow(/plugin probe: ctx.events.sql is for a plugin whose delivery receives events/);
+    expect(() => mergesOnlyCtx.events.sql('$1')).toThrow(/plugin merges-only: ctx.events.sql/);
+    for (const bad of ['1', '$0', '$1) OR true --', "'{1}'", '$1::text', '']) expect(() => copierCtx.events.sql(bad), bad).toThrow(/idsParam must be a parameter placeholder/);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../database/database';
-import { eventColumns, toEvent, type EventField } from '../service/event.service';
+import { eventRecordColumns, type EventField, type EventRecord } from '../service/event.service';
 import type { TransportRow } from './delivery-transport';
 import type { Change, ChangeKind } from './delivery.types';
 
@@ -12,30 +12,35 @@ export type OutboxRow = TransportRow;
  * `eventFields`, events hold those fields and the ones every event has, and nothing else.
  */
 export async function loadChanges(db: Queryable, rows: OutboxRow[], eventFields?: readonly EventField[]): Promise<Change[]> {
-  const refs = (kind: ChangeKind) => rows.filter((r) => r.kind === kind).map((r) => r.ref);
+  const refs: Record<ChangeKind, string[]> = { event: [], merge: [], unmerge: [], consent: [] };
+  for (const r of rows) refs[r.kind].push(r.ref);
   const [events, merges, consents] = await Promise.all([
-    refs('event').length ? db.query(`SELECT ${eventColumns('e', eventFields)} FROM rapport_event e WHERE e.id = ANY($1::bigint[])`, [refs('event')]) : [],
-    refs('merge').length + refs('unmerge').length
+    // Rows are the records themselves (columns named as fields): nothing to map per event.
+    refs.event.length ? db.query<EventRecord>(`SELECT ${eventRecordColumns('e', eventFields)} FROM rapport_event e WHERE e.id = ANY($1::bigint[])`, [refs.event]) : [],
+    refs.merge.length + refs.unmerge.length
       ? db.query<Record<string, unknown>>(
           'SELECT id, survivor_id, merged_id, rule, message_id, undone_by FROM rapport_merge WHERE id = ANY($1::uuid[])',
-          [[...refs('merge'), ...refs('unmerge')]],
+          [[...refs.merge, ...refs.unmerge]],
         )
       : [],
-    refs('consent').length
-      ? db.query<Record<string, unknown>>('SELECT id, profile_id, purpose, granted, expires_at FROM rapport_consent_history WHERE id = ANY($1::bigint[])', [refs('consent')])
+    refs.consent.length
+      ? db.query<Record<string, unknown>>('SELECT id, profile_id, purpose, granted, expires_at FROM rapport_consent_history WHERE id = ANY($1::bigint[])', [refs.consent])
       : [],
   ]);
+  const e = new Map<string, EventRecord>();
+  for (const r of events) e.set(r.id, r);
   const byId = (list: Array<Record<string, unknown>>) => new Map(list.map((r) => [String(r.id), r]));
-  const e = byId(events as Array<Record<string, unknown>>);
   const m = byId(merges);
   const c = byId(consents);
   const out: Change[] = [];
   for (const row of rows) {
-    const base = { seq: row.id, profileId: row.profile_id };
     if (row.kind === 'event') {
       const r = e.get(row.ref);
-      if (r) out.push({ ...base, kind: 'event', profileId: String(r.profile_id), event: toEvent(r) });
-    } else if (row.kind === 'merge' || row.kind === 'unmerge') {
+      if (r) out.push({ seq: row.id, profileId: r.profileId, kind: 'event', event: r });
+      continue;
+    }
+    const base = { seq: row.id, profileId: row.profile_id };
+    if (row.kind === 'merge' || row.kind === 'unmerge') {
       const r = m.get(row.ref);
       if (!r) continue;
       if (row.kind === 'merge') {

@@ -7,6 +7,7 @@ import type { DeliveryStatus } from '../delivery/delivery.types';
 import type { ExtensionLookup, ExtensionPoint } from './extension-point';
 import { consentAllowsSql } from '../consent/consent-sql';
 import { PluginConfigError } from './plugin-registry';
+import { pluginEvents } from './plugin-events';
 import { pluginNotify } from './plugin-notify';
 import { pluginTraits, type PluginTraitsDeps } from './plugin-traits';
 import type { JobsService, PluginConsent, PluginContext, PluginDatabase, PluginProfiles, SqlRunner } from './plugin-services.types';
@@ -92,7 +93,7 @@ export class PluginHost {
         consent: this.consent,
         traits: pluginTraits(p.name, (p.purposes ?? []).map((d) => d.name), { db, ...this.deps.traits }),
         profiles: this.profiles,
-        events: { status: () => this.deps.deliveryStatus(p.name), kick: () => this.deps.kickDelivery() },
+        events: pluginEvents(p, this.deps),
         jobs: this.deps.jobsFor(p.name),
         notify: pluginNotify(p.name, () => db.notifications, this.sender),
         metrics: {

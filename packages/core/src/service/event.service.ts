@@ -54,6 +54,15 @@ export function eventColumns(alias: string, fields?: readonly EventField[] | nul
   return readFields(fields).map((f) => `${alias}.${COLUMN[f]}`).join(', ');
 }
 
+/**
+ * The select list of rows that are {@link EventRecord}s as the driver returns them, with no mapping: each column under
+ * its field's name (`id` as text), every field or (given `fields`) those and the ones every read needs. For reads of
+ * many events at once (a delivery batch), where mapping each row was a large part of the reader's CPU.
+ */
+export function eventRecordColumns(alias: string, fields?: readonly EventField[] | null): string {
+  return readFields(fields).map((f) => (f === 'id' ? `${alias}.id::text AS id` : `${alias}.${COLUMN[f]} AS "${f}"`)).join(', ');
+}
+
 /** The fields a page reads: those asked and those every page needs, or all. */
 function readFields(fields?: readonly EventField[] | null): EventField[] {
   return fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);

@@ -43,10 +43,10 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     extensionPoints: [provide(journeyStagesPoint, stages.api)],
 
     // `consent`: a refusal of analytics stops stage tracking at once, a grant restarts it.
-    // Only the event fields the store and the stage rules read are loaded: not `context` or the other timestamps.
+    // Only the event fields the stage rules read are loaded into Node; the store copies events in SQL (ctx.events.sql).
     delivery: {
       kinds: ['event', 'merge', 'unmerge', 'consent'], from: 'history', batchSize: 500,
-      eventFields: ['originProfileId', 'properties', 'traits'], handle: createDeliveryHandler(opts),
+      eventFields: ['originProfileId', 'traits'], handle: createDeliveryHandler(opts),
     },
 
     async onInit(ctx: PluginContext) {
