@@ -7,11 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const EVENTS = arg('events', 20_000);
 const BATCH = arg('batch', 200);
 const CONCURRENCY = arg('concurrency', 4);

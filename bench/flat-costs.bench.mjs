@@ -15,11 +15,8 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../packages/core/dist/internal.js';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
+import { stringArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : def;
-};
 const SIZES = arg('sizes', '10000,1000000,10000000').split(',').map(Number);
 const REQUESTS = Number(arg('requests', 300));
 const DATA_DIR = arg('data-dir', '/tmp/rapport-flat-costs/pgdata');

@@ -7,16 +7,13 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
 const require = createRequire(import.meta.url);
 require('reflect-metadata');
 const { AccessDecider, RequestGuard } = require('../packages/schema/dist/internal');
 const { redactEventField, redactTraits } = require('../packages/core/dist/internal');
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const REQUESTS = arg('requests', 200_000);
 const RUNS = arg('runs', 5);
 

@@ -14,11 +14,8 @@ import pg from 'pg';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
 import { treeCpuSeconds } from './lib/process-cpu.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
 const BATCH = arg('batch', 500);

@@ -17,16 +17,13 @@ import pg from 'pg';
 import { machine } from './lib/machine.mjs';
 import { treeCpuSeconds } from './lib/process-cpu.mjs';
 import { startServerProcess } from './lib/server-process.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
 const require = createRequire(import.meta.url);
 require('reflect-metadata');
 const { createRapport, createLogger } = require('../packages/core/dist/internal');
 const { journeysPlugin } = require('../packages/plugins/journeys/dist');
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
 const ROUNDS = arg('rounds', 3);

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
 const require = createRequire(import.meta.url);
 require('reflect-metadata');
@@ -23,10 +24,6 @@ const { createRapport, createLogger } = require('../packages/core/dist/internal'
 const { journeysPlugin, runFunnel, funnelSql, checkFunnel, checkRetention, runRetention, checkLifecycle, runLifecycle, checkPaths, runPaths } = require('../packages/plugins/journeys/dist');
 const { generateJourneys } = require('../packages/plugins/journeys/dist/eval/synthetic-journeys');
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const EVENTS = arg('events', 1_000_000);
 const PEOPLE = arg('people', 100_000);
 const RUNS = arg('runs', 5);

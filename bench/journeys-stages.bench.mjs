@@ -22,13 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 
 /**
  * With BENCH_TRACE=1, times each delivery batch: its size, how long its newest and oldest events waited between being

@@ -8,11 +8,8 @@ import http from 'node:http';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
 import { load, seed } from './read.bench.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 16);
 const PROFILES = arg('profiles', 300);

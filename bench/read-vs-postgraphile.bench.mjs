@@ -18,11 +18,8 @@ import autocannon from 'autocannon';
 import { startServerProcess } from './lib/server-process.mjs';
 import { startPostGraphile } from './lib/postgraphile.mjs';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const PROFILES = arg('profiles', 10_000);
 const EVENTS = arg('events', 30);
 const PAIRS = arg('pairs', 3);

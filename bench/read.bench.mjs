@@ -6,11 +6,8 @@ import fs from 'node:fs';
 import autocannon from 'autocannon';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const PROFILES = arg('profiles', 2000);
 const SECONDS = arg('seconds', 15);
 const CONNECTIONS = arg('connections', 32);

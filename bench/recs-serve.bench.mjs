@@ -16,13 +16,10 @@ import { startServerProcess } from './lib/server-process.mjs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { machine } from './lib/machine.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = path.join(ROOT, 'data/movielens-latest-small');
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const SECONDS = arg('seconds', 15);
 const WORKERS = arg('workers', 1);
 const REUSE = process.argv.includes('--reuse') && Boolean(process.env.DATABASE_URL);

@@ -27,11 +27,8 @@ import path from 'node:path';
 import { alive, rssMB, startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
 import { seed } from './read.bench.mjs';
+import { numberArg as arg } from './lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const MINUTES = arg('minutes', 10);
 const EVENTS = arg('events', 0);
 const PROFILES = arg('profiles', 2000);

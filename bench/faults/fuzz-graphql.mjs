@@ -13,11 +13,8 @@ import path from 'node:path';
 import { buildClientSchema, getIntrospectionQuery, getNamedType, isEnumType, isInputObjectType, isInterfaceType, isListType, isNonNullType, isObjectType, isScalarType, isUnionType } from 'graphql';
 import { alive, rssMB, startServerProcess } from '../lib/server-process.mjs';
 import { machine } from '../lib/machine.mjs';
+import { numberArg as arg } from '../lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const REQUESTS = arg('requests', 10_000);
 const CONCURRENCY = arg('concurrency', 8);
 const SEED = arg('seed', 11);

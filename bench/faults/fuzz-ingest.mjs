@@ -18,11 +18,8 @@ import { gzipSync, deflateSync } from 'node:zlib';
 import pg from 'pg';
 import { alive, rssMB, startServerProcess } from '../lib/server-process.mjs';
 import { machine } from '../lib/machine.mjs';
+import { numberArg as arg } from '../lib/args.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const REQUESTS = arg('requests', 10_000);
 const WARMUP = arg('warmup', 1000);
 const CONCURRENCY = arg('concurrency', 8);

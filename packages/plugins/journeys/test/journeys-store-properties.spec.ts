@@ -39,9 +39,26 @@ it('drops a string of 201 characters, and stores no properties when none is kept
     { type: 'track', userId: 'props-2', event: 'Too Long', timestamp: '2026-06-01T12:00:00Z', properties: { plan: 'p'.repeat(201), seats: 3 } },
     { type: 'track', userId: 'props-2', event: 'Nothing Kept', timestamp: '2026-06-01T12:01:00Z', properties: { other: 1, plan: { nested: true } } },
     { type: 'track', userId: 'props-2', event: 'No Properties', timestamp: '2026-06-01T12:02:00Z' },
+    // Stored compressed: a few dozen bytes on disk, 5,000 characters.
+    { type: 'track', userId: 'props-2', event: 'Compressed', timestamp: '2026-06-01T12:03:00Z', properties: { plan: 'p'.repeat(5000), seats: 1 } },
   ]);
   await kit.settle();
-  expect((await stored('props-2')).map((r) => [r.name, r.props])).toEqual([['Too Long', { seats: 3 }], ['Nothing Kept', null], ['No Properties', null]]);
+  expect((await stored('props-2')).map((r) => [r.name, r.props])).toEqual([['Too Long', { seats: 3 }], ['Nothing Kept', null], ['No Properties', null], ['Compressed', { seats: 1 }]]);
+});
+
+it('takes a small document apart too when one of its values is not kept', async () => {
+  await kit.ingest([
+    { type: 'track', userId: 'props-4', event: 'All Kept', timestamp: '2026-06-01T12:00:00Z', properties: { plan: 'pro', seats: 2, trial: true } },
+    { type: 'track', userId: 'props-4', event: 'With Null', timestamp: '2026-06-01T12:01:00Z', properties: { plan: 'pro', gone: null } },
+    { type: 'track', userId: 'props-4', event: 'With List', timestamp: '2026-06-01T12:02:00Z', properties: { plan: 'pro', tags: ['a'] } },
+    { type: 'track', userId: 'props-4', event: 'With Object', timestamp: '2026-06-01T12:03:00Z', properties: { plan: { a: 1 }, seats: 1 } },
+    { type: 'track', userId: 'props-4', event: 'With Other Key', timestamp: '2026-06-01T12:04:00Z', properties: { plan: 'pro', other: 'x' } },
+  ]);
+  await kit.settle();
+  expect((await stored('props-4')).map((r) => [r.name, r.props])).toEqual([
+    ['All Kept', { plan: 'pro', seats: 2, trial: true }], ['With Null', { plan: 'pro' }], ['With List', { plan: 'pro' }],
+    ['With Object', { seats: 1 }], ['With Other Key', { plan: 'pro' }],
+  ]);
 });
 
 it('stores page and screen views under the names a step matches, and not identify events', async () => {

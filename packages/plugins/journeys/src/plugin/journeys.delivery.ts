@@ -25,10 +25,17 @@ export function eventName(e: Pick<EventRecord, 'type' | 'name'>): string | null 
 export function copyEventsSql(events: string): string {
   return `INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
     SELECT e.id, e.profile_id, e.origin_profile_id, n.name, floor(extract(epoch FROM e.timestamp) * 1000)::bigint,
-           (SELECT jsonb_object_agg(p.key, p.value) FROM jsonb_each(e.properties) p
-             WHERE ($2::text[] IS NULL OR p.key = ANY($2::text[]))
-               AND CASE jsonb_typeof(p.value) WHEN 'number' THEN true WHEN 'boolean' THEN true
-                     WHEN 'string' THEN char_length(p.value #>> '{}') <= ${MAX_PROPERTY_CHARS} ELSE false END)
+           CASE WHEN e.properties = '{}'::jsonb THEN NULL
+             -- Most events: every key kept, every value a scalar, and too small a document to hold a long string
+             -- (a stored size under the limit in bytes, not compressed): kept whole, without taking it apart.
+             WHEN ($2::text[] IS NULL OR (e.properties - $2::text[]) = '{}'::jsonb)
+                  AND pg_column_size(e.properties) <= ${MAX_PROPERTY_CHARS} AND pg_column_compression(e.properties) IS NULL
+                  AND NOT jsonb_path_exists(e.properties, 'strict $.* ? (@.type() == "object" || @.type() == "array" || @.type() == "null")')
+               THEN e.properties
+             ELSE (SELECT jsonb_object_agg(p.key, p.value) FROM jsonb_each(e.properties) p
+                    WHERE ($2::text[] IS NULL OR p.key = ANY($2::text[]))
+                      AND CASE jsonb_typeof(p.value) WHEN 'number' THEN true WHEN 'boolean' THEN true
+                            WHEN 'string' THEN char_length(p.value #>> '{}') <= ${MAX_PROPERTY_CHARS} ELSE false END) END
       FROM ${events} e
       CROSS JOIN LATERAL (SELECT CASE e.type WHEN 'track' THEN NULLIF(e.name, '') WHEN 'page' THEN 'Page Viewed' WHEN 'screen' THEN 'Screen Viewed' END AS name) n
      WHERE n.name IS NOT NULL

@@ -77,14 +77,13 @@ export async function planTraitCopy(
   return keys;
 }
 
-/** The people the plugin knows (with events, kept traits, an identify delivered, or a stage) after `after`, in id order. */
+/** The people the plugin knows: those with events, kept traits, an identify delivered, or a stage. Each table's `profile_id`. */
+const KNOWN_IN = ['journeys_event', 'journeys_trait', 'journeys_identified', 'journeys_stage'] as const;
+
+/** The people the plugin knows ({@link KNOWN_IN}) after `after`, in id order: each table read from its profile index. */
 async function knownPeopleAfter(db: SqlRunner, after: string, limit: number): Promise<string[]> {
   const rows = await db.query<{ profile_id: string }>(
-    `SELECT profile_id FROM (
-       (SELECT DISTINCT profile_id FROM journeys_event WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)
-       UNION (SELECT DISTINCT profile_id FROM journeys_trait WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)
-       UNION (SELECT profile_id FROM journeys_identified WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)
-       UNION (SELECT DISTINCT profile_id FROM journeys_stage WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)) x
+    `SELECT profile_id FROM (${KNOWN_IN.map((t) => `(SELECT DISTINCT profile_id FROM ${t} WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)`).join(' UNION ')}) x
       ORDER BY 1 LIMIT $2`,
     [after, limit],
   );
@@ -96,9 +95,7 @@ async function countKnownPeople(ctx: PluginContext, journey: string): Promise<vo
   await ctx.db.transaction(async (tx) => {
     await tx.query("SELECT set_config('statement_timeout', '600s', true)");
     await tx.query(
-      `UPDATE journeys_trait_copy SET total = (SELECT count(*)::int FROM (
-           SELECT profile_id FROM journeys_event UNION SELECT profile_id FROM journeys_trait
-           UNION SELECT profile_id FROM journeys_identified UNION SELECT profile_id FROM journeys_stage) k)
+      `UPDATE journeys_trait_copy SET total = (SELECT count(*)::int FROM (${KNOWN_IN.map((t) => `SELECT profile_id FROM ${t}`).join(' UNION ')}) k)
         WHERE journey = $1 AND total IS NULL`,
       [journey],
     );
