@@ -7,20 +7,24 @@ import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/cor
 import { MAX_PROPERTY_CHARS, type ResolvedJourneysOptions } from './options';
 import { beginStageBatch, unmergeTraits } from './stage.delivery';
 
+/** The step name of page and screen views (whatever the page's own name). */
+const VIEW_NAMES: Readonly<Record<string, string>> = { page: 'Page Viewed', screen: 'Screen Viewed' };
+
 /** The name a funnel step matches: a track event's name; page and screen views as `Page Viewed` and `Screen Viewed`. */
 export function eventName(e: Pick<EventRecord, 'type' | 'name'>): string | null {
   if (e.type === 'track') return e.name || null;
-  if (e.type === 'page') return 'Page Viewed';
-  if (e.type === 'screen') return 'Screen Viewed';
-  return null;
+  return Object.hasOwn(VIEW_NAMES, e.type) ? VIEW_NAMES[e.type]! : null;
 }
+
+/** {@link eventName} in SQL, of the event row `e`. */
+const EVENT_NAME_SQL = `CASE e.type WHEN 'track' THEN NULLIF(e.name, '') ${Object.entries(VIEW_NAMES).map(([type, name]) => `WHEN '${type}' THEN '${name}'`).join(' ')} END`;
 
 /**
  * A statement copying the delivered events with these ids (`$1`) that funnels can match into the store: the name a step
  * matches ({@link eventName}, in SQL), the time in epoch milliseconds, and the properties kept: top-level strings of at
  * most {@link MAX_PROPERTY_CHARS} characters, numbers and booleans, of the configured keys (`$2`, null: all), or null
  * when none is. Reads the events through the host's event relation: their data never travels to Node and back, which
- * is most of what delivering an event cost (docs/benchmarks.md#journeys-delivery).
+ * is most of what delivering an event cost (docs/benchmarks.md#with-the-journeys-plugin-loaded).
  */
 export function copyEventsSql(events: string): string {
   return `INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
@@ -37,7 +41,7 @@ export function copyEventsSql(events: string): string {
                       AND CASE jsonb_typeof(p.value) WHEN 'number' THEN true WHEN 'boolean' THEN true
                             WHEN 'string' THEN char_length(p.value #>> '{}') <= ${MAX_PROPERTY_CHARS} ELSE false END) END
       FROM ${events} e
-      CROSS JOIN LATERAL (SELECT CASE e.type WHEN 'track' THEN NULLIF(e.name, '') WHEN 'page' THEN 'Page Viewed' WHEN 'screen' THEN 'Screen Viewed' END AS name) n
+      CROSS JOIN LATERAL (SELECT ${EVENT_NAME_SQL} AS name) n
      WHERE n.name IS NOT NULL
     ON CONFLICT (event_id) DO UPDATE SET profile_id = EXCLUDED.profile_id`;
 }
