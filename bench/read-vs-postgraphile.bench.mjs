@@ -9,6 +9,12 @@
 // run also reports the CPU its server process spent per request, and the embedded PostgreSQL's
 // (from /proc: steadier than requests/s on a shared machine, and it shows where a difference lies).
 // Usage: npm run build && node bench/read-vs-postgraphile.bench.mjs [--profiles 10000] [--events 30] [--pairs 3] [--seconds 15] [--vacuum]
+//        [--rate N] [--baseline dir] [--servers rapport,postgraphile,unguarded,baseline]
+// --rate N: a fixed N requests/s per run instead of as many as 32 connections get; the CPU per request then
+// compares builds without the contention of a saturated 2-core machine (requests/s is then N for all).
+// --baseline dir: another built checkout of Rapport (`git worktree add /tmp/old <commit>`, `npm ci`, `npx tsc -b`),
+// run as a fourth server, guarded like the first, on the same database (its migrations must be the same): the
+// change's effect, read from `current / baseline` of each round.
 // --vacuum: VACUUM (ANALYZE) the freshly seeded database before the warm-up, so that the first runs do not
 // pay for autovacuum and hint bits of the 310,000 new rows (the server that runs first, Rapport with the
 // guard, otherwise carries that PostgreSQL work in round 1).
@@ -18,7 +24,8 @@ import autocannon from 'autocannon';
 import { startServerProcess } from './lib/server-process.mjs';
 import { startPostGraphile } from './lib/postgraphile.mjs';
 import { machine } from './lib/machine.mjs';
-import { numberArg as arg } from './lib/args.mjs';
+import path from 'node:path';
+import { numberArg as arg, stringArg } from './lib/args.mjs';
 
 const PROFILES = arg('profiles', 10_000);
 const EVENTS = arg('events', 30);
@@ -28,6 +35,10 @@ const CONNECTIONS = arg('connections', 32);
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const WITH_UNGUARDED = !process.argv.includes('--no-guard-server');
 const VACUUM = process.argv.includes('--vacuum');
+const RATE = arg('rate', 0);
+const BASELINE = stringArg('baseline', null);
+if (BASELINE && !fs.existsSync(path.join(BASELINE, 'bench/lib/server-child.cjs'))) throw new Error(`--baseline: ${BASELINE} holds no bench/lib/server-child.cjs`);
+const SERVERS = new Set(stringArg('servers', 'rapport,postgraphile,unguarded,baseline').split(','));
 
 const RAPPORT_QUERY = 'query($id: ID!) { profile(id: $id) { id traits identities { type value } events(first: 10) { nodes { type name timestamp properties } } } }';
 const PGL_QUERY = `query($id: UUID!) { rapportProfileById(id: $id) { id traits
@@ -78,7 +89,7 @@ function load(url, query, ids, headers, seconds) {
   return new Promise((resolve, reject) => {
     let bad = 0;
     const inst = autocannon({
-      url: `${url}/graphql`, connections: CONNECTIONS, duration: seconds,
+      url: `${url}/graphql`, connections: CONNECTIONS, duration: seconds, ...(RATE > 0 ? { overallRate: RATE } : {}),
       requests: [{
         method: 'POST', headers: { 'content-type': 'application/json', ...headers },
         setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { id: ids[Math.floor(Math.random() * ids.length)] } }) }),
@@ -138,7 +149,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rapport = await startServerProcess();
 const servers = [rapport];
 try {
-  const unguarded = WITH_UNGUARDED ? await startServerProcess({ bench: { fieldGuard: false }, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
+  const baseline = BASELINE && SERVERS.has('baseline') ? await startServerProcess({ root: path.resolve(BASELINE), cpuProf: false, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
+  if (baseline) servers.push(baseline);
+  const unguarded = WITH_UNGUARDED && SERVERS.has('unguarded') ? await startServerProcess({ bench: { fieldGuard: false }, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
   if (unguarded) servers.push(unguarded);
   const ids = await seed(rapport);
   // A policy on each datum read: three traits (email is PII, so each read is audited), the
@@ -174,37 +187,49 @@ try {
   const postmaster = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : null;
   const runs = {
     rapport: () => measured(rapport.pid, postmaster, () => load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)),
-    postgraphile: () => measured(pgl.pid, postmaster, () => load(pgl.url, PGL_QUERY, ids, {}, SECONDS)),
+    ...(SERVERS.has('postgraphile') ? { postgraphile: () => measured(pgl.pid, postmaster, () => load(pgl.url, PGL_QUERY, ids, {}, SECONDS)) } : {}),
     ...(unguarded ? { unguarded: () => measured(unguarded.pid, postmaster, () => load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)) } : {}),
+    ...(baseline ? { baseline: () => measured(baseline.pid, postmaster, () => load(baseline.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)) } : {}),
   };
   // Warm-up: JIT, caches, pools.
   await load(rapport.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
-  await load(pgl.url, PGL_QUERY, ids, {}, 5);
+  if (runs.postgraphile) await load(pgl.url, PGL_QUERY, ids, {}, 5);
   if (unguarded) await load(unguarded.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
+  if (baseline) await load(baseline.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
 
   const pairs = [];
   for (let i = 0; i < PAIRS; i++) {
     // The order rotates, so no server always runs first or last (caches, the machine's drift).
-    const order = ['rapport', 'postgraphile', 'unguarded'].filter((n) => runs[n]);
+    const order = ['rapport', 'postgraphile', 'unguarded', 'baseline'].filter((n) => runs[n]);
     for (let k = 0; k < i % order.length; k++) order.push(order.shift());
     const pair = {};
     for (const name of order) if (runs[name]) pair[name] = fig(await runs[name]());
-    pair.ratio = +(pair.rapport.requestsPerSec / pair.postgraphile.requestsPerSec).toFixed(3);
+    if (pair.postgraphile) pair.ratio = +(pair.rapport.requestsPerSec / pair.postgraphile.requestsPerSec).toFixed(3);
     if (pair.unguarded) pair.guardCost = +(1 - pair.rapport.requestsPerSec / pair.unguarded.requestsPerSec).toFixed(3);
+    if (pair.baseline) {
+      pair.overBaseline = +(pair.rapport.requestsPerSec / pair.baseline.requestsPerSec).toFixed(3);
+      // Server and PostgreSQL CPU per request, this build over the baseline's (below 1: cheaper).
+      const cpu = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);
+      pair.cpuOverBaseline = +(cpu(pair.rapport) / cpu(pair.baseline)).toFixed(3);
+    }
     pairs.push(pair);
     console.log(JSON.stringify({ pair: i + 1, ...pair }));
   }
   const result = {
     bench: 'read-vs-postgraphile', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
     profiles: ids.length, eventsPerProfile: EVENTS + 1, vacuumed: VACUUM, connections: CONNECTIONS, seconds: SECONDS, rapportQuery: RAPPORT_QUERY, postgraphileQuery: PGL_QUERY,
+    rate: RATE || null, baseline: BASELINE,
     pairs,
-    medianRatio: median(pairs.map((p) => p.ratio)),
-    medianP99: { rapport: median(pairs.map((p) => p.rapport.p99)), postgraphile: median(pairs.map((p) => p.postgraphile.p99)) },
+    ...(runs.postgraphile ? {
+      medianRatio: median(pairs.map((p) => p.ratio)),
+      medianP99: { rapport: median(pairs.map((p) => p.rapport.p99)), postgraphile: median(pairs.map((p) => p.postgraphile.p99)) },
+    } : {}),
     ...(unguarded ? { medianGuardCost: median(pairs.map((p) => p.guardCost)) } : {}),
+    ...(baseline ? { medianOverBaseline: median(pairs.map((p) => p.overBaseline)), medianCpuOverBaseline: median(pairs.map((p) => p.cpuOverBaseline)) } : {}),
   };
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   fs.writeFileSync(new URL('./results/read-vs-postgraphile.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
-  console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost }));
+  console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost, medianOverBaseline: result.medianOverBaseline, medianCpuOverBaseline: result.medianCpuOverBaseline }));
 } finally {
   for (const s of servers.reverse()) await s.stop();
 }

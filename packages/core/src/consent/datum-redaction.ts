@@ -36,33 +36,53 @@ function hasPath(obj: Record<string, unknown>, path: string): boolean {
 
 /**
  * Leaves out of an object every datum the filter denies: each top-level key as `datum(key)`, then
- * the deeper paths policies name. Returns a copy; a denied key is absent, not null.
+ * the deeper paths policies name; a denied key is absent, not null. Returns `obj` itself when nothing is
+ * left out (see {@link redactKeys}).
  */
 function redactObject(obj: Record<string, unknown>, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) {
-    const d = datum(k);
-    if (!keep(d)) continue;
-    // A kept key's value is shared as it is unless a deeper path must go: only then is it copied
-    // (the stored value is never changed).
-    let copy: Record<string, unknown> | null = null;
-    for (const p of nested(d)) {
-      if (!hasPath(copy ?? obj, p) || keep(datum(p))) continue;
-      copy ??= { [k]: structuredClone(obj[k]) };
-      removePath(copy, p);
-    }
-    setOwn(out, k, copy ? copy[k] : obj[k]);
-  }
-  return out;
+  return redactKeys(obj, (k, v) => keptValue(k, v, datum, keep, nested));
 }
 
-/** Copies one payload key into `out` when kept, without the denied paths under it (the common case, no policy below the key, copies nothing). */
-function keepKey(out: Record<string, unknown>, k: string, v: unknown, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): void {
+/** What {@link keptValue} answers for a key that is left out. */
+const DROP: unique symbol = Symbol('drop');
+
+/**
+ * The value of one top-level key as the reader may see it: the value itself (shared, never
+ * changed) when neither it nor a deeper path policies name is denied, a copy without the denied
+ * deeper paths, or {@link DROP} when the key itself is denied.
+ */
+function keptValue(k: string, v: unknown, datum: (path: string) => Datum, keep: DatumFilter, nested: NestedPaths): unknown {
   const d = datum(k);
-  if (nested(d).length) {
-    const kept = redactObject({ [k]: v }, datum, keep, nested);
-    if (Object.hasOwn(kept, k)) setOwn(out, k, kept[k]);
-  } else if (keep(d)) setOwn(out, k, v);
+  if (!keep(d)) return DROP;
+  let copy: Record<string, unknown> | null = null;
+  for (const p of nested(d)) {
+    if (!hasPath(copy ?? { [k]: v }, p) || keep(datum(p))) continue;
+    copy ??= { [k]: structuredClone(v) };
+    removePath(copy, p);
+  }
+  return copy ? copy[k] : v;
+}
+
+/**
+ * `obj` with each key's value as `valueOf` answers it ({@link DROP}: left out). When every value
+ * comes back as it was (a read where nothing is denied, the usual case), `obj` itself is returned,
+ * so the read copies nothing; otherwise a new object (the stored one is never changed).
+ */
+function redactKeys(obj: Record<string, unknown>, valueOf: (k: string, v: unknown) => unknown): Record<string, unknown> {
+  const keys = Object.keys(obj);
+  let out: Record<string, unknown> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    const kept = valueOf(k, v);
+    if (out === null) {
+      if (kept === v) continue;
+      out = {};
+      for (let j = 0; j < i; j++) setOwn(out, keys[j]!, obj[keys[j]!]);
+    }
+    if (kept !== DROP) setOwn(out, k, kept);
+  }
+  return out ?? obj;
 }
 
 /** A profile's traits (or an identify event's `traits` / `context.traits`) without the denied trait data. */
@@ -107,27 +127,22 @@ export function redactEventField(e: EventRecord, field: EventDataField, keep: Da
     case 'traits':
       return e.traits ? redactTraits(e.traits, keep, nested) : e.traits;
     case 'properties': {
-      const out: Record<string, unknown> = {};
       const datum = payload('properties');
-      for (const [k, v] of Object.entries(e.properties ?? {})) {
-        if (e.type === 'alias' && k === 'previousId') {
-          if (PREVIOUS_ID_TYPES.every(identity)) out[k] = v;
-          continue;
-        }
-        keepKey(out, k, v, datum, keep, nested);
-      }
-      return out;
+      return redactKeys(e.properties ?? {}, (k, v) => {
+        if (e.type === 'alias' && k === 'previousId') return PREVIOUS_ID_TYPES.every(identity) ? v : DROP;
+        return keptValue(k, v, datum, keep, nested);
+      });
     }
     case 'context': {
-      const out: Record<string, unknown> = {};
       const datum = payload('context');
-      for (const [k, v] of Object.entries(e.context ?? {})) {
-        if (k === 'traits' && isObject(v)) out.traits = redactTraits(v, keep, nested);
-        else if (k === 'externalIds' && Array.isArray(v)) {
-          out.externalIds = v.filter((x) => isObject(x) && typeof x.type === 'string' && identity(normalizeIdentityType(x.type)));
-        } else keepKey(out, k, v, datum, keep, nested);
-      }
-      return out;
+      return redactKeys(e.context ?? {}, (k, v) => {
+        if (k === 'traits' && isObject(v)) return redactTraits(v, keep, nested);
+        if (k === 'externalIds' && Array.isArray(v)) {
+          const kept = v.filter((x) => isObject(x) && typeof x.type === 'string' && identity(normalizeIdentityType(x.type)));
+          return kept.length === v.length ? v : kept;
+        }
+        return keptValue(k, v, datum, keep, nested);
+      });
     }
   }
 }
