@@ -9,12 +9,13 @@
 // run also reports the CPU its server process spent per request, and the embedded PostgreSQL's
 // (from /proc: steadier than requests/s on a shared machine, and it shows where a difference lies).
 // Usage: npm run build && node bench/read-vs-postgraphile.bench.mjs [--profiles 10000] [--events 30] [--pairs 3] [--seconds 15] [--vacuum]
-//        [--rate N] [--baseline dir] [--servers rapport,postgraphile,unguarded,baseline]
+//        [--rate N] [--baseline dir] [--baseline-node-args "max-semi-space-size=64"] [--servers rapport,postgraphile,unguarded,baseline]
 // --rate N: a fixed N requests/s per run instead of as many as 32 connections get; the CPU per request then
 // compares builds without the contention of a saturated 2-core machine (requests/s is then N for all).
 // --baseline dir: another built checkout of Rapport (`git worktree add /tmp/old <commit>`, `npm ci`, `npx tsc -b`),
 // run as a fourth server, guarded like the first, on the same database (its migrations must be the same): the
-// change's effect, read from `current / baseline` of each round.
+// change's effect, read from `current / baseline` of each round. --baseline-node-args: Node options for the baseline
+// server only (with --baseline . it prices a Node flag on the same code).
 // --vacuum: VACUUM (ANALYZE) the freshly seeded database before the warm-up, so that the first runs do not
 // pay for autovacuum and hint bits of the 310,000 new rows (the server that runs first, Rapport with the
 // guard, otherwise carries that PostgreSQL work in round 1).
@@ -38,6 +39,8 @@ const VACUUM = process.argv.includes('--vacuum');
 const RATE = arg('rate', 0);
 const BASELINE = stringArg('baseline', null);
 if (BASELINE && !fs.existsSync(path.join(BASELINE, 'bench/lib/server-child.cjs'))) throw new Error(`--baseline: ${BASELINE} holds no bench/lib/server-child.cjs`);
+// Given without their leading dashes (an option's value may not start with --): "max-semi-space-size=64".
+const BASELINE_NODE_ARGS = stringArg('baseline-node-args', '').split(' ').filter(Boolean).map((a) => `--${a.replace(/^-+/, '')}`);
 const SERVERS = new Set(stringArg('servers', 'rapport,postgraphile,unguarded,baseline').split(','));
 
 const RAPPORT_QUERY = 'query($id: ID!) { profile(id: $id) { id traits identities { type value } events(first: 10) { nodes { type name timestamp properties } } } }';
@@ -149,7 +152,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rapport = await startServerProcess();
 const servers = [rapport];
 try {
-  const baseline = BASELINE && SERVERS.has('baseline') ? await startServerProcess({ root: path.resolve(BASELINE), cpuProf: false, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
+  const baseline = BASELINE && SERVERS.has('baseline') ? await startServerProcess({ root: path.resolve(BASELINE), nodeArgs: BASELINE_NODE_ARGS, cpuProf: false, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
   if (baseline) servers.push(baseline);
   const unguarded = WITH_UNGUARDED && SERVERS.has('unguarded') ? await startServerProcess({ bench: { fieldGuard: false }, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
   if (unguarded) servers.push(unguarded);
@@ -218,7 +221,7 @@ try {
   const result = {
     bench: 'read-vs-postgraphile', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
     profiles: ids.length, eventsPerProfile: EVENTS + 1, vacuumed: VACUUM, connections: CONNECTIONS, seconds: SECONDS, rapportQuery: RAPPORT_QUERY, postgraphileQuery: PGL_QUERY,
-    rate: RATE || null, baseline: BASELINE,
+    rate: RATE || null, baseline: BASELINE, baselineNodeArgs: BASELINE_NODE_ARGS,
     pairs,
     ...(runs.postgraphile ? {
       medianRatio: median(pairs.map((p) => p.ratio)),

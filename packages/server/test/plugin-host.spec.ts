@@ -157,6 +157,35 @@ describe('ctx.profiles and ctx.metrics', () => {
     for (const ref of refs.slice(0, 2)) expect(Object.keys(ref!).sort()).toEqual(['createdAt', 'id', 'liveId', 'updatedAt']);
   });
 
+  it('hold returns the people that exist, and an erasure waits for the transaction holding them', async () => {
+    const r = await kit.ingest([{ type: 'identify', userId: 'hold-me' }, { type: 'identify', userId: 'hold-gone' }]);
+    const [kept, gone] = r.accepted.map((a) => a.profileId);
+    expect((await kit.graphql('mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }', { id: gone })).errors).toBeUndefined();
+    let release!: () => void;
+    const held = new Promise<void>((res) => (release = res));
+    let present: Set<string> | null = null;
+    let erasedWhileHeld: boolean | null = null;
+    let erasure: Promise<{ errors?: unknown }> | null = null;
+    await captured.db.transaction(async (tx) => {
+      present = await captured.profiles.hold(tx, [kept, gone, '00000000-0000-4000-8000-000000000000']);
+      let done = false;
+      erasure = kit.graphql('mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }', { id: kept }).then((x) => ((done = true), x));
+      // The erasure waits on the lock this transaction holds.
+      for (;;) {
+        const [w] = await kit.core.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+        if (w!.n > 0 || done) break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      erasedWhileHeld = done;
+      release();
+    });
+    await held;
+    expect([...present!]).toEqual([kept]);
+    expect(erasedWhileHeld).toBe(false);
+    expect((await erasure!)!.errors).toBeUndefined();
+    expect(await captured.profiles.resolve([kept])).toEqual([null]);
+  });
+
   it('a plugin counter is collected under its plugin prefix', () => {
     captured.metrics.counter('pings_total', 'Pings seen.').inc(2);
     expect(kit.core.metrics.collect()).toContainEqual({ name: 'rapport_plugin_probe_pings_total', help: 'Pings seen.', type: 'counter', value: 2 });

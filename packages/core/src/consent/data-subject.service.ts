@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Database, Queryable } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
 import type { IdentityRef } from '../ingestion/segment-message.types';
+import { lockForErasure } from './erasure-lock';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -71,6 +72,8 @@ export class DataSubjectService {
     beforeDelete: (tx: Queryable, profileIds: string[]) => Promise<void>,
   ): Promise<{ profileIds: string[]; suppressed: number }> {
     return this.db.transaction(async (tx) => {
+      // First: plugins' transactions that hold people against erasure (`ctx.profiles.hold`) finish before the hooks run.
+      await lockForErasure(tx);
       const { live, all } = await this.familyOf(tx, id);
       await tx.query('SELECT id FROM rapport_profile WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [all]);
       const ids = await tx.query<IdentityRef>('SELECT type, value FROM rapport_identity WHERE profile_id = ANY($1::uuid[])', [all]);

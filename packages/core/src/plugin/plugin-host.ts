@@ -8,6 +8,7 @@ import type { ExtensionLookup, ExtensionPoint } from './extension-point';
 import { consentAllowsSql } from '../consent/consent-sql';
 import { PluginConfigError } from './plugin-registry';
 import { pluginEvents } from './plugin-events';
+import { holdAgainstErasure } from '../consent/erasure-lock';
 import { pluginNotify } from './plugin-notify';
 import { pluginTraits, type PluginTraitsDeps } from './plugin-traits';
 import type { JobsService, PluginConsent, PluginContext, PluginDatabase, PluginProfiles, SqlRunner } from './plugin-services.types';
@@ -204,5 +205,6 @@ function profileAccess(profiles: ProfileService): PluginProfiles {
       const found = await profiles.byIds(ids);
       return found.map((p, k) => (p ? { id: ids[k], liveId: p.id, createdAt: p.createdAt, updatedAt: p.updatedAt } : null));
     },
+    hold: (tx, ids) => holdAgainstErasure(tx, ids),
   };
 }

@@ -116,6 +116,16 @@ export interface PluginProfileRef {
 export interface PluginProfiles {
   /** The live profile behind each id (merges followed), or null for unknown or deleted ids. */
   resolve(ids: readonly string[]): Promise<Array<PluginProfileRef | null>>;
+  /**
+   * Holds these people against erasure until `tx` (a transaction of `ctx.db.transaction`) ends, and returns the ids
+   * among them that still exist. Call it in a transaction that writes what the plugin knows of people (copies of their
+   * data, scores, stages), before writing, and write only for the ids returned: an erasure under way has then
+   * committed (the person is gone: write nothing), or waits until this transaction commits and its `onProfileDeleted`
+   * then removes what it wrote. Without it, a write that read a person before an erasure and committed after it would
+   * keep an erased person's data. Shared holders do not wait for each other; an erasure waits for the transactions
+   * holding at the time, so keep them short. See docs/plugins.md#data-subject-requests.
+   */
+  hold(tx: SqlRunner, profileIds: readonly string[]): Promise<Set<string>>;
 }
 
 /** The plugin's event delivery, as the plugin itself sees it. */

@@ -1,7 +1,8 @@
 /**
  * The delivery handler: keeps the plugin's compact event store (`journeys_event`) in step with what core stores.
  * Events are written once per event id (a redelivery rewrites the same row); merges move a person's events to the
- * survivor; an unmerge moves back the events whose first profile now lives elsewhere. One transaction per batch.
+ * survivor; an unmerge moves back the events whose first profile now lives elsewhere. One transaction per batch, which
+ * holds the batch's people against erasure (`ctx.profiles.hold`) and skips those erased since the batch was loaded.
  */
 import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/core';
 import { MAX_PROPERTY_CHARS, type ResolvedJourneysOptions } from './options';
@@ -78,8 +79,12 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
     await ctx.db.transaction(async (tx) => {
       stored = 0;
       let pending: string[] = [];
+      // Held against erasure first: a person erased since the batch was loaded is skipped (and an erasure that starts
+      // now waits for this transaction, then removes what it wrote).
+      const present = await ctx.profiles.hold(tx, changes.flatMap((c) => (c.profileId ? [c.profileId] : [])));
       const stages = await beginStageBatch(tx, ctx);
       for (const c of changes) {
+        if (c.profileId !== null && !present.has(c.profileId)) continue;
         if (c.kind === 'event') {
           const name = eventName(c.event);
           stages.event(c.event, name);

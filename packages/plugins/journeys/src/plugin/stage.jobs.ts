@@ -41,8 +41,11 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
       return changes;
     }
     changes += await ctx.db.transaction(async (tx) => {
+      // Held against erasure before the stage lock (the order an erasure takes them in): a person erased since the
+      // read above gets no stage.
+      const present = await ctx.profiles.hold(tx, ids);
       await lockStages(tx);
-      return applyStages(tx, ctx, journey, ids, 'definition');
+      return applyStages(tx, ctx, journey, ids.filter((id) => present.has(id)), 'definition');
     });
     after = ids[ids.length - 1]!;
   }
@@ -70,8 +73,9 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
     for (let i = 0; i < ids.length; i += STAGE_CHUNK) {
       const chunk = ids.slice(i, i + STAGE_CHUNK);
       changes += await ctx.db.transaction(async (tx) => {
+        const present = await ctx.profiles.hold(tx, chunk);
         await lockStages(tx);
-        return applyStages(tx, ctx, journey, chunk, 'time', Math.max(nowMs, Date.now()));
+        return applyStages(tx, ctx, journey, chunk.filter((id) => present.has(id)), 'time', Math.max(nowMs, Date.now()));
       });
     }
     await markChecked(ctx.db, journey.name, nowMs);

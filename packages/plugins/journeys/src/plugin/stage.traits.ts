@@ -111,6 +111,9 @@ async function writeChunk(ctx: PluginContext, seen: TraitCopy, ids: string[], va
     for (const [key, value] of Object.entries(values.get(id) ?? {})) if (value !== null && value !== undefined) rows.push({ id, key, value: JSON.stringify(value) });
   }
   return ctx.db.transaction(async (tx) => {
+    // Held against erasure: the consent check below then sees an erasure that was under way as committed, and one that
+    // starts now waits for this chunk and removes it.
+    await ctx.profiles.hold(tx, ids);
     const now = await loadCopy(tx, seen.journey, true);
     // Another run (a second server, or a redefinition that restarted the copy) moved it: this chunk is not ours to write.
     if (!now || now.state !== 'copying' || now.after !== seen.after || !sameKeys(now.keys, seen.keys)) return null;

@@ -52,12 +52,16 @@ export const recommendationsPlugin = definePlugin((options: RecommendationsOptio
     const changedItems: ItemRow[] = [];
     let moved = false;
     await ctx.db.transaction(async (tx) => {
+      // Held against erasure: interactions of a person erased since the batch was loaded are not counted (an erasure
+      // that starts now waits for this transaction, then removes them).
+      const present = await ctx.profiles.hold(tx, weighted.map((w) => w.event.profileId));
+      const live = weighted.filter((w) => present.has(w.event.profileId));
       const fresh = new Set(
-        weighted.length
-          ? (await tx.query<{ event_id: string }>('INSERT INTO rec_applied_event (event_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id::text', [weighted.map((w) => w.event.id)])).map((r) => r.event_id)
+        live.length
+          ? (await tx.query<{ event_id: string }>('INSERT INTO rec_applied_event (event_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id::text', [live.map((w) => w.event.id)])).map((r) => r.event_id)
           : [],
       );
-      const counted = weighted.filter((w) => fresh.has(String(w.event.id)));
+      const counted = live.filter((w) => fresh.has(String(w.event.id)));
       let known: Set<string> | null = null;
       if (opts.createItemsFromEvents) changedItems.push(...(await upsertEventItems(tx, mergeMentions(counted.flatMap((w) => w.products)))));
       else {

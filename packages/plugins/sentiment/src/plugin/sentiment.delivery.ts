@@ -26,7 +26,11 @@ export function createDeliveryHandler(opts: ResolvedSentimentOptions) {
     await ctx.db.transaction(async (tx) => {
       keys.length = 0;
       skipped.clear();
+      // Held against erasure: texts of a person erased since the batch was loaded are not stored (an erasure that
+      // starts now waits for this transaction, then removes them).
+      const present = await ctx.profiles.hold(tx, changes.flatMap((c) => (c.profileId ? [c.profileId] : [])));
       for (const c of changes) {
+        if (c.profileId !== null && !present.has(c.profileId)) continue;
         if (c.kind === 'event') {
           const e = c.event;
           const source = e.type === 'track' && e.name ? byEvent.get(e.name) : undefined;

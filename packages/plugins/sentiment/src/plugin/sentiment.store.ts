@@ -100,6 +100,9 @@ export async function analysePending(ctx: PluginContext, opts: ResolvedSentiment
   const allowedBy = await Promise.all(opts.purposes.map((p) => ctx.consent.allows(profileIds, p)));
   const allowed = (id: string) => allowedBy.every((m) => m.get(id) === true);
   return ctx.db.transaction(async (tx) => {
+    // Held against erasure: an erasure under way has committed (its texts are gone), or waits for this transaction
+    // and then removes the cases it opens.
+    await ctx.profiles.hold(tx, profileIds);
     const rows = (
       await tx.query<RawTextRow>(
         `SELECT ${TEXT_COLUMNS} FROM sentiment_text WHERE id = ANY($1::bigint[]) AND status = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED`,
