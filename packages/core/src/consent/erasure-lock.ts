@@ -11,7 +11,7 @@ import type { Queryable } from '../database/database';
  * One lock for everyone, not one per person: erasures are rare, plugin transactions are short, and shared holders
  * never wait for each other. The two-int key space is apart from the one-bigint keys ingestion and jobs lock.
  */
-const ERASURE_LOCK_KEY = '1380011088, 1'; // 'RAPP', 1
+const ERASURE_LOCK_KEY = '1380011088, 1'; // 'RAPP', 1 (also in migration 1763800000022)
 
 /** Takes the erasure lock exclusively, until the transaction ends (an erasure). */
 export async function lockForErasure(tx: Queryable): Promise<void> {
@@ -20,15 +20,13 @@ export async function lockForErasure(tx: Queryable): Promise<void> {
 
 /**
  * Takes the erasure lock shared, until the transaction ends, and returns which of `profileIds` still exist (as
- * profiles, live or merged away), read after the lock: an erasure that was under way has committed by then.
+ * profiles, live or merged away), read after the lock: an erasure that was under way has committed by then. One round
+ * trip: `rapport_erasure_hold` (migration 1763800000022) answers the ids that are gone, usually none.
  */
 export async function holdAgainstErasure(tx: Queryable, profileIds: readonly string[]): Promise<Set<string>> {
-  await tx.query(`SELECT pg_advisory_xact_lock_shared(${ERASURE_LOCK_KEY})`);
-  if (profileIds.length === 0) return new Set();
-  // A statement of its own: in READ COMMITTED its snapshot is taken after the lock was granted.
-  const rows = await tx.query<{ id: string }>(
-    'SELECT p.id::text AS id FROM rapport_profile p WHERE p.id = ANY($1::uuid[])',
-    [[...new Set(profileIds)]],
-  );
-  return new Set(rows.map((r) => r.id));
+  const ids = [...new Set(profileIds)];
+  const gone = await tx.query<{ id: string }>('SELECT id::text AS id FROM rapport_erasure_hold($1::uuid[]) AS id', [ids]);
+  if (gone.length === 0) return new Set(ids);
+  const missing = new Set(gone.map((g) => g.id));
+  return new Set(ids.filter((id) => !missing.has(id.toLowerCase())));
 }
