@@ -23,13 +23,18 @@ async function addToAccount(tx: SqlRunner, profileId: string, amount: number | s
 }
 
 /**
- * Handles a batch of delivered changes in one transaction: an `Order Completed` event is recorded
- * under its event id and counted only if it was not already (a redelivered batch counts nothing
- * twice); a merge moves the merged profile's orders and totals to the survivor.
+ * Handles a batch of delivered changes in one transaction, its people held against erasure: an
+ * `Order Completed` event is recorded under its event id and counted only if it was not already (a
+ * redelivered batch counts nothing twice); a merge moves the merged profile's orders and totals to
+ * the survivor.
  */
 async function applyChanges(changes: Change[], ctx: PluginContext): Promise<void> {
   await ctx.db.transaction(async (tx) => {
+    // First, hold the batch's people against erasure: someone erased since the batch was loaded is skipped, and an
+    // erasure that starts now waits for this transaction, then deletes what it wrote (docs/plugins.md).
+    const present = await ctx.profiles.hold(tx, changes.flatMap((c) => (c.profileId ? [c.profileId] : [])));
     for (const c of changes) {
+      if (c.profileId !== null && !present.has(c.profileId)) continue;
       if (c.kind === 'event' && c.event.type === 'track' && c.event.name === 'Order Completed') {
         const revenue = orderRevenue(c.event.properties);
         const fresh = await tx.query('INSERT INTO loyalty_order (event_id, profile_id, revenue) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING event_id', [

@@ -170,9 +170,12 @@ describe('ctx.profiles and ctx.metrics', () => {
       present = await captured.profiles.hold(tx, [kept, gone, '00000000-0000-4000-8000-000000000000']);
       let done = false;
       erasure = kit.graphql('mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }', { id: kept }).then((x) => ((done = true), x));
-      // The erasure waits on the lock this transaction holds.
+      // The erasure waits on the erasure lock this transaction holds (other locks and databases not counted).
       for (;;) {
-        const [w] = await kit.core.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+        const [w] = await kit.core.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 1380011088
+              AND l.objid = 1 AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        );
         if (w!.n > 0 || done) break;
         await new Promise((res) => setTimeout(res, 20));
       }
@@ -184,6 +187,23 @@ describe('ctx.profiles and ctx.metrics', () => {
     expect(erasedWhileHeld).toBe(false);
     expect((await erasure!)!.errors).toBeUndefined();
     expect(await captured.profiles.resolve([kept])).toEqual([null]);
+  });
+
+  it('hold matches ids in any form PostgreSQL reads as a uuid, and refuses a transaction that is not READ COMMITTED', async () => {
+    const r = await kit.ingest([{ type: 'identify', userId: 'hold-forms' }, { type: 'identify', userId: 'hold-forms-gone' }]);
+    const [kept, gone] = r.accepted.map((a) => a.profileId);
+    expect((await kit.graphql('mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }', { id: gone })).errors).toBeUndefined();
+    const upper = kept!.toUpperCase();
+    const bare = gone!.replaceAll('-', '');
+    const braced = `{${gone}}`;
+    const present = await captured.db.transaction((tx) => captured.profiles.hold(tx, [upper, bare, braced]));
+    expect([...present]).toEqual([upper]);
+    await expect(
+      captured.db.transaction(async (tx) => {
+        await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+        return captured.profiles.hold(tx, [kept!]);
+      }),
+    ).rejects.toThrow(/READ COMMITTED/);
   });
 
   it('a plugin counter is collected under its plugin prefix', () => {

@@ -24,6 +24,15 @@ export interface ErasureRace {
   batchDuringErasure(kit: PluginTestkit, c: ErasureRaceCase): Promise<string>;
 }
 
+/**
+ * Backends of this database waiting for the erasure lock (`consent/erasure-lock.ts`: the two-int key 1380011088, 1,
+ * which pg_locks shows as classid, objid and objsubid 2). Other advisory locks (ingestion's, a journey's stage lock)
+ * and other databases (test files run side by side on one server) are not counted.
+ */
+const ERASURE_LOCK_WAITS = `SELECT count(*)::int AS n FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 1380011088 AND l.objid = 1 AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
 interface Deferred { promise: Promise<void>; resolve(): void }
 function deferred(): Deferred {
   let resolve!: () => void;
@@ -110,8 +119,8 @@ export function erasureRace(plugin: RapportPlugin, opts: { writes(sql: string): 
     return r.accepted[0]!.profileId;
   };
   /**
-   * Resolves with the first of `side` settling and some backend waiting for an advisory lock (the side that came
-   * second, held back), and stops looking then.
+   * Resolves with the first of `side` settling and some backend of this database waiting for the erasure lock (the
+   * side that came second, held back), and stops looking then.
    */
   const firstOf = async (kit: PluginTestkit, side: Promise<unknown>) => {
     let settled = false;
@@ -121,7 +130,7 @@ export function erasureRace(plugin: RapportPlugin, opts: { writes(sql: string): 
     );
     const waits = (async () => {
       while (!settled) {
-        const [w] = await kit.core.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'");
+        const [w] = await kit.core.db.query<{ n: number }>(ERASURE_LOCK_WAITS);
         if (w!.n > 0) return;
         await new Promise((res) => setTimeout(res, 20));
       }

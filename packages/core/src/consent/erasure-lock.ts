@@ -15,18 +15,23 @@ const ERASURE_LOCK_KEY = '1380011088, 1'; // 'RAPP', 1 (also in migration 176380
 
 /** Takes the erasure lock exclusively, until the transaction ends (an erasure). */
 export async function lockForErasure(tx: Queryable): Promise<void> {
-  await tx.query(`SELECT pg_advisory_xact_lock(${ERASURE_LOCK_KEY})`);
+  const [row] = await tx.query<{ iso: string }>(`SELECT current_setting('transaction_isolation') AS iso, pg_advisory_xact_lock(${ERASURE_LOCK_KEY})`);
+  // Elsewhere the hooks' deletes would read the snapshot taken before the wait, and miss what holders committed.
+  if (row?.iso !== 'read committed') throw new Error(`an erasure needs a READ COMMITTED transaction, this one is ${row?.iso}`);
 }
 
 /**
  * Takes the erasure lock shared, until the transaction ends, and returns which of `profileIds` still exist (as
  * profiles, live or merged away), read after the lock: an erasure that was under way has committed by then. One round
- * trip: `rapport_erasure_hold` (migration 1763800000022) answers the ids that are gone, usually none.
+ * trip: `rapport_erasure_hold` (migration 1763800000022) answers the positions of the ids that are gone, usually
+ * none. Outside READ COMMITTED the function refuses: its read would not see an erasure it waited for.
  */
 export async function holdAgainstErasure(tx: Queryable, profileIds: readonly string[]): Promise<Set<string>> {
   const ids = [...new Set(profileIds)];
-  const gone = await tx.query<{ id: string }>('SELECT id::text AS id FROM rapport_erasure_hold($1::uuid[]) AS id', [ids]);
+  // Answered by position, so an id in any form PostgreSQL reads as a uuid (upper case, braces, no hyphens) is
+  // matched to itself.
+  const gone = await tx.query<{ i: number }>('SELECT i FROM rapport_erasure_hold($1::uuid[]) AS i', [ids]);
   if (gone.length === 0) return new Set(ids);
-  const missing = new Set(gone.map((g) => g.id));
-  return new Set(ids.filter((id) => !missing.has(id.toLowerCase())));
+  const missing = new Set(gone.map((g) => g.i));
+  return new Set(ids.filter((_, k) => !missing.has(k + 1)));
 }

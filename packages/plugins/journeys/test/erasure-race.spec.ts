@@ -10,7 +10,8 @@ const race = erasureRace(plugin, { writes: (sql) => sql.includes('INSERT INTO jo
 let kit: PluginTestkit;
 let ctx: PluginContext;
 beforeAll(async () => {
-  // No journey is defined: a journey's stage lock would order the two sides by itself.
+  // No journey is defined, as in a fresh install: the batch then writes events and identify records, and takes no
+  // stage lock.
   kit = await createPluginTestkit([plugin]);
   ctx = kit.core.pluginContext(plugin);
 });

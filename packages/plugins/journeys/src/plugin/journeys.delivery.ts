@@ -80,11 +80,15 @@ export function createDeliveryHandler(opts: ResolvedJourneysOptions) {
       stored = 0;
       let pending: string[] = [];
       // Held against erasure first: a person erased since the batch was loaded is skipped (and an erasure that starts
-      // now waits for this transaction, then removes what it wrote).
-      const present = await ctx.profiles.hold(tx, changes.flatMap((c) => (c.profileId ? [c.profileId] : [])));
+      // now waits for this transaction, then removes what it wrote). An event's first profile too: a person unmerged
+      // and erased since is gone even when the profile the event was on is not.
+      const present = await ctx.profiles.hold(tx, changes.flatMap((c) => [
+        ...(c.profileId ? [c.profileId] : []), ...(c.kind === 'event' && c.event.originProfileId ? [c.event.originProfileId] : []),
+      ]));
+      const gone = (id: string | null | undefined) => !!id && !present.has(id);
       const stages = await beginStageBatch(tx, ctx);
       for (const c of changes) {
-        if (c.profileId !== null && !present.has(c.profileId)) continue;
+        if (gone(c.profileId) || (c.kind === 'event' && gone(c.event.originProfileId))) continue;
         if (c.kind === 'event') {
           const name = eventName(c.event);
           stages.event(c.event, name);

@@ -144,8 +144,13 @@ export class SentimentResolver {
     const [ref] = await plugin.profiles.resolve([id]);
     if (!ref) throw new NotFoundError('profile', id);
     id = ref.liveId;
-    const textId = await storeText(plugin.db, {
-      sourceKey: `feedback:${randomUUID()}`, profileId: id, channel: channel?.trim() || 'feedback', topic: topic?.trim() || DEFAULT_TOPIC, body: text,
+    const live = id;
+    // Held against erasure: a person erased since the lookup above gets no text (an erasure that starts now waits).
+    const textId = await plugin.db.transaction(async (tx) => {
+      if (!(await plugin.profiles.hold(tx, [live])).has(live)) throw new NotFoundError('profile', live);
+      return storeText(tx, {
+        sourceKey: `feedback:${randomUUID()}`, profileId: live, channel: channel?.trim() || 'feedback', topic: topic?.trim() || DEFAULT_TOPIC, body: text,
+      });
     });
     analyseSoon([textId!]);
     const [row] = await plugin.db.query<Parameters<typeof toTextRow>[0]>(`SELECT ${TEXT_COLUMNS} FROM sentiment_text WHERE id = $1`, [textId]);
