@@ -1,13 +1,12 @@
 // A 4-step ordered funnel with a 7-day window, two ways, side by side on the same data (then retention, lifecycle and
 // paths on the same store, timed the same way):
-//   journeys: the plugin's funnel (runFunnel: its store journeys_event; an ordered funnel without exclusions or
+//   journeys: the plugin's funnel (runFunnel: over core's events read in place; an ordered funnel without exclusions or
 //             per-step windows is computed set-wise with window functions; consent on people);
 //   plain:    chained subqueries over core's raw events table (rapport_event), the way one writes it without the
 //             plugin (each step the earliest matching event after the previous one, within 7 days of the first),
 //             with the same consent rule.
 // Data: the seeded generator of synthetic journeys (packages/plugins/journeys/src/eval/synthetic-journeys.ts), written
-// straight into rapport_profile and rapport_event (core's triggers add the outbox rows), and copied into
-// journeys_event as the plugin's delivery would (delivery itself is not timed here).
+// straight into rapport_profile and rapport_event (core's triggers add the outbox rows; delivery is not timed here).
 // Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/journeys-funnel.bench.mjs [--events 1000000] [--people 100000] [--runs 5]
 //        [--seed-only | --reuse] (with DATABASE_URL: seed once, then time the stored data)
 // DATABASE_URL: an empty database to use; otherwise a fresh embedded PostgreSQL in a temporary directory.
@@ -62,7 +61,7 @@ try {
   // the planted truth is the same; seeding 10M events takes minutes and need not hold the bench lock).
   if ((process.argv.includes('--seed-only') || process.argv.includes('--reuse')) && !process.env.DATABASE_URL) throw new Error('--seed-only and --reuse need DATABASE_URL');
   const t0 = performance.now();
-  const [{ n: already }] = await q('SELECT count(*)::int AS n FROM journeys_event');
+  const [{ n: already }] = await q("SELECT count(*)::int AS n FROM rapport_event WHERE message_id LIKE 'bench-%'");
   const reuse = process.argv.includes('--reuse') && already > 0;
   const g = generateJourneys({ seed: 42, people: PEOPLE, steps: STEPS, noise: NOISE, eventsPerPerson: Math.max(STEPS.length, Math.round(EVENTS / PEOPLE)), windowMs: WINDOW_S * 1000, startMs: START });
   if (!reuse) {
@@ -81,10 +80,7 @@ try {
         [c.map((e) => e.id), c.map((e) => ids[e.person]), c.map((e) => e.name), c.map((e) => JSON.stringify(e.props)), c.map((e) => e.ts)],
       );
     }
-    await seed(`INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
-             SELECT id, profile_id, origin_profile_id, name, (extract(epoch FROM timestamp) * 1000)::bigint, properties FROM rapport_event WHERE type = 'track'`);
     await seed('VACUUM ANALYZE rapport_event');
-    await seed('VACUUM ANALYZE journeys_event');
     await seed('VACUUM ANALYZE rapport_profile');
   }
   if (process.argv.includes('--seed-only')) {

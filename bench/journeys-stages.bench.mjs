@@ -35,7 +35,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const trace = { batches: [], statements: new Map(), claims: [], loads: [] };
 const label = (sql) => {
   const s = sql.replace(/\s+/g, ' ').trim();
-  if (s.startsWith('INSERT INTO journeys_event')) return 'event insert';
   if (s.startsWith('INSERT INTO journeys_trait')) return 'trait upsert';
   if (s.startsWith('SELECT p.id AS profile_id')) return 'stage evaluation';
   if (s.includes('journeys_stage_change')) return 'change log';
@@ -145,11 +144,12 @@ if (process.argv.includes('--child')) {
     if (m?.traceFrom && process.env.BENCH_EXPLAIN && trace.ctx) {
       // EXPLAIN ANALYZE of the evaluation statement for 100 people at the run's data size.
       const { stageEvaluationSql } = require('../packages/plugins/journeys/dist/plugin/stage.query');
+      const { journeyEventsSql } = require('../packages/plugins/journeys/dist/plugin/journey-events.relation');
       const { loadJourneys } = require('../packages/plugins/journeys/dist/plugin/journey-definition.store');
       const ctx = trace.ctx;
       const [j] = await loadJourneys(ctx.db);
-      const ids = (await ctx.db.query('SELECT profile_id FROM journeys_event ORDER BY random() LIMIT 100')).map((r) => r.profile_id);
-      const { sql, params } = stageEvaluationSql(j, Date.now(), ctx.consent.sql('p.id', 'analytics'));
+      const ids = (await ctx.db.query(`SELECT profile_id FROM ${ctx.events.all()} e WHERE e.type = 'track' ORDER BY random() LIMIT 100`)).map((r) => r.profile_id);
+      const { sql, params } = stageEvaluationSql(j, Date.now(), ctx.consent.sql('p.id', 'analytics'), journeyEventsSql(ctx));
       params[0] = ids;
       const plan = await ctx.db.transaction(async (tx) => {
         await tx.query('SET LOCAL jit = off');

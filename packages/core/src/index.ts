@@ -18,7 +18,7 @@ export type {
 } from './plugin/plugin-services.types';
 export { createLoadersKey, type LoadersKey, type RequestLoaders } from './plugin/plugin-loaders';
 export { createExtensionPoint, provide, type ExtensionPoint, type ExtensionLookup, type ProvidedExtension } from './plugin/extension-point';
-export { CHANGE_KINDS, type Change, type ChangeKind, type ChangeBase, type EventChange, type MergeChange, type UnmergeChange, type ConsentChange, type DeliverySubscription, type DeliveryStatus, type DeadLetter } from './delivery/delivery.types';
+export { CHANGE_KINDS, type Change, type ChangeKind, type ChangeBase, type EventChange, type MergeChange, type UnmergeChange, type ConsentChange, type DeliverySubscription, type EventSelection, type DeliveryStatus, type DeadLetter } from './delivery/delivery.types';
 export type { EventRecord, EventField } from './service/event.service';
 export type { ProfileRecord } from './service/profile.service';
 export type { TraitSource } from './entity/profile.entity';

@@ -63,9 +63,24 @@ const narrow = definePlugin(() => ({
   },
 }));
 
+// A plugin that loads only the events it selects, asked before each batch (the answer can change between batches).
+const selectedSeen: Change[] = [];
+let selection: { types?: string[]; names?: string[] } | null | 'bad' = { types: ['identify'], names: ['Wanted'] };
+const selective = definePlugin(() => ({
+  name: 'selective',
+  delivery: {
+    kinds: ['event'],
+    maxAttempts: 2,
+    selectEvents: () => (selection === 'bad' ? ({ names: 'Wanted' } as unknown as { names: string[] }) : selection),
+    async handle(changes: Change[]) {
+      selectedSeen.push(...changes);
+    },
+  },
+}));
+
 let env: TestEnvironment;
 beforeAll(async () => {
-  env = await createTestEnvironment({ plugins: [recorder(), picky(), narrow()], delivery: { pollMs: 100, baseBackoffMs: 50, maxBackoffMs: 200 } });
+  env = await createTestEnvironment({ plugins: [recorder(), picky(), narrow(), selective()], delivery: { pollMs: 100, baseBackoffMs: 50, maxBackoffMs: 200 } });
 });
 afterAll(async () => env?.close());
 
@@ -83,6 +98,33 @@ describe('durable event delivery to plugins', () => {
     // The recorder, which declares no fields, gets the whole event.
     const full = await until(() => eventsSeen(['narrow-1'])[0], (v) => v !== undefined);
     expect(full!.kind === 'event' && full!.event.context).toMatchObject({ ip: '203.0.113.9' });
+  });
+
+  it('loads only the events a plugin selects (by type or by name), and moves past the others', async () => {
+    const batch = [
+      { type: 'identify', userId: 'sel-1', messageId: 'sel-identify', traits: { plan: 'pro' } },
+      { type: 'track', userId: 'sel-1', messageId: 'sel-wanted', event: 'Wanted' },
+      { type: 'track', userId: 'sel-1', messageId: 'sel-unwanted', event: 'Unwanted' },
+      { type: 'page', userId: 'sel-1', messageId: 'sel-page', name: 'Wanted' },
+      { type: 'page', userId: 'sel-1', messageId: 'sel-page-other', name: 'Home' },
+    ];
+    expect((await env.post('/v1/batch', { batch })).status).toBe(200);
+    const ids = () => selectedSeen.flatMap((c) => (c.kind === 'event' && c.event.messageId.startsWith('sel-') ? [c.event.messageId] : []));
+    await until(() => env.server.core.services.delivery.status(), (s) => s.find((x) => x.consumer === 'selective')?.lag === 0);
+    expect(ids()).toEqual(['sel-identify', 'sel-wanted', 'sel-page']);
+    // A selection answered for the next batch applies from then on; null loads every event.
+    selection = null;
+    expect((await env.post('/v1/batch', { batch: [{ type: 'track', userId: 'sel-1', messageId: 'sel-all', event: 'Unwanted' }] })).status).toBe(200);
+    await until(() => ids(), (v) => v.includes('sel-all'));
+    // An answer that is not a selection fails the batch as a handler's error would: retried, then dead-lettered.
+    selection = 'bad';
+    expect((await env.post('/v1/batch', { batch: [{ type: 'track', userId: 'sel-1', messageId: 'sel-bad', event: 'Wanted' }] })).status).toBe(200);
+    const status = await until(() => env.server.core.services.delivery.status(), (s) => (s.find((x) => x.consumer === 'selective')?.deadLetters ?? 0) > 0);
+    expect(status.find((x) => x.consumer === 'selective')!.lag).toBe(0);
+    const letters = await env.graphql(`{ deadLetters(consumer: "selective") { error } }`);
+    expect(letters.body.data.deadLetters.map((l: { error: string }) => l.error)).toEqual([expect.stringMatching(/delivery.selectEvents: names must be a list of strings/)]);
+    expect(ids()).not.toContain('sel-bad');
+    selection = { types: ['identify'], names: ['Wanted'] };
   });
 
   it('refuses a delivery that names a field events do not have, at start', async () => {

@@ -31,11 +31,15 @@ const copier = definePlugin(() => ({
 }));
 const mergesOnly = definePlugin(() => ({ name: 'merges-only', delivery: { kinds: ['merge'], handle: async () => undefined } }));
 let mergesOnlyCtx: PluginContext;
+// A plugin whose delivery starts at the start of history: it may read every event in place (ctx.events.all).
+const historian = definePlugin(() => ({ name: 'historian', delivery: { kinds: ['event', 'merge'], from: 'history', handle: async () => undefined } }));
+let historianCtx: PluginContext;
 
 let kit: PluginTestkit;
 beforeAll(async () => {
-  kit = await createPluginTestkit([probe(), copier(), mergesOnly()]);
+  kit = await createPluginTestkit([probe(), copier(), mergesOnly(), historian()]);
   mergesOnlyCtx = kit.core.pluginContext(kit.core.plugins.find((p) => p.name === 'merges-only')!);
+  historianCtx = kit.core.pluginContext(kit.core.plugins.find((p) => p.name === 'historian')!);
 });
 afterAll(async () => kit?.close());
 
@@ -139,6 +143,37 @@ describe('ctx.events.sql', () => {
     expect(() => captured.events.sql('$1')).toThrow(/plugin probe: ctx.events.sql is for a plugin whose delivery receives events/);
     expect(() => mergesOnlyCtx.events.sql('$1')).toThrow(/plugin merges-only: ctx.events.sql/);
     for (const bad of ['1', '$0', '$1) OR true --', "'{1}'", '$1::text', '']) expect(() => copierCtx.events.sql(bad), bad).toThrow(/idsParam must be a parameter placeholder/);
+  });
+});
+
+describe('ctx.events.all', () => {
+  const mine = (user: string) => historianCtx.db.query<{ type: string; name: string | null; profile_id: string; properties: unknown }>(
+    `SELECT e.type, e.name, e.profile_id, e.properties FROM ${historianCtx.events.all()} e WHERE e.user_id = $1 OR e.anonymous_id = $1 ORDER BY e.id`, [user],
+  );
+
+  it('is every stored event in place, on the profile it is on now, and without the erased', async () => {
+    const r = await kit.ingest([
+      { type: 'track', anonymousId: 'all-guest', event: 'All Viewed', properties: { sku: 'a-2' } },
+      { type: 'track', userId: 'all-member', event: 'All Bought' },
+    ]);
+    const [guest, member] = r.accepted.map((a) => a.profileId);
+    expect((await mine('all-guest')).map((e) => [e.type, e.name, e.profile_id, e.properties])).toEqual([['track', 'All Viewed', guest, { sku: 'a-2' }]]);
+    // No delivery needed: the relation is the stored events, so a merge shows at once.
+    expect((await kit.ingest([{ type: 'alias', userId: 'all-member', previousId: 'all-guest' }])).rejected).toEqual([]);
+    const merged = await mine('all-guest');
+    expect(merged.map((e) => e.profile_id)).toEqual([expect.any(String)]);
+    expect([guest, member]).toContain(merged[0]!.profile_id);
+    // The member's track and the alias event itself.
+    expect((await mine('all-member')).map((e) => [e.type, e.profile_id])).toEqual([['track', merged[0]!.profile_id], ['alias', merged[0]!.profile_id]]);
+    const d = await kit.graphql(`mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }`, { id: merged[0]!.profile_id });
+    expect(d.errors).toBeUndefined();
+    expect([...(await mine('all-guest')), ...(await mine('all-member'))]).toEqual([]);
+  });
+
+  it('refuses a plugin whose delivery does not receive events from history', () => {
+    expect(() => copierCtx.events.all()).toThrow(/plugin copier: ctx.events.all is for a plugin whose delivery receives events from history/);
+    expect(() => captured.events.all()).toThrow(/plugin probe: ctx.events.all/);
+    expect(() => mergesOnlyCtx.events.all()).toThrow(/plugin merges-only: ctx.events.all/);
   });
 });
 

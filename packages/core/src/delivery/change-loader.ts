@@ -1,7 +1,7 @@
 import type { Queryable } from '../database/database';
 import { eventRecordColumns, type EventField, type EventRecord } from '../service/event.service';
 import type { TransportRow } from './delivery-transport';
-import type { Change, ChangeKind } from './delivery.types';
+import type { Change, ChangeKind, EventSelection } from './delivery.types';
 
 /** An outbox row: what changed, by reference (the PostgreSQL transport's rows). */
 export type OutboxRow = TransportRow;
@@ -9,14 +9,20 @@ export type OutboxRow = TransportRow;
 /**
  * Reads what outbox rows refer to, one statement per kind present, and returns the changes in
  * the rows' order. A row whose record is gone (an erased event) yields nothing. With
- * `eventFields`, events hold those fields and the ones every event has, and nothing else.
+ * `eventFields`, events hold those fields and the ones every event has, and nothing else. With `select`, only the
+ * events it selects are read (the others yield nothing, like an erased one).
  */
-export async function loadChanges(db: Queryable, rows: OutboxRow[], eventFields?: readonly EventField[]): Promise<Change[]> {
+export async function loadChanges(db: Queryable, rows: OutboxRow[], eventFields?: readonly EventField[], select?: EventSelection | null): Promise<Change[]> {
   const refs: Record<ChangeKind, string[]> = { event: [], merge: [], unmerge: [], consent: [] };
   for (const r of rows) refs[r.kind].push(r.ref);
   const [events, merges, consents] = await Promise.all([
     // Rows are the records themselves (columns named as fields): nothing to map per event.
-    refs.event.length ? db.query<EventRecord>(`SELECT ${eventRecordColumns('e', eventFields)} FROM rapport_event e WHERE e.id = ANY($1::bigint[])`, [refs.event]) : [],
+    refs.event.length
+      ? db.query<EventRecord>(
+          `SELECT ${eventRecordColumns('e', eventFields)} FROM rapport_event e WHERE e.id = ANY($1::bigint[])${select ? ' AND (e.type = ANY($2::text[]) OR e.name = ANY($3::text[]))' : ''}`,
+          select ? [refs.event, select.types ?? [], select.names ?? []] : [refs.event],
+        )
+      : [],
     refs.merge.length + refs.unmerge.length
       ? db.query<Record<string, unknown>>(
           'SELECT id, survivor_id, merged_id, rule, message_id, undone_by FROM rapport_merge WHERE id = ANY($1::uuid[])',

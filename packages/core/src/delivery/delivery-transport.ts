@@ -1,5 +1,5 @@
 import type { EventField } from '../service/event.service';
-import type { Change, ChangeKind, DeadLetter, DeliveryStatus } from './delivery.types';
+import type { Change, ChangeKind, DeadLetter, DeliveryStatus, EventSelection } from './delivery.types';
 
 /** A change as the transport carries it: a position and a reference, loaded into a {@link Change} on delivery. */
 export interface TransportRow {
@@ -38,9 +38,9 @@ export interface DeliveryTransport {
   renew(consumer: string, owner: string, leaseMs: number): Promise<boolean>;
   /**
    * The changes the rows refer to, in the rows' order (a row whose record is gone yields none);
-   * events with `eventFields` only (and those every event has) when given.
+   * events with `eventFields` only (and those every event has) when given; only the events `select` selects, when given.
    */
-  load(rows: TransportRow[], eventFields?: readonly EventField[]): Promise<Change[]>;
+  load(rows: TransportRow[], eventFields?: readonly EventField[], select?: EventSelection | null): Promise<Change[]>;
   /** Moves the position past `last`, counts `delivered`, clears retries, releases. False when the lease was lost. */
   advance(consumer: string, owner: string, last: TransportRow, delivered: number): Promise<boolean>;
   /** Releases the lease without moving; records `error` when given. */

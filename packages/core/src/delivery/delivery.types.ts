@@ -26,6 +26,14 @@ export interface UnmergeChange extends ChangeBase { kind: 'unmerge'; unmerge: { 
 /** A person's consent decision for a purpose. */
 export interface ConsentChange extends ChangeBase { kind: 'consent'; consent: { profileId: string; purpose: string; granted: boolean; expiresAt: Date | null } }
 
+/** The events a delivery loads ({@link DeliverySubscription.selectEvents}): those of these types, or with these names. */
+export interface EventSelection {
+  /** Event types (`track`, `identify`, `page`, `screen`, `group`, `alias`) loaded whatever their name. */
+  types?: readonly string[];
+  /** Event names (of any type: a track event's name, a page's or a screen's) loaded whatever their type. */
+  names?: readonly string[];
+}
+
 /** One change delivered to a plugin. */
 export type Change = EventChange | MergeChange | UnmergeChange | ConsentChange;
 
@@ -58,6 +66,16 @@ export interface DeliverySubscription<C = unknown> {
    * log2(batchSize) of them, retried at once).
    */
   maxAttempts?: number;
+  /**
+   * Which events to load, asked again before each batch: events whose `type` is in `types` or whose `name` is in
+   * `names`. The others are left out in the database, as an erased event is: the handler never sees them, and the
+   * plugin's position moves past them. Null (or no `selectEvents`): every event. Merges, unmerges and consent changes
+   * are not filtered (see `kinds`). For a plugin that acts on a few events it can name (journeys re-evaluates stages on
+   * identify events and the event names its rules read): loading the rest costs the server for nothing.
+   * A selection that changes (an admin defines a new rule) applies from the next batch: events already passed over are
+   * not delivered again, so a plugin that widens its selection catches up from `ctx.events.all()` itself.
+   */
+  selectEvents?: (ctx: C) => EventSelection | null | Promise<EventSelection | null>;
   /**
    * Handles a batch. A throw retries it; a batch that keeps failing is split until the failing
    * change is alone, which is then retried with backoff and finally dead-lettered with the error.

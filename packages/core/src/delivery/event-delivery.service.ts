@@ -7,7 +7,7 @@ import type { DeliveryTransport, TransportRow } from './delivery-transport';
 import { PostgresDeliveryTransport } from './postgres.transport';
 import type { DeliveryOptions } from './delivery.config';
 import { isEventField } from '../service/event.service';
-import { CHANGE_KINDS, type ChangeKind, type DeadLetter, type DeliveryStatus, type DeliverySubscription } from './delivery.types';
+import { CHANGE_KINDS, type Change, type ChangeKind, type DeadLetter, type DeliveryStatus, type DeliverySubscription, type EventSelection } from './delivery.types';
 export type { DeliveryOptions } from './delivery.config';
 
 interface Consumer {
@@ -25,6 +25,11 @@ interface Consumer {
 }
 
 const MAX_ERROR = 2000;
+
+/** A plugin's `selectEvents` threw or answered something that is not a selection: the batch fails as a handler's would. */
+class SelectionError extends Error {
+  override name = 'SelectionError';
+}
 
 function describe(err: unknown): string {
   const m = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -139,7 +144,13 @@ export class EventDelivery {
       return false;
     }
     const wanted = rows.filter((r) => c.kinds.has(r.kind));
-    const changes = wanted.length ? await this.transport.load(wanted, c.sub.eventFields) : [];
+    let changes: Change[];
+    try {
+      changes = wanted.length ? await this.transport.load(wanted, c.sub.eventFields, await this.selection(c, wanted)) : [];
+    } catch (err) {
+      if (!(err instanceof SelectionError)) throw err;
+      return this.failed(c, rows, err, claim.attempts);
+    }
     // A plugin may take longer than a lease: renew it while the batch is in hand, so no other
     // process takes the consumer and delivers the same changes at the same time, out of order.
     const renewal = setInterval(() => {
@@ -159,6 +170,24 @@ export class EventDelivery {
     if (changes.length) this.metrics?.delivered(c.name, changes.length);
     c.limit = Math.min(c.batchSize, c.limit * 2); // back to full batches after isolating a failure
     return true;
+  }
+
+  /** The events the plugin selects for this batch (null: all, or no event in it). A bad answer is the plugin's failure. */
+  private async selection(c: Consumer, rows: TransportRow[]): Promise<EventSelection | null> {
+    if (!c.sub.selectEvents || !rows.some((r) => r.kind === 'event')) return null;
+    let s: EventSelection | null;
+    try {
+      s = await c.sub.selectEvents(c.ctx);
+    } catch (err) {
+      throw new SelectionError(`delivery.selectEvents failed: ${describe(err)}`);
+    }
+    if (s === null || s === undefined) return null;
+    const list = (v: unknown, field: string): readonly string[] => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new SelectionError(`delivery.selectEvents: ${field} must be a list of strings`);
+      return v as string[];
+    };
+    return { types: list(s.types, 'types'), names: list(s.names, 'names') };
   }
 
   private async failed(c: Consumer, rows: TransportRow[], err: unknown, attempts: number): Promise<boolean> {
@@ -212,7 +241,7 @@ export class EventDelivery {
         continue;
       }
       try {
-        const changes = await this.transport.load([l.row], c.sub.eventFields);
+        const changes = await this.transport.load([l.row], c.sub.eventFields, await this.selection(c, [l.row]));
         if (changes.length) await c.sub.handle(changes, c.ctx);
         await this.transport.replayed(l.id, null);
         out.push({ id: l.id, replayed: true, error: null });

@@ -2,7 +2,7 @@ import type { Database } from '../database/database';
 import type { EventField } from '../service/event.service';
 import { loadChanges } from './change-loader';
 import type { Claim, DeliveryTransport, TransportRow } from './delivery-transport';
-import type { ChangeKind, DeadLetter, DeliveryStatus } from './delivery.types';
+import type { ChangeKind, DeadLetter, DeliveryStatus, EventSelection } from './delivery.types';
 
 /**
  * The default transport: PostgreSQL. Changes are the outbox rows triggers write in the storing
@@ -55,8 +55,8 @@ export class PostgresDeliveryTransport implements DeliveryTransport {
     return kept.length > 0;
   }
 
-  load(rows: TransportRow[], eventFields?: readonly EventField[]) {
-    return loadChanges(this.db, rows, eventFields);
+  load(rows: TransportRow[], eventFields?: readonly EventField[], select?: EventSelection | null) {
+    return loadChanges(this.db, rows, eventFields, select);
   }
 
   async advance(consumer: string, owner: string, last: TransportRow, delivered: number): Promise<boolean> {

@@ -151,6 +151,25 @@ export interface PluginEvents {
    * could): throws otherwise. See docs/plugins.md#copying-events-in-sql.
    */
   sql(idsParam: string): string;
+  /**
+   * A SQL relation (a parenthesised `SELECT`) of every stored event, with the columns of {@link PluginEvents.sql}, for a
+   * plugin that answers from the events themselves instead of keeping a copy of them (journeys' funnels and retention).
+   * Merges, unmerges and erasure are already applied: `profile_id` is the profile each event is on now, and an erased
+   * event is not there. The planner sees through it, so a statement's conditions reach core's indexes: by profile
+   * (`profile_id`, then `type`, `name`, `timestamp`) and by name (`type`, `name`, `timestamp`, covering `profile_id`
+   * and `id`).
+   *
+   * ```ts
+   * const rows = await ctx.db.query(`SELECT e.profile_id, min(e.timestamp) AS first FROM ${ctx.events.all()} e
+   *   WHERE e.type = 'track' AND e.name = $1 GROUP BY e.profile_id`, ['Order Completed']);
+   * ```
+   *
+   * Only for a plugin whose `delivery` receives events from history (`from: 'history'`): it could copy every event
+   * anyway, so reading them in place gives it nothing more. Throws otherwise. Rows are raw stored data, as a delivery's
+   * are: what the plugin answers from them is its own to guard (consent, k-anonymity). See
+   * docs/plugins.md#reading-every-event-in-place.
+   */
+  all(): string;
 }
 
 /** Handles one message of a topic. */

@@ -9,7 +9,8 @@ export { checkBreakdown, type BreakdownArgs, type CheckedBreakdown } from './plu
 export type { FunnelSqlOptions, RunFunnelOptions } from './plugin/funnel.query';
 export { buildSeries, binWidthMs, MAX_SERIES } from './plugin/funnel.result';
 export type { FunnelResult, FunnelSeries, FunnelStepResult, FunnelBin, RawStep } from './plugin/funnel.result';
-export { eventName, copyEventsSql } from './plugin/journeys.delivery';
+export { eventName, selectEvents } from './plugin/journeys.delivery';
+export { journeyEventsSql, propSql } from './plugin/journey-events.relation';
 export { journeysLoaders, type JourneysLoaders } from './plugin/journeys.loaders';
 export { checkRetention, checkLifecycle, PERIOD_MS, MAX_PERIODS } from './plugin/retention.definition';
 export type { RetentionSpec, LifecycleSpec, RetentionPeriod } from './plugin/retention.definition';

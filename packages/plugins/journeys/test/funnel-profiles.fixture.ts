@@ -1,12 +1,12 @@
 /**
  * A seeded shop for the funnelProfiles and trait-breakdown tests, on a real server: 40 people with traits (some under
  * field policies), random events with frequent ties, three of them refusing analytics and a third granting
- * personalization. The store's rows are read back for the reference (test/reference.ts).
+ * personalization. The events the plugin reads are read back for the reference (test/reference.ts).
  */
 import type { RapportPlugin } from '@rapport/core';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import { expect } from 'vitest';
-import { journeysPlugin } from '../src';
+import { journeyEventsSql, journeysPlugin } from '../src';
 import { prng } from '../src/eval/synthetic-journeys';
 import type { RefEvent } from './reference';
 
@@ -45,7 +45,7 @@ export interface ShopFixture {
   userOf: Map<string, string>;
   /** Profile ids of the people who allow analytics. */
   allowed: Set<string>;
-  /** The plugin store's rows, as the reference reads events. */
+  /** The events the plugin reads (`journeyEventsSql`), as the reference reads events. */
   events: RefEvent[];
   /** API keys: app acting for analytics, app acting for personalization, analyst (journeys:read only) for analytics. */
   keys: { app: string; appPersonal: string; analyst: string };
@@ -88,7 +88,7 @@ export async function createKey(env: TestEnvironment, roles: string[], purposes:
   return r.body.data.createApiKey.key;
 }
 
-/** Starts the server with the journeys plugin (and `extra` plugins), ingests the shop and reads the store back. */
+/** Starts the server with the journeys plugin (and `extra` plugins), ingests the shop and reads its events back. */
 export async function shopFixture(extra: RapportPlugin[] = []): Promise<ShopFixture> {
   const plugin = journeysPlugin();
   const env = await createTestEnvironment({ ...CONFIG, plugins: [plugin, ...extra] });
@@ -111,7 +111,7 @@ export async function shopFixture(extra: RapportPlugin[] = []): Promise<ShopFixt
     const allowed = new Set(people.filter((p) => !p.refusesAnalytics).map((p) => profileOf.get(p.userId)!));
     const ctx = env.server.core.pluginContext(plugin);
     const rows = await ctx.db.query<{ event_id: string; profile_id: string; name: string; ts: string; props: Record<string, string> | null }>(
-      'SELECT event_id, profile_id, name, ts, props FROM journeys_event',
+      `SELECT event_id, profile_id, name, ts, props FROM ${journeyEventsSql(ctx)} e`,
     );
     const events = rows.map((e): RefEvent => ({ eventId: Number(e.event_id), profileId: e.profile_id, name: e.name, ts: Number(e.ts), props: e.props ?? {} }));
     const keys = {

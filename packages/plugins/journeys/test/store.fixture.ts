@@ -1,6 +1,8 @@
 /**
- * The plugin's store with six real profiles (five allow analytics, one refused it), for tests that write events straight
- * into `journeys_event` and compare SQL answers with a reference: the consent SQL applies to real people.
+ * Six real profiles (five allow analytics, one refused it), for tests that write track events straight into core's
+ * event table (what the plugin reads through `ctx.events.all()`) and compare SQL answers with a reference: the
+ * consent SQL applies to real people. Written in SQL, not ingested, because property tests store hundreds of event
+ * sets; each event's id is {@link EVENT_ID_BASE} plus the reference's id, so ties in time order the same way.
  */
 import type { PluginContext } from '@rapport/core';
 import { createPluginTestkit, type PluginTestkit } from '@rapport/testing';
@@ -14,9 +16,12 @@ export interface StoreFixture {
   /** Profile ids: the first five allow analytics, the sixth refused it. */
   people: string[];
   allowed: Set<string>;
-  /** Replaces the store's content with `events`. */
+  /** Replaces the people's track events with `events`. */
   store(events: RefEvent[]): Promise<void>;
 }
+
+/** Added to a reference event's id to make its stored id (above the ids of the fixture's identify events). */
+export const EVENT_ID_BASE = 1_000_000_000;
 
 export async function storeFixture(): Promise<StoreFixture> {
   const plugin = journeysPlugin();
@@ -32,12 +37,14 @@ export async function storeFixture(): Promise<StoreFixture> {
   return {
     kit, ctx, people, allowed: new Set(people.slice(0, 5)),
     async store(events) {
-      await ctx.db.query('DELETE FROM journeys_event');
+      await ctx.db.query("DELETE FROM rapport_event WHERE type = 'track'");
       if (events.length === 0) return;
       await ctx.db.query(
-        `INSERT INTO journeys_event (event_id, profile_id, origin_profile_id, name, ts, props)
-         SELECT * FROM unnest($1::bigint[], $2::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::jsonb[])`,
-        [events.map((e) => e.eventId), events.map((e) => e.profileId), events.map((e) => e.name), events.map((e) => e.ts), events.map((e) => JSON.stringify(e.props))],
+        `INSERT INTO rapport_event (id, message_id, profile_id, origin_profile_id, type, name, properties, timestamp, received_at)
+         SELECT x.id, 'fixture-' || x.id, x.profile_id, x.profile_id, 'track', x.name, x.props,
+                'epoch'::timestamptz + x.ts * interval '1 millisecond', now()
+           FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::jsonb[]) AS x(id, profile_id, name, ts, props)`,
+        [events.map((e) => EVENT_ID_BASE + e.eventId), events.map((e) => e.profileId), events.map((e) => e.name), events.map((e) => e.ts), events.map((e) => JSON.stringify(e.props))],
       );
     },
   };

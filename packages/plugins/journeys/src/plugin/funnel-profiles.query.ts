@@ -39,7 +39,7 @@ export function checkPeopleSelection(sel: FunnelPeopleSelection, steps: number):
 }
 
 /** The SQL of one page of the selection (exported for EXPLAIN and tests). */
-export function funnelProfilesSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec, sel: FunnelPeopleSelection, afterId: string | null) {
+export function funnelProfilesSql(ctx: Pick<PluginContext, 'consent' | 'events'>, spec: FunnelSpec, sel: FunnelPeopleSelection, afterId: string | null) {
   return funnelSql(ctx, { ...spec, breakdown: null, breakdownTrait: null }, {
     people: (add) => `
     SELECT o.profile_id::text AS profile_id FROM ok o

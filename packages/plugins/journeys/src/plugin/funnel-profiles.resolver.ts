@@ -2,6 +2,7 @@
 import { Permission, ValidationError } from '@rapport/core';
 import { ProfileConnection, type Profile, type RequestContext } from '@rapport/schema';
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
+import { checkPropertyKeys, funnelPropertyUses } from './property-keys';
 import { checkFunnel, DEFAULT_WINDOW_SECONDS, type FunnelMode } from './funnel.definition';
 import { MAX_PROFILES_PAGE, runFunnelProfiles } from './funnel-profiles.query';
 import { FunnelExclusionInput, FunnelModeEnum, FunnelStepInput } from './funnel.types';
@@ -36,7 +37,8 @@ export class FunnelProfilesResolver {
       throw new ValidationError('purpose', 'actsFor', `funnelProfiles serves ${PURPOSE}: send X-Rapport-Purpose: ${PURPOSE} (or use a key whose only purpose it is)`);
     }
     const spec = checkFunnel({ steps, windowSeconds, mode: mode as string as FunnelMode, from, to, exclusions, breakdown: null, bins: 1 });
-    const { plugin } = journeysLoaders.of(ctx);
+    const { plugin, opts } = journeysLoaders.of(ctx);
+    checkPropertyKeys(opts.properties, funnelPropertyUses(spec));
     const page = await runFunnelProfiles(plugin, spec, { step, dropped, first, after });
     // The host's guarded roots. A profile erased since the store was read is left out; an id merged into a person
     // already on the page (delivery not caught up yet) appears once.

@@ -1,5 +1,5 @@
 /**
- * The funnel in SQL over the plugin's own store. One statement: the events of the steps (and exclusions) in the date
+ * The funnel in SQL over core's events, read in place (journey-events.relation.ts). One statement: the events of the steps (and exclusions) in the date
  * range, reduced to one row per person (how far they got, and when): set-wise with window functions for an ordered
  * funnel without exclusions or per-step windows (`setwiseFunnel`), otherwise grouped per person into arrays in time
  * order and walked by `journeys_funnel_person`; filtered by consent (`ctx.consent.sql`, on people, not events), then
@@ -11,6 +11,7 @@ import type { PluginContext } from '@rapport/core';
 import type { FunnelSpec, PropertyEquals } from './funnel.definition';
 import { binWidthMs, buildSeries, MAX_SERIES, type FunnelResult, type RawStep } from './funnel.result';
 import { traitPick } from './funnel-breakdown';
+import { journeyEventsSql, propSql, timeAtLeastSql, timeBeforeSql } from './journey-events.relation';
 import { DEFAULT_FUNNEL_PARTS, PURPOSE } from './options';
 
 class Params {
@@ -23,7 +24,7 @@ class Params {
 
 function matches(p: Params, alias: string, event: string, where: PropertyEquals[]): string {
   const parts = [`${alias}.name = ${p.add(event)}`];
-  for (const f of where) parts.push(`${alias}.props->>${p.add(f.property)} = ${p.add(f.equals)}`);
+  for (const f of where) parts.push(`${propSql(alias, p.add(f.property))} = ${p.add(f.equals)}`);
   return `(${parts.join(' AND ')})`;
 }
 
@@ -92,11 +93,13 @@ function setwiseFunnel(p: Params, n: number, windowMs: number, breakdown: boolea
 }
 
 /** The SQL and its parameters (exported for the bench and EXPLAIN). */
-export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec, opts: FunnelSqlOptions = {}): { sql: string; params: unknown[] } {
+export function funnelSql(ctx: Pick<PluginContext, 'consent' | 'events'>, spec: FunnelSpec, opts: FunnelSqlOptions = {}): { sql: string; params: unknown[] } {
   const p = new Params();
   const n = spec.steps.length;
+  const events = journeyEventsSql(ctx);
+  // On `time`, where the index can bound the scan.
   const range = (a: string) =>
-    [spec.fromMs !== null ? `${a}.ts >= ${p.add(spec.fromMs)}` : null, spec.toMs !== null ? `${a}.ts < ${p.add(spec.toMs)}` : null]
+    [spec.fromMs !== null ? timeAtLeastSql(a, p.add(spec.fromMs)) : null, spec.toMs !== null ? timeBeforeSql(a, p.add(spec.toMs)) : null]
       .filter(Boolean).join(' AND ') || 'true';
   const mask = bitmask(spec.steps.map((s) => matches(p, 'e', s.event, s.where)));
   const xmask = bitmask(spec.exclusions.map((x) => matches(p, 'e', x.event, x.where)));
@@ -104,9 +107,9 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
   const strict = spec.mode === 'strict';
   // Strict funnels see every event of the people who did the first step's event: any other event breaks a run.
   const who = strict
-    ? `e.profile_id IN (SELECT f.profile_id FROM journeys_event f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
+    ? `e.profile_id IN (SELECT f.profile_id FROM ${events} f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
     : `e.name = ANY(${p.add(names)}::text[])`;
-  const bv = spec.breakdown ? `e.props->>${p.add(spec.breakdown.property)}` : 'NULL::text';
+  const bv = spec.breakdown ? propSql('e', p.add(spec.breakdown.property)) : 'NULL::text';
   // A range of ids rather than a hash of them: the planner estimates a range from the column's histogram (a hash's
   // equality it takes for 1 row in 200, and then probes consent person by person where a hash join costs less).
   const bounds = opts.part ? partBounds(opts.part.index, opts.part.of) : { lo: null, hi: null };
@@ -149,7 +152,7 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent'>, spec: FunnelSpec,
   const sql = `
     WITH ev AS (
       SELECT e.profile_id, e.event_id, e.ts, ${mask} AS m${cols}
-        FROM journeys_event e WHERE ${who} AND ${range('e')} AND ${part}
+        FROM ${events} e WHERE ${who} AND ${range('e')} AND ${part}
     ), ${perPerson}, ok AS (
       SELECT g.profile_id, g.reached, g.times, ${pick} AS bv
         FROM ${setwise ? 'g' : 'r g'} WHERE g.reached > 0 AND ${ctx.consent.sql('g.profile_id', PURPOSE)}
@@ -179,10 +182,10 @@ export function partBounds(index: number, of: number): { lo: string | null; hi: 
   return { lo: index === 0 ? null : cut(index), hi: index === of - 1 ? null : cut(index + 1) };
 }
 
-/** Step and exclusion event names the store has never seen (the answer counts zero for them). */
+/** Step and exclusion event names no stored event has (the answer counts zero for them). */
 export async function unknownEvents(ctx: PluginContext, names: string[]): Promise<string[]> {
   const rows = await ctx.db.query<{ name: string }>(
-    'SELECT x.name FROM unnest($1::text[]) AS x(name) WHERE NOT EXISTS (SELECT 1 FROM journeys_event e WHERE e.name = x.name)',
+    `SELECT x.name FROM unnest($1::text[]) AS x(name) WHERE NOT EXISTS (SELECT 1 FROM ${journeyEventsSql(ctx)} e WHERE e.name = x.name)`,
     [[...new Set(names)]],
   );
   return rows.map((r) => r.name);

@@ -3,6 +3,7 @@ import { ValidationError } from '@rapport/core';
 import type { RequestContext } from '@rapport/schema';
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { traitBreakdownOption } from './funnel-breakdown';
+import { checkPropertyKeys, funnelPropertyUses } from './property-keys';
 import { checkFunnel, DEFAULT_WINDOW_SECONDS, type Attribution, type FunnelMode } from './funnel.definition';
 import { runFunnel, unknownEvents } from './funnel.query';
 import { FunnelBreakdownInput, FunnelExclusionInput, FunnelModeEnum, FunnelStepInput, FunnelType } from './funnel.types';
@@ -34,8 +35,9 @@ export class FunnelResolver {
     }
     const spec = checkFunnel({ steps, windowSeconds, mode: mode as string as FunnelMode, from, to, exclusions,
       breakdown: breakdown ? { property: breakdown.property, trait: breakdown.trait, attribution: breakdown.attribution as string as Attribution } : null, bins });
-    const trait = traitBreakdownOption(ctx, spec.breakdownTrait);
     const { plugin, opts } = journeysLoaders.of(ctx);
+    checkPropertyKeys(opts.properties, funnelPropertyUses(spec));
+    const trait = traitBreakdownOption(ctx, spec.breakdownTrait);
     const names = [...spec.steps.map((s) => s.event), ...spec.exclusions.map((x) => x.event)];
     const [result, unknown] = await Promise.all([runFunnel(plugin, spec, opts.k, { ...trait, parts: opts.funnelParts }), unknownEvents(plugin, names)]);
     for (const name of unknown) {

@@ -4,10 +4,11 @@ import { CreateJourneyStages1764500000000 } from './1764500000000-create-journey
 import { JourneyTraitBackfill1764600000000 } from './1764600000000-journey-trait-backfill';
 import { JourneyTraitCopy1764700000000 } from './1764700000000-journey-trait-copy';
 import { JourneysEventIndexes1764800000000 } from './1764800000000-journeys-event-indexes';
+import { DropJourneysEvent1764900000000 } from './1764900000000-drop-journeys-event';
 import { AggregatesResolver } from './aggregates.resolver';
 import { FunnelResolver } from './funnel.resolver';
 import { FunnelProfilesResolver } from './funnel-profiles.resolver';
-import { createDeliveryHandler } from './journeys.delivery';
+import { journeysDelivery } from './journeys.delivery';
 import { journeysLoaders } from './journeys.loaders';
 import { DEFINE_PERMISSION, PURPOSE, READ_PERMISSION, resolveOptions, type JourneysOptions } from './options';
 import { createStageRuntime, journeyStagesPoint } from './stage.extension';
@@ -18,10 +19,10 @@ import { ProfileJourneyResolver, StageResolver, StageSubscriptionResolver } from
 import { JourneyBackfillResolver } from './stage-backfill.resolver';
 
 /**
- * Journey analytics over the events Rapport stores: a compact copy of them (filled by durable delivery from the
- * start of the outbox, kept in step with merges, unmerges and erasure) and the `funnel` query over it. Every
- * aggregate counts only people whose consent allows `analytics`, and withholds cells of fewer than `k` people.
- * See docs/journeys.md.
+ * Journey analytics over the events Rapport stores, read in place through the host's event relation: funnels,
+ * retention, lifecycle and paths, and journey stages kept current by durable delivery (from the start of the outbox,
+ * loading only the events the journeys' rules read). Every aggregate counts only people whose consent allows
+ * `analytics`, and withholds cells of fewer than `k` people. See docs/journeys.md.
  */
 export const journeysPlugin = definePlugin((options: JourneysOptions) => {
   const opts = resolveOptions(options);
@@ -30,7 +31,7 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     name: 'journeys',
     version: '0.1.0',
     compatibility: '^0.1.0',
-    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000, JourneyTraitBackfill1764600000000, JourneyTraitCopy1764700000000, JourneysEventIndexes1764800000000],
+    migrations: [CreateJourneys1764400000000, CreateJourneyStages1764500000000, JourneyTraitBackfill1764600000000, JourneyTraitCopy1764700000000, JourneysEventIndexes1764800000000, DropJourneysEvent1764900000000],
     resolvers: [FunnelResolver, FunnelProfilesResolver, AggregatesResolver, StageResolver, ProfileJourneyResolver, JourneyBackfillResolver, StageSubscriptionResolver],
     purposes: [{ name: PURPOSE, description: 'Measure and improve the product from aggregate behaviour.', legalBasis: 'legitimate_interest' }],
     permissions: { admin: [READ_PERMISSION, DEFINE_PERMISSION] },
@@ -43,11 +44,7 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
     extensionPoints: [provide(journeyStagesPoint, stages.api)],
 
     // `consent`: a refusal of analytics stops stage tracking at once, a grant restarts it.
-    // Only the event fields the stage rules read are loaded into Node; the store copies events in SQL (ctx.events.sql).
-    delivery: {
-      kinds: ['event', 'merge', 'unmerge', 'consent'], from: 'history', batchSize: 500,
-      eventFields: ['originProfileId', 'traits'], handle: createDeliveryHandler(opts),
-    },
+    delivery: journeysDelivery(),
 
     async onInit(ctx: PluginContext) {
       await stages.init(ctx);
@@ -57,22 +54,11 @@ export const journeysPlugin = definePlugin((options: JourneysOptions) => {
 
     loaders: (ctx: PluginContext) => journeysLoaders.provide({ opts, plugin: ctx, stages: createStageLoaders(ctx) }),
 
-    status: async (ctx: PluginContext) => {
-      const [r] = await ctx.db.query<{ n: string }>("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'journeys_event'");
-      return { k: opts.k, storedEventsEstimate: Math.max(0, Number(r?.n ?? 0)) };
-    },
+    status: () => ({ k: opts.k }),
 
-    // Data subject requests: the events the store holds on the person.
-    async onExport(profileIds, ctx) {
-      const events = await ctx.db.query(
-        `SELECT event_id, name, to_timestamp(ts / 1000.0) AS timestamp, props FROM journeys_event
-          WHERE profile_id = ANY($1::uuid[]) OR origin_profile_id = ANY($1::uuid[]) ORDER BY ts, event_id`,
-        [profileIds],
-      );
-      return { events, ...(await exportStages(ctx.db, profileIds)) };
-    },
+    // Data subject requests: what the plugin derived from the person's events (their events are core's).
+    onExport: (profileIds, ctx) => exportStages(ctx.db, profileIds),
     async onProfileDeleted(profileIds, ctx) {
-      await ctx.tx.query('DELETE FROM journeys_event WHERE profile_id = ANY($1::uuid[]) OR origin_profile_id = ANY($1::uuid[])', [profileIds]);
       await deleteStages(ctx.tx, profileIds);
     },
   };

@@ -8,8 +8,9 @@ export interface JourneysOptions {
    */
   k?: number;
   /**
-   * Top-level event property keys kept in the plugin's store, for step filters and breakdowns. Default: every
-   * top-level property whose value is a string (at most {@link MAX_PROPERTY_CHARS} characters), a number or a boolean.
+   * The top-level event property keys step filters, exclusions, breakdowns and stage rules may use; a request naming
+   * another is refused (`properties` rule). Default: every key. Either way only a value that is a string of at most
+   * {@link MAX_PROPERTY_CHARS} characters, a number or a boolean is used: other values count as absent.
    */
   properties?: string[];
   /**
@@ -49,7 +50,7 @@ export const PURPOSE = 'analytics';
 export const READ_PERMISSION = 'journeys:read';
 /** The permission to define and delete journeys (admin has it). */
 export const DEFINE_PERMISSION = 'journeys:define';
-/** Longest string property value kept, in characters; longer values are not stored. */
+/** Longest string property value a filter or a breakdown uses, in characters; a longer value counts as absent. */
 export const MAX_PROPERTY_CHARS = 200;
 
 /** Checks and completes the options; a bad option throws a RangeError naming it. */

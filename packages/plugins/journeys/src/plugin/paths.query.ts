@@ -6,6 +6,7 @@
  * to target at that level (level 1 starts at the anchor event). Edges counting 1 to k-1 people are withheld.
  */
 import { ValidationError, type PluginContext } from '@rapport/core';
+import { journeyEventsSql } from './journey-events.relation';
 import { PURPOSE } from './options';
 
 /** Most steps from the anchor. */
@@ -55,20 +56,21 @@ export function checkPaths(a: { event: string; direction: PathDirection; depth: 
 }
 
 /** The paths SQL and its parameters: rows (level, source, target, people), and one row of level 0 with the anchored count. */
-export function pathsSql(ctx: Pick<PluginContext, 'consent'>, s: PathsSpec): { sql: string; params: unknown[] } {
+export function pathsSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: PathsSpec): { sql: string; params: unknown[] } {
   const next = s.direction === 'next';
+  const events = journeyEventsSql(ctx);
   const range = (a: string) => `($3::bigint IS NULL OR ${a}.ts >= $3::bigint) AND ($4::bigint IS NULL OR ${a}.ts < $4::bigint)`;
   const sql = `
     WITH anchor AS (
       SELECT DISTINCT ON (a.profile_id) a.profile_id, a.ts, a.event_id
-        FROM journeys_event a WHERE a.name = $1 AND ${range('a')}
+        FROM ${events} a WHERE a.name = $1 AND ${range('a')}
        ORDER BY a.profile_id, a.ts, a.event_id
     ), ok AS (
       SELECT * FROM anchor n WHERE ${ctx.consent.sql('n.profile_id', PURPOSE)}
     ), around AS (
       SELECT o.profile_id, e.name,
              lag(e.name, 1, $1) OVER w AS prev, row_number() OVER w AS ord
-        FROM ok o JOIN journeys_event e ON e.profile_id = o.profile_id
+        FROM ok o JOIN ${events} e ON e.profile_id = o.profile_id
          AND (e.ts, e.event_id) ${next ? '>' : '<'} (o.ts, o.event_id) AND ${range('e')}
       WINDOW w AS (PARTITION BY o.profile_id ORDER BY e.ts ${next ? 'ASC' : 'DESC'}, e.event_id ${next ? 'ASC' : 'DESC'})
     ), steps AS (

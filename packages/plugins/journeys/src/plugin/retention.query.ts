@@ -4,22 +4,24 @@
  * analytics (`ctx.consent.sql`, on people). Both read the `(name, ts) INCLUDE (profile_id, event_id)` index alone.
  */
 import type { PluginContext } from '@rapport/core';
+import { journeyEventsSql, timeAtLeastSql, timeBeforeSql } from './journey-events.relation';
 import { PURPOSE } from './options';
 import type { LifecycleSpec, RetentionSpec } from './retention.definition';
 import { buildLifecycle, buildRetention, type LifecycleResult, type RetentionResult } from './retention.result';
 
 /** The retention SQL and its parameters: rows (cohort, offset, n), offset 0 the cohort's size. */
-export function retentionSql(ctx: Pick<PluginContext, 'consent'>, s: RetentionSpec): { sql: string; params: unknown[] } {
+export function retentionSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: RetentionSpec): { sql: string; params: unknown[] } {
   const end = s.fromMs + s.periods * s.periodMs;
+  const events = journeyEventsSql(ctx);
   const sql = `
     WITH firsts AS (
-      SELECT profile_id, min(ts) AS first FROM journeys_event WHERE name = $1 GROUP BY profile_id
+      SELECT profile_id, min(ts) AS first FROM ${events} e WHERE name = $1 GROUP BY profile_id
     ), cohort AS (
       SELECT f.profile_id, ((f.first - $3::bigint) / $4::bigint)::int AS c
         FROM firsts f WHERE f.first >= $3::bigint AND f.first < $5::bigint AND ${ctx.consent.sql('f.profile_id', PURPOSE)}
     ), back AS (
       SELECT DISTINCT e.profile_id, ((e.ts - $3::bigint) / $4::bigint)::int AS p
-        FROM journeys_event e WHERE e.name = $2 AND e.ts >= $3::bigint AND e.ts < $5::bigint
+        FROM ${events} e WHERE e.name = $2 AND ${timeAtLeastSql('e', '$3::bigint')} AND ${timeBeforeSql('e', '$5::bigint')}
     )
     SELECT c, 0 AS j, count(*)::int AS n FROM cohort GROUP BY c
     UNION ALL
@@ -49,15 +51,16 @@ export async function runRetention(ctx: PluginContext, s: RetentionSpec, k: numb
  * event. Active in p: new when their first ever such event is in p, returning when also active in p - 1, else
  * resurrecting; dormant in p: active in p - 1 and not in p.
  */
-export function lifecycleSql(ctx: Pick<PluginContext, 'consent'>, s: LifecycleSpec): { sql: string; params: unknown[] } {
+export function lifecycleSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: LifecycleSpec): { sql: string; params: unknown[] } {
+  const events = journeyEventsSql(ctx);
   const sql = `
     WITH act AS (
       SELECT DISTINCT e.profile_id, CASE WHEN e.ts < $2::bigint THEN -1 ELSE ((e.ts - $2::bigint) / $3::bigint)::int END AS p
-        FROM journeys_event e WHERE e.name = $1 AND e.ts >= $2::bigint - $3::bigint AND e.ts < $2::bigint + $3::bigint * $4::int
+        FROM ${events} e WHERE e.name = $1 AND ${timeAtLeastSql('e', '$2::bigint - $3::bigint')} AND ${timeBeforeSql('e', '$2::bigint + $3::bigint * $4::int')}
     ), ok AS (
       SELECT a.profile_id, a.p FROM act a WHERE ${ctx.consent.sql('a.profile_id', PURPOSE)}
     ), firsts AS (
-      SELECT e.profile_id, min(e.ts) AS first FROM journeys_event e
+      SELECT e.profile_id, min(e.ts) AS first FROM ${events} e
        WHERE e.name = $1 AND e.profile_id IN (SELECT profile_id FROM ok) GROUP BY e.profile_id
     )
     SELECT a.p, CASE WHEN f.first >= $2::bigint + a.p::bigint * $3::bigint THEN 'new'

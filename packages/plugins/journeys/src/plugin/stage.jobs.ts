@@ -6,6 +6,7 @@
 import type { PluginContext } from '@rapport/core';
 import { windowedConditions } from './journey-definition';
 import { loadJourneys, markChecked, markEvaluated } from './journey-definition.store';
+import { journeyEventsSql, timeAtLeastSql, timeBeforeSql } from './journey-events.relation';
 import { applyStages, lockStages } from './stage.service';
 import { copyJourneyTraits, TRAIT_COPY_CHUNK } from './stage.traits';
 
@@ -29,7 +30,7 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
     if (!journey) return changes;
     const ids = (await ctx.db.query<{ profile_id: string }>(
       `SELECT profile_id FROM (
-         (SELECT DISTINCT profile_id FROM journeys_event WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
+         (SELECT DISTINCT profile_id FROM ${journeyEventsSql(ctx)} e WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
          UNION (SELECT DISTINCT profile_id FROM journeys_trait WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
          UNION (SELECT profile_id FROM journeys_identified WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
          UNION (SELECT profile_id FROM journeys_stage WHERE journey = $1 AND profile_id > $2::uuid ORDER BY 1 LIMIT $3)) x
@@ -66,8 +67,10 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
     const names = windowed.map((c) => c.event);
     const windows = windowed.map((c) => c.withinMs);
     const ids = (await ctx.db.query<{ profile_id: string }>(
+      // ts > from - ms and ts <= now - ms, on time (the index's column): ts > x is ts >= x + 1.
       `SELECT DISTINCT e.profile_id FROM unnest($1::text[], $2::bigint[]) AS w(name, ms)
-         JOIN journeys_event e ON e.name = w.name AND e.ts > $3::bigint - w.ms AND e.ts <= $4::bigint - w.ms`,
+         JOIN ${journeyEventsSql(ctx)} e ON e.name = w.name
+          AND ${timeAtLeastSql('e', '$3::bigint - w.ms + 1')} AND ${timeBeforeSql('e', '$4::bigint - w.ms + 1')}`,
       [names, windows, from, nowMs],
     )).map((r) => r.profile_id);
     for (let i = 0; i < ids.length; i += STAGE_CHUNK) {

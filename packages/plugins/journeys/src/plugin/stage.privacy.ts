@@ -17,8 +17,8 @@ export async function exportStages(db: SqlRunner, profileIds: readonly string[])
 }
 
 /**
- * Erases the person's traits, stages, history and logged changes, in the deletion's transaction. The stage lock is
- * taken after their events are gone, so no evaluation running meanwhile can write a stage back for them.
+ * Erases the person's traits, stages, history and logged changes, in the deletion's transaction. Evaluations hold the
+ * people they write for against erasure (`ctx.profiles.hold`), so none running meanwhile can write a stage back.
  */
 export async function deleteStages(tx: SqlRunner, profileIds: readonly string[]): Promise<void> {
   const ids = [...profileIds];

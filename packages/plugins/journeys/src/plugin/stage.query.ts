@@ -3,6 +3,7 @@
  * number of people, with every value a parameter (nothing an admin typed reaches the SQL text).
  */
 import type { ConditionSpec, JourneySpec } from './journey-definition';
+import { propSql } from './journey-events.relation';
 
 /** What the statement returns per person. */
 export interface StageEvaluationRow {
@@ -25,7 +26,7 @@ class Params {
 
 function eventFilter(p: Params, c: Extract<ConditionSpec, { kind: 'event' }>, now: () => string): string {
   const parts = ['e.profile_id = p.id', `e.name = ${p.add(c.event, 'text')}`];
-  for (const f of c.where) parts.push(`e.props->>${p.add(f.property, 'text')} = ${p.add(f.equals, 'text')}`);
+  for (const f of c.where) parts.push(`${propSql('e', p.add(f.property, 'text'))} = ${p.add(f.equals, 'text')}`);
   // Within the window: less than withinMs before now (an event leaves it exactly withinMs after it happened).
   if (c.withinMs !== null) parts.push(`e.ts > ${now()} - ${p.add(c.withinMs, 'bigint')}`);
   return parts.join(' AND ');
@@ -37,7 +38,7 @@ function eventFilter(p: Params, c: Extract<ConditionSpec, { kind: 'event' }>, no
  * per statement. With fresh statistics it does not for a delivery batch, but right after a burst of events (a new
  * install, a backfill) the statistics say the tables are tiny and it did: the statement's time then grew with the
  * table, not with the batch (55 ms for 100 people at 17,500 events in bench/journeys-stages.bench.mjs). A scalar
- * subquery is evaluated per person on the `(profile_id, ts)` index, and only when the CASE reaches it.
+ * subquery is evaluated per person on core's `(profile_id, type, name, timestamp)` index, and only when the CASE reaches it.
  */
 function traitConditionSql(p: Params, c: Extract<ConditionSpec, { kind: 'trait' }>): string {
   const latest = `FROM journeys_trait t WHERE t.profile_id = p.id AND t.key = ${p.add(c.trait, 'text')} ORDER BY t.ts DESC, t.event_id DESC LIMIT 1`;
@@ -62,19 +63,19 @@ function traitConditionSql(p: Params, c: Extract<ConditionSpec, { kind: 'trait' 
  * per statement. With fresh statistics it does not for a delivery batch, but right after a burst of events (a new
  * install, a backfill) the statistics say the tables are tiny and it did: the statement's time then grew with the
  * table, not with the batch (55 ms for 100 people at 17,500 events in bench/journeys-stages.bench.mjs). A scalar
- * subquery is evaluated per person on the `(profile_id, ts)` index, and only when the CASE reaches it. An `anyOf` is
+ * subquery is evaluated per person on core's `(profile_id, type, name, timestamp)` index, and only when the CASE reaches it. An `anyOf` is
  * an OR of its groups' ANDs: PostgreSQL stops at the first group that holds.
  */
-function conditionSql(p: Params, c: ConditionSpec, now: () => string): string {
+function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: string): string {
   if (c.kind === 'anyOf') {
-    return c.groups.map((g) => `(${g.map((x) => `(${conditionSql(p, x, now)})`).join(' AND ')})`).join(' OR ');
+    return c.groups.map((g) => `(${g.map((x) => `(${conditionSql(p, x, now, events)})`).join(' AND ')})`).join(' OR ');
   }
   if (c.kind === 'event') {
     const where = eventFilter(p, c, now);
-    if (c.absent) return `(SELECT true FROM journeys_event e WHERE ${where} LIMIT 1) IS NULL`;
-    if (c.atLeast === 1) return `(SELECT true FROM journeys_event e WHERE ${where} LIMIT 1) IS NOT NULL`;
+    if (c.absent) return `(SELECT true FROM ${events} e WHERE ${where} LIMIT 1) IS NULL`;
+    if (c.atLeast === 1) return `(SELECT true FROM ${events} e WHERE ${where} LIMIT 1) IS NOT NULL`;
     const n = p.add(c.atLeast, 'int');
-    return `(SELECT count(*) FROM (SELECT 1 FROM journeys_event e WHERE ${where} LIMIT ${n}) x) >= ${n}`;
+    return `(SELECT count(*) FROM (SELECT 1 FROM ${events} e WHERE ${where} LIMIT ${n}) x) >= ${n}`;
   }
   return traitConditionSql(p, c);
 }
@@ -82,9 +83,10 @@ function conditionSql(p: Params, c: ConditionSpec, now: () => string): string {
 /**
  * The statement evaluating `journey` for the people in `$1` (uuid[]) at `nowMs`. `consentSql` is the host's consent
  * expression for `p.id` and `analytics`. The last stage in order whose conditions all hold wins (CASE tries them from
- * the last), and people who do not allow analytics are reported with `allowed = false`.
+ * the last), and people who do not allow analytics are reported with `allowed = false`. `events`: the plugin's
+ * relation of events (journey-events.relation.ts).
  */
-export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentSql: string): { sql: string; params: unknown[] } {
+export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentSql: string, events: string): { sql: string; params: unknown[] } {
   const p = new Params();
   const ids = p.add(null, 'uuid[]'); // $1: filled by the caller
   const name = p.add(journey.name, 'text');
@@ -92,7 +94,7 @@ export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentS
   let nowParam: string | null = null;
   const now = () => (nowParam ??= p.add(nowMs, 'bigint'));
   const cases = journey.stages
-    .map((s, i) => ({ i: i + 1, rule: s.when.map((c) => `(${conditionSql(p, c, now)})`).join(' AND ') }))
+    .map((s, i) => ({ i: i + 1, rule: s.when.map((c) => `(${conditionSql(p, c, now, events)})`).join(' AND ') }))
     .reverse()
     .map(({ i, rule }) => `WHEN ${rule} THEN ${i}`)
     .join('\n        ');

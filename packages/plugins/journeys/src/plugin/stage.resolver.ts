@@ -5,6 +5,7 @@
 import { ValidationError, type ProfileRecord } from '@rapport/core';
 import { Profile, subscriptionStream, type RequestContext, type SubscriptionSink } from '@rapport/schema';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { checkPropertyKeys, journeyPropertyUses } from './property-keys';
 import { checkJourney, type ConditionSpec } from './journey-definition';
 import { loadJourneys, saveJourney, type StoredJourney } from './journey-definition.store';
 import { journeysLoaders } from './journeys.loaders';
@@ -64,7 +65,8 @@ export class StageResolver {
   })
   async defineJourney(@Ctx() ctx: RequestContext, @Arg('input', () => JourneyDefinitionInput) input: JourneyDefinitionInput): Promise<JourneyDefinitionType> {
     const spec = checkJourney(input, 'input');
-    const { plugin } = journeysLoaders.of(ctx);
+    const { plugin, opts } = journeysLoaders.of(ctx);
+    checkPropertyKeys(opts.properties, journeyPropertyUses(spec, 'input'));
     const stored = await plugin.db.transaction(async (tx) => {
       // Every trait key the definition names is checked here (the policy may have changed since another journey named
       // it); the current values of those no journey read before are copied by the backfill job (stage.traits.ts).

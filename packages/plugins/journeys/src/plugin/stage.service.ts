@@ -9,6 +9,7 @@
 import type { PluginContext, SqlRunner } from '@rapport/core';
 import type { JourneySpec } from './journey-definition';
 import { PURPOSE } from './options';
+import { journeyEventsSql } from './journey-events.relation';
 import { stageEvaluationSql, type StageEvaluationRow } from './stage.query';
 
 /** Why a stage changed. */
@@ -72,7 +73,7 @@ export async function applyStages(
   tx: SqlRunner, ctx: PluginContext, journey: JourneySpec, profileIds: readonly string[], reason: StageChangeReason, nowMs = Date.now(),
 ): Promise<number> {
   if (profileIds.length === 0) return 0;
-  const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE));
+  const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE), journeyEventsSql(ctx));
   params[0] = [...new Set(profileIds)];
   const rows = await tx.query<StageEvaluationRow>(sql, params);
   const changes: (ChangeRow & { index: number })[] = [];

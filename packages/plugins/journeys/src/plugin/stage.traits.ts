@@ -14,6 +14,7 @@ import type { RequestContext } from '@rapport/schema';
 import type { JourneySpec } from './journey-definition';
 import { traitKeysOf } from './journey-definition';
 import { loadJourneys } from './journey-definition.store';
+import { journeyEventsSql } from './journey-events.relation';
 import { PURPOSE } from './options';
 import { loadCopy, startCopy, type TraitCopy } from './trait-copy.store';
 
@@ -77,13 +78,16 @@ export async function planTraitCopy(
   return keys;
 }
 
-/** The people the plugin knows: those with events, kept traits, an identify delivered, or a stage. Each table's `profile_id`. */
-const KNOWN_IN = ['journeys_event', 'journeys_trait', 'journeys_identified', 'journeys_stage'] as const;
+/**
+ * The people the plugin knows: those with events a step can match, kept traits, an identify delivered, or a stage.
+ * Relations with a `profile_id` (the first: core's events, journey-events.relation.ts).
+ */
+const knownIn = (ctx: Pick<PluginContext, 'events'>) => [journeyEventsSql(ctx), 'journeys_trait', 'journeys_identified', 'journeys_stage'];
 
-/** The people the plugin knows ({@link KNOWN_IN}) after `after`, in id order: each table read from its profile index. */
-async function knownPeopleAfter(db: SqlRunner, after: string, limit: number): Promise<string[]> {
-  const rows = await db.query<{ profile_id: string }>(
-    `SELECT profile_id FROM (${KNOWN_IN.map((t) => `(SELECT DISTINCT profile_id FROM ${t} WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)`).join(' UNION ')}) x
+/** The people the plugin knows ({@link knownIn}) after `after`, in id order: each relation read from its profile index. */
+async function knownPeopleAfter(ctx: PluginContext, after: string, limit: number): Promise<string[]> {
+  const rows = await ctx.db.query<{ profile_id: string }>(
+    `SELECT profile_id FROM (${knownIn(ctx).map((t) => `(SELECT DISTINCT profile_id FROM ${t} k WHERE profile_id > $1::uuid ORDER BY 1 LIMIT $2)`).join(' UNION ')}) x
       ORDER BY 1 LIMIT $2`,
     [after, limit],
   );
@@ -95,7 +99,7 @@ async function countKnownPeople(ctx: PluginContext, journey: string): Promise<vo
   await ctx.db.transaction(async (tx) => {
     await tx.query("SELECT set_config('statement_timeout', '600s', true)");
     await tx.query(
-      `UPDATE journeys_trait_copy SET total = (SELECT count(*)::int FROM (${KNOWN_IN.map((t) => `SELECT profile_id FROM ${t}`).join(' UNION ')}) k)
+      `UPDATE journeys_trait_copy SET total = (SELECT count(*)::int FROM (${knownIn(ctx).map((t) => `SELECT profile_id FROM ${t} k`).join(' UNION ')}) k)
         WHERE journey = $1 AND total IS NULL`,
       [journey],
     );
@@ -164,7 +168,7 @@ export async function copyJourneyTraits(ctx: PluginContext, journey: string, chu
     const named = traitKeysOf(await loadJourneys(ctx.db));
     const keys = copy.keys.filter((k) => named.has(k));
     if (copy.total === null) await countKnownPeople(ctx, journey);
-    const ids = keys.length > 0 ? await knownPeopleAfter(ctx.db, copy.after, chunk) : [];
+    const ids = keys.length > 0 ? await knownPeopleAfter(ctx, copy.after, chunk) : [];
     if (ids.length === 0) {
       await ctx.db.query(
         `UPDATE journeys_trait_copy SET state = 'copied', total = greatest(total, people), updated_at = now()
