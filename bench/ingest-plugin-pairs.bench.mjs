@@ -7,7 +7,7 @@
 // npm ci && npx tsc -b`), measured the same way by turns with this one (its pair, then this one's, the order of the
 // trees and of without/with reversed every other pair), so a change is judged against the code before it in the same
 // minutes of the same machine.
-// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir]
+// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir] [--journey]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +18,8 @@ import { machine } from './lib/machine.mjs';
 const PLUGIN = stringArg('plugin', 'journeys');
 const PAIRS = numberArg('pairs', 8);
 const BASELINE = stringArg('baseline', null);
+// --journey: passed to the runs with the plugin (journeys: a journey whose rules read every event the bench sends).
+const EXTRA = process.argv.includes('--journey') ? ['--journey'] : [];
 if (BASELINE && !fs.existsSync(path.join(BASELINE, 'bench/ingest.bench.mjs'))) throw new Error(`--baseline: ${BASELINE} holds no bench/ingest.bench.mjs`);
 const TREES = BASELINE ? { baseline: path.resolve(BASELINE), current: process.cwd() } : { current: process.cwd() };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pairs-'));
@@ -25,7 +27,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pairs-'));
 function run(tree, label, withPlugin) {
   const out = path.join(dir, `${label}.json`);
   for (let attempt = 1; ; attempt++) {
-    const r = spawnSync(process.execPath, ['bench/ingest.bench.mjs', ...(withPlugin ? ['--plugins', PLUGIN] : []), '--out', out], { cwd: tree, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bench/ingest.bench.mjs', ...(withPlugin ? ['--plugins', PLUGIN, ...EXTRA] : []), '--out', out], { cwd: tree, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (r.status === 0) return JSON.parse(fs.readFileSync(out, 'utf8'));
     if (attempt >= 2) throw new Error(`bench/ingest.bench.mjs (${label}) failed: ${r.stderr.slice(-2000)}`);
     console.error(`${label}: failed to run (${r.stderr.split('\n').find((l) => l.includes('Error')) ?? r.status}); trying again`);
@@ -65,9 +67,9 @@ const summary = (list) => ({
 });
 const result = {
   bench: 'ingest-plugin-pairs', when: new Date().toISOString(), machine: machine(), plugin: PLUGIN,
-  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}`,
+  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}${EXTRA.length ? ' --journey' : ''}`,
   current: summary(pairs.current), ...(BASELINE ? { baseline: { dir: TREES.baseline, ...summary(pairs.baseline) } } : {}),
 };
 fs.rmSync(dir, { recursive: true, force: true });
-fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}.json`, JSON.stringify(result, null, 2) + '\n');
+fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}${EXTRA.length ? '-journey' : ''}.json`, JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify(result, null, 2));

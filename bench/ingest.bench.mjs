@@ -2,6 +2,7 @@
 // with the same rows written by plain multi-row INSERTs over `pg` into a table of the same shape
 // (the floor any platform must pay). Usage:
 //   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4] [--recommendations] [--plugins journeys,recommendations]
+// --journey (with --plugins journeys) defines a journey whose rules read every event the bench sends.
 // --recommendations loads the recommendations plugin (as `npm start` does); --plugins loads the named plugins
 // (recommendations, journeys). With a plugin the bench also reports its delivery lag when the last batch was answered
 // and how long its delivery took to catch up after that (delivery runs concurrently with ingestion, off the request path).
@@ -21,8 +22,10 @@ const USERS = arg('users', 10_000);
 const BATCH = arg('batch', 500);
 const CONCURRENCY = arg('concurrency', 4);
 const pluginsArg = process.argv.indexOf('--plugins');
+const JOURNEY = process.argv.includes('--journey');
 const PLUGINS = [...new Set([...(pluginsArg > 0 ? process.argv[pluginsArg + 1].split(',').filter(Boolean) : []), ...(process.argv.includes('--recommendations') ? ['recommendations'] : [])])];
 for (const p of PLUGINS) if (!['recommendations', 'journeys'].includes(p)) throw new Error(`--plugins: unknown plugin ${p} (recommendations, journeys)`);
+if (JOURNEY && !PLUGINS.includes('journeys')) throw new Error('--journey needs --plugins journeys');
 const WITH_RECS = PLUGINS.length > 0;
 // --out: where to write the result (default bench/results/ingest.json, or ingest-<plugins>.json with plugins).
 const OUT = process.argv.indexOf('--out') > 0 ? process.argv[process.argv.indexOf('--out') + 1] : null;
@@ -60,6 +63,19 @@ function chunks(list, size) {
 const events = makeEvents();
 const server = await startServerProcess(Object.fromEntries(PLUGINS.map((p) => [p, {}])));
 try {
+  // --journey (with the journeys plugin): a journey whose rules read both track events this bench sends and a trait,
+  // so its delivery loads every event (without it, the plugin's delivery loads identify events only).
+  if (JOURNEY) {
+    const input = { name: 'Bench', stages: [
+      { name: 'Browsing', when: [{ event: 'Product Viewed' }] },
+      { name: 'Buyer', when: [{ event: 'Order Completed' }] },
+      { name: 'Loyal', when: [{ event: 'Order Completed', atLeast: 2 }, { trait: 'plan', equals: 'pro' }] },
+    ] };
+    const r = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.admin}` },
+      body: JSON.stringify({ query: 'mutation($i: JourneyInput!) { defineJourney(input: $i) { name } }', variables: { i: input } }) });
+    const body = await r.json();
+    if (body.errors) throw new Error(`defineJourney: ${JSON.stringify(body.errors)}`);
+  }
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
   const cpu0 = treeCpuSeconds(server.pid);
@@ -114,7 +130,7 @@ try {
 
   const result = {
     bench: 'ingest', date: new Date().toISOString(), machine: machine(), database: process.env.DATABASE_URL ? 'external' : 'embedded',
-    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: PLUGINS,
+    events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: PLUGINS, journey: JOURNEY,
     pluginLagAtEnd: lagAtEnd, pluginCatchUpSeconds: catchUpSec, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
     rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
     serverCpu: { seconds: +cpuSec.toFixed(2), microsecondsPerEvent: Math.round((cpuSec * 1e6) / EVENTS), database: process.env.DATABASE_URL ? 'not counted (external)' : 'counted (embedded)' },
