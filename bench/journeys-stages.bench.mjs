@@ -149,7 +149,7 @@ if (process.argv.includes('--child')) {
       const ctx = trace.ctx;
       const [j] = await loadJourneys(ctx.db);
       const ids = (await ctx.db.query(`SELECT profile_id FROM ${ctx.events.all()} e WHERE e.type = 'track' ORDER BY random() LIMIT 100`)).map((r) => r.profile_id);
-      const { sql, params } = stageEvaluationSql(j, Date.now(), ctx.consent.sql('p.id', 'analytics'), journeyEventsSql(ctx));
+      const { sql, params } = stageEvaluationSql(j, Date.now(), ctx.consent.sql('p.id', 'analytics'), (names) => journeyEventsSql(ctx, names));
       params[0] = ids;
       const plan = await ctx.db.transaction(async (tx) => {
         await tx.query('SET LOCAL jit = off');

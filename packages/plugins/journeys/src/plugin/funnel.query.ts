@@ -96,7 +96,6 @@ function setwiseFunnel(p: Params, n: number, windowMs: number, breakdown: boolea
 export function funnelSql(ctx: Pick<PluginContext, 'consent' | 'events'>, spec: FunnelSpec, opts: FunnelSqlOptions = {}): { sql: string; params: unknown[] } {
   const p = new Params();
   const n = spec.steps.length;
-  const events = journeyEventsSql(ctx);
   // On `time`, where the index can bound the scan.
   const range = (a: string) =>
     [spec.fromMs !== null ? timeAtLeastSql(a, p.add(spec.fromMs)) : null, spec.toMs !== null ? timeBeforeSql(a, p.add(spec.toMs)) : null]
@@ -105,9 +104,11 @@ export function funnelSql(ctx: Pick<PluginContext, 'consent' | 'events'>, spec: 
   const xmask = bitmask(spec.exclusions.map((x) => matches(p, 'e', x.event, x.where)));
   const names = [...new Set([...spec.steps.map((s) => s.event), ...spec.exclusions.map((x) => x.event)])];
   const strict = spec.mode === 'strict';
+  // Strict funnels read every event of their people; the others only the events of their names.
+  const events = journeyEventsSql(ctx, strict ? undefined : names);
   // Strict funnels see every event of the people who did the first step's event: any other event breaks a run.
   const who = strict
-    ? `e.profile_id IN (SELECT f.profile_id FROM ${events} f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
+    ? `e.profile_id IN (SELECT f.profile_id FROM ${journeyEventsSql(ctx, [spec.steps[0]!.event])} f WHERE f.name = ${p.add(spec.steps[0]!.event)} AND ${range('f')})`
     : `e.name = ANY(${p.add(names)}::text[])`;
   const bv = spec.breakdown ? propSql('e', p.add(spec.breakdown.property)) : 'NULL::text';
   // A range of ids rather than a hash of them: the planner estimates a range from the column's histogram (a hash's

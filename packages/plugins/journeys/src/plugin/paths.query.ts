@@ -63,7 +63,7 @@ export function pathsSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: Path
   const sql = `
     WITH anchor AS (
       SELECT DISTINCT ON (a.profile_id) a.profile_id, a.ts, a.event_id
-        FROM ${events} a WHERE a.name = $1 AND ${range('a')}
+        FROM ${journeyEventsSql(ctx, [s.event])} a WHERE a.name = $1 AND ${range('a')}
        ORDER BY a.profile_id, a.ts, a.event_id
     ), ok AS (
       SELECT * FROM anchor n WHERE ${ctx.consent.sql('n.profile_id', PURPOSE)}

@@ -12,16 +12,15 @@ import { buildLifecycle, buildRetention, type LifecycleResult, type RetentionRes
 /** The retention SQL and its parameters: rows (cohort, offset, n), offset 0 the cohort's size. */
 export function retentionSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: RetentionSpec): { sql: string; params: unknown[] } {
   const end = s.fromMs + s.periods * s.periodMs;
-  const events = journeyEventsSql(ctx);
   const sql = `
     WITH firsts AS (
-      SELECT profile_id, min(ts) AS first FROM ${events} e WHERE name = $1 GROUP BY profile_id
+      SELECT profile_id, min(ts) AS first FROM ${journeyEventsSql(ctx, [s.startEvent])} e WHERE name = $1 GROUP BY profile_id
     ), cohort AS (
       SELECT f.profile_id, ((f.first - $3::bigint) / $4::bigint)::int AS c
         FROM firsts f WHERE f.first >= $3::bigint AND f.first < $5::bigint AND ${ctx.consent.sql('f.profile_id', PURPOSE)}
     ), back AS (
       SELECT DISTINCT e.profile_id, ((e.ts - $3::bigint) / $4::bigint)::int AS p
-        FROM ${events} e WHERE e.name = $2 AND ${timeAtLeastSql('e', '$3::bigint')} AND ${timeBeforeSql('e', '$5::bigint')}
+        FROM ${journeyEventsSql(ctx, [s.returnEvent])} e WHERE e.name = $2 AND ${timeAtLeastSql('e', '$3::bigint')} AND ${timeBeforeSql('e', '$5::bigint')}
     )
     SELECT c, 0 AS j, count(*)::int AS n FROM cohort GROUP BY c
     UNION ALL
@@ -52,7 +51,7 @@ export async function runRetention(ctx: PluginContext, s: RetentionSpec, k: numb
  * resurrecting; dormant in p: active in p - 1 and not in p.
  */
 export function lifecycleSql(ctx: Pick<PluginContext, 'consent' | 'events'>, s: LifecycleSpec): { sql: string; params: unknown[] } {
-  const events = journeyEventsSql(ctx);
+  const events = journeyEventsSql(ctx, [s.event]);
   const sql = `
     WITH act AS (
       SELECT DISTINCT e.profile_id, CASE WHEN e.ts < $2::bigint THEN -1 ELSE ((e.ts - $2::bigint) / $3::bigint)::int END AS p

@@ -69,7 +69,7 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
     const ids = (await ctx.db.query<{ profile_id: string }>(
       // ts > from - ms and ts <= now - ms, on time (the index's column): ts > x is ts >= x + 1.
       `SELECT DISTINCT e.profile_id FROM unnest($1::text[], $2::bigint[]) AS w(name, ms)
-         JOIN ${journeyEventsSql(ctx)} e ON e.name = w.name
+         JOIN ${journeyEventsSql(ctx, names)} e ON e.name = w.name
           AND ${timeAtLeastSql('e', '$3::bigint - w.ms + 1')} AND ${timeBeforeSql('e', '$4::bigint - w.ms + 1')}`,
       [names, windows, from, nowMs],
     )).map((r) => r.profile_id);

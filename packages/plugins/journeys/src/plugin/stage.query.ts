@@ -16,6 +16,9 @@ export interface StageEvaluationRow {
   current: string | null;
 }
 
+/** The relation of the events with these names (`journeyEventsSql` for the plugin's context). */
+export type EventsOf = (names: readonly string[]) => string;
+
 class Params {
   readonly values: unknown[] = [];
   add(v: unknown, cast: string): string {
@@ -66,16 +69,17 @@ function traitConditionSql(p: Params, c: Extract<ConditionSpec, { kind: 'trait' 
  * subquery is evaluated per person on core's `(profile_id, type, name, timestamp)` index, and only when the CASE reaches it. An `anyOf` is
  * an OR of its groups' ANDs: PostgreSQL stops at the first group that holds.
  */
-function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: string): string {
+function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: EventsOf): string {
   if (c.kind === 'anyOf') {
     return c.groups.map((g) => `(${g.map((x) => `(${conditionSql(p, x, now, events)})`).join(' AND ')})`).join(' OR ');
   }
   if (c.kind === 'event') {
     const where = eventFilter(p, c, now);
-    if (c.absent) return `(SELECT true FROM ${events} e WHERE ${where} LIMIT 1) IS NULL`;
-    if (c.atLeast === 1) return `(SELECT true FROM ${events} e WHERE ${where} LIMIT 1) IS NOT NULL`;
+    const rel = events([c.event]);
+    if (c.absent) return `(SELECT true FROM ${rel} e WHERE ${where} LIMIT 1) IS NULL`;
+    if (c.atLeast === 1) return `(SELECT true FROM ${rel} e WHERE ${where} LIMIT 1) IS NOT NULL`;
     const n = p.add(c.atLeast, 'int');
-    return `(SELECT count(*) FROM (SELECT 1 FROM ${events} e WHERE ${where} LIMIT ${n}) x) >= ${n}`;
+    return `(SELECT count(*) FROM (SELECT 1 FROM ${rel} e WHERE ${where} LIMIT ${n}) x) >= ${n}`;
   }
   return traitConditionSql(p, c);
 }
@@ -84,9 +88,9 @@ function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: st
  * The statement evaluating `journey` for the people in `$1` (uuid[]) at `nowMs`. `consentSql` is the host's consent
  * expression for `p.id` and `analytics`. The last stage in order whose conditions all hold wins (CASE tries them from
  * the last), and people who do not allow analytics are reported with `allowed = false`. `events`: the plugin's
- * relation of events (journey-events.relation.ts).
+ * relation of the events of some names (journey-events.relation.ts).
  */
-export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentSql: string, events: string): { sql: string; params: unknown[] } {
+export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentSql: string, events: EventsOf): { sql: string; params: unknown[] } {
   const p = new Params();
   const ids = p.add(null, 'uuid[]'); // $1: filled by the caller
   const name = p.add(journey.name, 'text');

@@ -73,7 +73,7 @@ export async function applyStages(
   tx: SqlRunner, ctx: PluginContext, journey: JourneySpec, profileIds: readonly string[], reason: StageChangeReason, nowMs = Date.now(),
 ): Promise<number> {
   if (profileIds.length === 0) return 0;
-  const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE), journeyEventsSql(ctx));
+  const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE), (names) => journeyEventsSql(ctx, names));
   params[0] = [...new Set(profileIds)];
   const rows = await tx.query<StageEvaluationRow>(sql, params);
   const changes: (ChangeRow & { index: number })[] = [];
