@@ -8,8 +8,8 @@ import { FlatReads1763800000013 } from './1763800000013-flat-reads';
 import { IngestBatchRead1763800000020 } from './1763800000020-ingest-batch-read';
 import { ReadAuditFunction1763800000021 } from './1763800000021-read-audit-function';
 import { ErasureHold1763800000022 } from './1763800000022-erasure-hold';
-import { EventNameTimeIndex1763800000023 } from './1763800000023-event-name-time-index';
+import { EventNameIndex1763800000023 } from './1763800000023-event-name-index';
 
 /** Core migrations, oldest first. */
 export const coreMigrations: Function[] = [InitialSchema1763800000000, IdentityResolution1763800000001, Consent1763800000002, FieldPolicies1763800000003, Suppression1763800000004, Outbox1763800000010, FlatReads1763800000013,
-  IngestBatchRead1763800000020, ReadAuditFunction1763800000021, ErasureHold1763800000022, EventNameTimeIndex1763800000023];
+  IngestBatchRead1763800000020, ReadAuditFunction1763800000021, ErasureHold1763800000022, EventNameIndex1763800000023];

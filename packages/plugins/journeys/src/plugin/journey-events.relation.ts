@@ -14,9 +14,10 @@ const VIEWED = new Set(Object.values(VIEW_NAMES));
 /**
  * A relation of the events a funnel step can match, with the columns the plugin's statements read: `event_id`,
  * `profile_id` (the profile the event is on now), `name` (a track event's name; `Page Viewed` and `Screen Viewed` for
- * page and screen views), `ts` (epoch milliseconds), `time` (the same instant as a timestamp: a range on it reaches
- * the index, one on `ts` does not; see {@link timeAtLeastSql}) and `props` (the event's properties: read them with
- * {@link propSql}). One branch per type, so a condition on `name` reaches core's `(type, name, timestamp)` index.
+ * page and screen views), `ts` (epoch milliseconds), `time` (the same instant as a timestamp: a range on it is
+ * checked inside the index scan, and bounds a scan of one person's events; one on `ts` is computed per row; see
+ * {@link timeAtLeastSql}) and `props` (the event's properties: read them with
+ * {@link propSql}). One branch per type, so a condition on `name` reaches core's `(type, name, profile_id, timestamp)` index.
  * `names`: the only names the statement matches, when it knows them: the branches no such name can come from are left
  * out (a funnel of track events reads track events only, as one plain subquery).
  */

@@ -41,7 +41,7 @@ function eventFilter(p: Params, c: Extract<ConditionSpec, { kind: 'event' }>, no
  * per statement. With fresh statistics it does not for a delivery batch, but right after a burst of events (a new
  * install, a backfill) the statistics say the tables are tiny and it did: the statement's time then grew with the
  * table, not with the batch (55 ms for 100 people at 17,500 events in bench/journeys-stages.bench.mjs). A scalar
- * subquery is evaluated per person on core's `(profile_id, type, name, timestamp)` index, and only when the CASE reaches it.
+ * subquery is evaluated per person on one of core's indexes of a person's events of a name, and only when the CASE reaches it.
  */
 function traitConditionSql(p: Params, c: Extract<ConditionSpec, { kind: 'trait' }>): string {
   const latest = `FROM journeys_trait t WHERE t.profile_id = p.id AND t.key = ${p.add(c.trait, 'text')} ORDER BY t.ts DESC, t.event_id DESC LIMIT 1`;
@@ -66,7 +66,7 @@ function traitConditionSql(p: Params, c: Extract<ConditionSpec, { kind: 'trait' 
  * per statement. With fresh statistics it does not for a delivery batch, but right after a burst of events (a new
  * install, a backfill) the statistics say the tables are tiny and it did: the statement's time then grew with the
  * table, not with the batch (55 ms for 100 people at 17,500 events in bench/journeys-stages.bench.mjs). A scalar
- * subquery is evaluated per person on core's `(profile_id, type, name, timestamp)` index, and only when the CASE reaches it. An `anyOf` is
+ * subquery is evaluated per person on one of core's indexes of a person's events of a name, and only when the CASE reaches it. An `anyOf` is
  * an OR of its groups' ANDs: PostgreSQL stops at the first group that holds.
  */
 function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: EventsOf): string {
