@@ -7,7 +7,7 @@
 // npm ci && npx tsc -b`), measured the same way by turns with this one (its pair, then this one's, the order of the
 // trees and of without/with reversed every other pair), so a change is judged against the code before it in the same
 // minutes of the same machine.
-// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir] [--journey]
+// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir] [--journey] [--events N]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +20,10 @@ const PAIRS = numberArg('pairs', 8);
 const BASELINE = stringArg('baseline', null);
 // --journey: passed to the runs with the plugin (journeys: a journey whose rules read every event the bench sends).
 const EXTRA = process.argv.includes('--journey') ? ['--journey'] : [];
+// --events N: messages per run (bench/ingest.bench.mjs's default 50,000), for both sides: a longer run shows what a
+// plugin whose delivery lags in a burst costs when the burst lasts.
+const EVENTS = numberArg('events', null);
+const SIZE = EVENTS ? ['--events', String(EVENTS), '--users', String(Math.max(1, Math.round(EVENTS / 5)))] : [];
 if (BASELINE && !fs.existsSync(path.join(BASELINE, 'bench/ingest.bench.mjs'))) throw new Error(`--baseline: ${BASELINE} holds no bench/ingest.bench.mjs`);
 const TREES = BASELINE ? { baseline: path.resolve(BASELINE), current: process.cwd() } : { current: process.cwd() };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pairs-'));
@@ -27,7 +31,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rapport-pairs-'));
 function run(tree, label, withPlugin) {
   const out = path.join(dir, `${label}.json`);
   for (let attempt = 1; ; attempt++) {
-    const r = spawnSync(process.execPath, ['bench/ingest.bench.mjs', ...(withPlugin ? ['--plugins', PLUGIN, ...EXTRA] : []), '--out', out], { cwd: tree, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bench/ingest.bench.mjs', ...SIZE, ...(withPlugin ? ['--plugins', PLUGIN, ...EXTRA] : []), '--out', out], { cwd: tree, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (r.status === 0) return JSON.parse(fs.readFileSync(out, 'utf8'));
     if (attempt >= 2) throw new Error(`bench/ingest.bench.mjs (${label}) failed: ${r.stderr.slice(-2000)}`);
     console.error(`${label}: failed to run (${r.stderr.split('\n').find((l) => l.includes('Error')) ?? r.status}); trying again`);
@@ -67,9 +71,9 @@ const summary = (list) => ({
 });
 const result = {
   bench: 'ingest-plugin-pairs', when: new Date().toISOString(), machine: machine(), plugin: PLUGIN,
-  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}${EXTRA.length ? ' --journey' : ''}`,
+  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}${EXTRA.length ? ' --journey' : ''}${EVENTS ? ` --events ${EVENTS}` : ''}`,
   current: summary(pairs.current), ...(BASELINE ? { baseline: { dir: TREES.baseline, ...summary(pairs.baseline) } } : {}),
 };
 fs.rmSync(dir, { recursive: true, force: true });
-fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}${EXTRA.length ? '-journey' : ''}.json`, JSON.stringify(result, null, 2) + '\n');
+fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}${EXTRA.length ? '-journey' : ''}${EVENTS ? `-${EVENTS}` : ''}.json`, JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify(result, null, 2));
