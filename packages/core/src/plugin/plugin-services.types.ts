@@ -156,8 +156,7 @@ export interface PluginEvents {
    * plugin that answers from the events themselves instead of keeping a copy of them (journeys' funnels and retention).
    * Merges, unmerges and erasure are already applied: `profile_id` is the profile each event is on now, and an erased
    * event is not there. The planner sees through it, so a statement's conditions reach core's indexes: by profile
-   * (`profile_id`, then `type`, `name`, `timestamp`) and by name (`type`, `name`, `profile_id`, `timestamp`, covering
-   * `id`).
+   * (`profile_id`, then `type`, `name`, `timestamp`) and by name (`type`, `name`, `profile_id`, `timestamp`, `id`).
    *
    * ```ts
    * const rows = await ctx.db.query(`SELECT e.profile_id, min(e.timestamp) AS first FROM ${ctx.events.all()} e
