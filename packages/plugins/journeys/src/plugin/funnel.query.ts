@@ -96,7 +96,7 @@ function setwiseFunnel(p: Params, n: number, windowMs: number, breakdown: boolea
 export function funnelSql(ctx: Pick<PluginContext, 'consent' | 'events'>, spec: FunnelSpec, opts: FunnelSqlOptions = {}): { sql: string; params: unknown[] } {
   const p = new Params();
   const n = spec.steps.length;
-  // On `time`, where the index can bound the scan.
+  // On `time`: checked inside the index scan, where a range on `ts` would compute it for every row.
   const range = (a: string) =>
     [spec.fromMs !== null ? timeAtLeastSql(a, p.add(spec.fromMs)) : null, spec.toMs !== null ? timeBeforeSql(a, p.add(spec.toMs)) : null]
       .filter(Boolean).join(' AND ') || 'true';
@@ -186,7 +186,7 @@ export function partBounds(index: number, of: number): { lo: string | null; hi: 
 /** Step and exclusion event names no stored event has (the answer counts zero for them). */
 export async function unknownEvents(ctx: PluginContext, names: string[]): Promise<string[]> {
   const rows = await ctx.db.query<{ name: string }>(
-    `SELECT x.name FROM unnest($1::text[]) AS x(name) WHERE NOT EXISTS (SELECT 1 FROM ${journeyEventsSql(ctx)} e WHERE e.name = x.name)`,
+    `SELECT x.name FROM unnest($1::text[]) AS x(name) WHERE NOT EXISTS (SELECT 1 FROM ${journeyEventsSql(ctx, names)} e WHERE e.name = x.name)`,
     [[...new Set(names)]],
   );
   return rows.map((r) => r.name);

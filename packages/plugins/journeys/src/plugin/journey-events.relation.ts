@@ -9,7 +9,8 @@ import { MAX_PROPERTY_CHARS } from './options';
 
 /** The step names of page and screen views (whatever the page's own name). */
 export const VIEW_NAMES: Readonly<Record<string, string>> = { page: 'Page Viewed', screen: 'Screen Viewed' };
-const VIEWED = new Set(Object.values(VIEW_NAMES));
+/** The event type of each view step name (`Page Viewed`: `page`). */
+export const VIEW_TYPES: ReadonlyMap<string, string> = new Map(Object.entries(VIEW_NAMES).map(([type, name]) => [name, type]));
 
 /**
  * A relation of the events a funnel step can match, with the columns the plugin's statements read: `event_id`,
@@ -28,7 +29,7 @@ export function journeyEventsSql(ctx: Pick<PluginContext, 'events'>, names?: rea
        FROM ${all} e WHERE ${where}`;
   const views = Object.entries(VIEW_NAMES).filter(([, name]) => !names || names.includes(name));
   const branches = [
-    ...(!names || names.some((n) => !VIEWED.has(n)) ? [branch('e.name', "e.type = 'track' AND e.name <> ''")] : []),
+    ...(!names || names.some((n) => !VIEW_TYPES.has(n)) ? [branch('e.name', "e.type = 'track' AND e.name <> ''")] : []),
     ...views.map(([type, name]) => branch(`'${name}'::text`, `e.type = '${type}'`)),
   ];
   // One branch is a plain subquery, which the planner flattens into the statement, statistics and all (through a

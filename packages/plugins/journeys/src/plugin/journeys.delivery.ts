@@ -7,7 +7,7 @@
  */
 import type { Change, DeliverySubscription, EventRecord, EventSelection, PluginContext } from '@rapport/core';
 import { loadJourneys } from './journey-definition.store';
-import { VIEW_NAMES } from './journey-events.relation';
+import { VIEW_NAMES, VIEW_TYPES } from './journey-events.relation';
 import { beginStageBatch, stageInputsOf, unmergeTraits } from './stage.delivery';
 
 /** The name a funnel step matches: a track event's name; page and screen views as `Page Viewed` and `Screen Viewed`. */
@@ -29,7 +29,7 @@ export async function selectEvents(ctx: PluginContext): Promise<EventSelection |
     const inputs = stageInputsOf(j);
     if (!inputs) return null;
     for (const n of inputs.names) {
-      const type = Object.keys(VIEW_NAMES).find((t) => VIEW_NAMES[t] === n);
+      const type = VIEW_TYPES.get(n);
       if (type) types.add(type);
       else names.add(n);
     }

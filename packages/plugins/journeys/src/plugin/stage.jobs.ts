@@ -67,7 +67,7 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
     const names = windowed.map((c) => c.event);
     const windows = windowed.map((c) => c.withinMs);
     const ids = (await ctx.db.query<{ profile_id: string }>(
-      // ts > from - ms and ts <= now - ms, on time (the index's column): ts > x is ts >= x + 1.
+      // ts > from - ms and ts <= now - ms, on `time` (checked in the index scan, not computed per row): ts > x is ts >= x + 1.
       `SELECT DISTINCT e.profile_id FROM unnest($1::text[], $2::bigint[]) AS w(name, ms)
          JOIN ${journeyEventsSql(ctx, names)} e ON e.name = w.name
           AND ${timeAtLeastSql('e', '$3::bigint - w.ms + 1')} AND ${timeBeforeSql('e', '$4::bigint - w.ms + 1')}`,
