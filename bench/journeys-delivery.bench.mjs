@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url);
 require('reflect-metadata');
 const { createRapport, createLogger } = require('../packages/core/dist/internal');
 const { journeysPlugin, checkJourney } = require('../packages/plugins/journeys/dist');
-const { saveJourney } = require('../packages/plugins/journeys/dist/plugin/journey-definition.store');
+const { markEvaluated, saveJourney } = require('../packages/plugins/journeys/dist/plugin/journey-definition.store');
 
 const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
@@ -77,12 +77,15 @@ try {
     const [{ n: changes, last }] = await core.db.query('SELECT count(*)::int AS n, max(id)::text AS last FROM rapport_outbox');
     if (JOURNEY) {
       // A journey whose rules read both track events the bench sends and a trait: the delivery then loads every event.
+      // Marked evaluated for everyone, as a journey defined before these events arrived is (its backfill found
+      // nobody): the delivery then evaluates each person from their stored stage (stage.increment.ts).
       const ctx = core.pluginContext(plugin);
-      await ctx.db.transaction((tx) => saveJourney(tx, checkJourney({ name: 'Bench', stages: [
+      const saved = await ctx.db.transaction((tx) => saveJourney(tx, checkJourney({ name: 'Bench', stages: [
         { name: 'Browsing', when: [{ event: 'Product Viewed' }] },
         { name: 'Buyer', when: [{ event: 'Order Completed' }] },
         { name: 'Loyal', when: [{ event: 'Order Completed', atLeast: 2 }, { trait: 'plan', equals: 'pro' }] },
       ] })));
+      await markEvaluated(ctx.db, saved.name, saved.version);
     }
     await new Promise((res) => setTimeout(res, 500));
     const n0 = nodeCpu();

@@ -151,6 +151,8 @@ if (process.argv.includes('--child')) {
       const ids = (await ctx.db.query(`SELECT profile_id FROM ${ctx.events.all()} e WHERE e.type = 'track' ORDER BY random() LIMIT 100`)).map((r) => r.profile_id);
       const { sql, params } = stageEvaluationSql(j, Date.now(), ctx.consent.sql('p.id', 'analytics'), (names) => journeyEventsSql(ctx, names));
       params[0] = ids;
+      params[1] = ids.map(() => -1); // every stage evaluated (stage.query.ts)
+      params[2] = ids.map(() => -1);
       const plan = await ctx.db.transaction(async (tx) => {
         await tx.query('SET LOCAL jit = off');
         return tx.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);

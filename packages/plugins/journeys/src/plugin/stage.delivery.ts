@@ -7,6 +7,9 @@ import { flatConditions, holdsForNobody, traitKeysOf, type JourneySpec } from '.
 import { loadJourneys, type StoredJourney } from './journey-definition.store';
 import { MAX_PROPERTY_CHARS, PURPOSE } from './options';
 import { applyStages, lockStages, mergeStages } from './stage.service';
+import { stagePlan, TouchedPeople } from './stage.increment';
+
+const NO_KEYS: readonly string[] = [];
 
 interface TraitRow { eventId: string; key: string; profileId: string; originId: string; value: string; ts: number }
 
@@ -49,10 +52,11 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
   const journeys: StoredJourney[] = await loadJourneys(tx);
   const keys = traitKeysOf(journeys);
   const inputs = journeys.map(stageInputsOf);
-  // Per journey, the people to re-evaluate: those with an event its rules read, and everyone a merge, an unmerge or a
-  // consent change touched (in every journey). An event no rule reads cannot change the stage (time can, and the
-  // re-check job handles it), so it costs no evaluation.
-  const touchedBy = journeys.map(() => new Set<string>());
+  // Per journey, the people to re-evaluate, with the inputs of its rules their events changed (stage.increment.ts):
+  // those with an event its rules read, and everyone a merge, an unmerge or a consent change touched (in every
+  // journey, in full: null). An event no rule reads cannot change the stage (time can, and the re-check job handles
+  // it), so it costs no evaluation.
+  const touchedBy = journeys.map((j) => new TouchedPeople(stagePlan(j)));
   const touched = new Set<string>();
   const merges: { survivorId: string; mergedId: string }[] = [];
   let traits: TraitRow[] = [];
@@ -67,10 +71,10 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
     event(e, name) {
       if (e.type === 'identify') identified.set(e.originProfileId, e.profileId);
       if (journeys.length === 0) return;
+      const setKeys = e.type === 'identify' && e.traits && keys.size > 0 ? Object.keys(e.traits).filter((k) => keys.has(k)) : NO_KEYS;
       inputs.forEach((inp, i) => {
-        if (!inp || (name !== null && inp.names.has(name)) || (inp.traits.size > 0 && e.type === 'identify' && e.traits && Object.keys(e.traits).some((k) => inp.traits.has(k)))) {
-          touchedBy[i]!.add(e.profileId);
-        }
+        if (inp && !(name !== null && inp.names.has(name)) && !setKeys.some((k) => inp.traits.has(k))) return;
+        touchedBy[i]!.event(e.profileId, name, setKeys);
       });
       if (e.type !== 'identify' || !e.traits || keys.size === 0) return;
       for (const [key, value] of Object.entries(e.traits)) {
@@ -114,12 +118,14 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
     },
     async finish() {
       await batch.flush();
-      if (journeys.length === 0 || (touched.size === 0 && touchedBy.every((t) => t.size === 0))) return;
+      if (journeys.length === 0 || (touched.size === 0 && touchedBy.every((t) => t.people.size === 0))) return;
       await lock();
       for (const m of merges) await mergeStages(tx, ctx, m.survivorId, m.mergedId);
       for (const [i, j] of journeys.entries()) {
-        for (const id of touched) touchedBy[i]!.add(id);
-        await applyStages(tx, ctx, j, [...touchedBy[i]!], 'event');
+        const by = touchedBy[i]!;
+        for (const id of touched) by.full(id);
+        // Stored stages are results of the current version only once it is evaluated for everyone (`ready`).
+        await applyStages(tx, ctx, j, [...by.people.keys()], 'event', Date.now(), j.ready ? by.people : undefined);
       }
     },
   };

@@ -84,33 +84,51 @@ function conditionSql(p: Params, c: ConditionSpec, now: () => string, events: Ev
   return traitConditionSql(p, c);
 }
 
+/** Every bit set: evaluate every stage (a person with no input known, or whose stage cannot be kept). */
+export const ALL_STAGES = -1;
+
 /**
  * The statement evaluating `journey` for the people in `$1` (uuid[]) at `nowMs`. `consentSql` is the host's consent
  * expression for `p.id` and `analytics`. The last stage in order whose conditions all hold wins (CASE tries them from
  * the last), and people who do not allow analytics are reported with `allowed = false`. `events`: the plugin's
  * relation of the events of some names (journey-events.relation.ts).
+ *
+ * `$2` and `$3` (int[], one per person, bit `i` for the stage of index `i`, 1-based) say what can have changed since
+ * the person was last evaluated (stage.increment.ts): `$2` the stages an input of theirs that changed can make hold,
+ * `$3` the stages such a change can make stop holding. A person's stored stage whose bit in `$3` is clear still holds
+ * (so no earlier stage is tried), and of the later stages only those with their bit set in `$2` are tried: the others
+ * did not hold at the last evaluation, and nothing they read has changed. {@link ALL_STAGES} in `$3` evaluates every stage.
  */
 export function stageEvaluationSql(journey: JourneySpec, nowMs: number, consentSql: string, events: EventsOf): { sql: string; params: unknown[] } {
   const p = new Params();
-  const ids = p.add(null, 'uuid[]'); // $1: filled by the caller
+  const ids = p.add(null, 'uuid[]'); // $1 to $3: filled by the caller
+  const touch = p.add(null, 'int[]');
+  const brk = p.add(null, 'int[]');
   const name = p.add(journey.name, 'text');
+  const names = p.add(journey.stages.map((s) => s.name), 'text[]');
   // Added the first time a windowed condition needs it (an unused parameter has no type PostgreSQL can infer).
   let nowParam: string | null = null;
   const now = () => (nowParam ??= p.add(nowMs, 'bigint'));
+  // A stage is tried when it is after the kept stage and (nothing is kept, or an input it reads changed). AND and CASE
+  // are evaluated in order, so a stage not tried reads nothing.
   const cases = journey.stages
     .map((s, i) => ({ i: i + 1, rule: s.when.map((c) => `(${conditionSql(p, c, now, events)})`).join(' AND ') }))
     .reverse()
-    .map(({ i, rule }) => `WHEN ${rule} THEN ${i}`)
+    .map(({ i, rule }) => `WHEN k.keep < ${i} AND (k.keep = 0 OR (p.touch & ${2 ** i}) <> 0) AND ${rule} THEN ${i}`)
     .join('\n        ');
   // The consent test and the current stage are per person too: `OFFSET 0` keeps the consent subquery from being
-  // pulled up (and its EXISTS hashed over every profile); the current stage is a lookup on the primary key.
+  // pulled up (and its EXISTS hashed over every profile), and the stage lookup from becoming a join the planner could
+  // hash over the whole table; the stage is found on the primary key. A stored stage is kept only when its name is
+  // the definition's name at its index.
   const sql = `
-    SELECT p.id AS profile_id, a.allowed,
-      (SELECT s.stage FROM journeys_stage s WHERE s.journey = ${name} AND s.profile_id = p.id) AS current,
-      CASE WHEN NOT a.allowed THEN 0
+    SELECT p.id AS profile_id, a.allowed, s.stage AS current,
+      CASE WHEN NOT a.allowed THEN 0 ELSE greatest(k.keep, CASE
         ${cases}
-        ELSE 0 END AS stage_index
-      FROM unnest(${ids}) AS p(id)
-      CROSS JOIN LATERAL (SELECT coalesce(${consentSql}, false) AS allowed OFFSET 0) a`;
+        ELSE 0 END) END AS stage_index
+      FROM unnest(${ids}, ${touch}, ${brk}) AS p(id, touch, brk)
+      CROSS JOIN LATERAL (SELECT coalesce(${consentSql}, false) AS allowed OFFSET 0) a
+      LEFT JOIN LATERAL (SELECT s.stage, s.stage_index FROM journeys_stage s WHERE s.journey = ${name} AND s.profile_id = p.id OFFSET 0) s ON true
+      CROSS JOIN LATERAL (SELECT CASE WHEN s.stage_index BETWEEN 1 AND ${journey.stages.length} AND (p.brk & (1 << s.stage_index)) = 0
+                                       AND s.stage = (${names})[s.stage_index] THEN s.stage_index ELSE 0 END AS keep) k`;
   return { sql, params: p.values };
 }

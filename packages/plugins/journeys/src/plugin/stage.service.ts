@@ -10,7 +10,8 @@ import type { PluginContext, SqlRunner } from '@rapport/core';
 import type { JourneySpec } from './journey-definition';
 import { PURPOSE } from './options';
 import { journeyEventsSql } from './journey-events.relation';
-import { stageEvaluationSql, type StageEvaluationRow } from './stage.query';
+import { ALL_STAGES, stageEvaluationSql, type StageEvaluationRow } from './stage.query';
+import type { StageMasks } from './stage.increment';
 
 /** Why a stage changed. */
 export type StageChangeReason = 'event' | 'time' | 'consent' | 'merge' | 'definition' | 'deleted';
@@ -68,13 +69,22 @@ export async function logChanges(tx: SqlRunner, ctx: PluginContext, journey: str
  * Evaluates `journey` for `profileIds` now and applies the changes: a person who does not allow analytics is no longer
  * tracked (their stage and history in the journey are deleted); otherwise their current stage is the last stage
  * whose rule holds, or none. Call with the stage lock held ({@link lockStages}). Returns the number of changes.
+ *
+ * `changed`: for a person, the stages what changed since their last evaluation can change (their events' names and
+ * the trait keys they set, stage.increment.ts): only those are evaluated. Only for a journey evaluated for everyone
+ * in its current version; a person without an entry (or null) is evaluated in full.
  */
 export async function applyStages(
   tx: SqlRunner, ctx: PluginContext, journey: JourneySpec, profileIds: readonly string[], reason: StageChangeReason, nowMs = Date.now(),
+  changed?: ReadonlyMap<string, StageMasks | null>,
 ): Promise<number> {
   if (profileIds.length === 0) return 0;
   const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE), (names) => journeyEventsSql(ctx, names));
-  params[0] = [...new Set(profileIds)];
+  const ids = [...new Set(profileIds)];
+  const masks = ids.map((id) => changed?.get(id) ?? { touch: ALL_STAGES, brk: ALL_STAGES });
+  params[0] = ids;
+  params[1] = masks.map((m) => m.touch);
+  params[2] = masks.map((m) => m.brk);
   const rows = await tx.query<StageEvaluationRow>(sql, params);
   const changes: (ChangeRow & { index: number })[] = [];
   const refused: string[] = [];
