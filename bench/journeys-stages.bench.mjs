@@ -48,6 +48,8 @@ const label = (sql) => {
 function traced(plugin) {
   if (!process.env.BENCH_TRACE) return plugin;
   const handle = plugin.delivery.handle;
+  // The wait is measured from each event's receipt: load that field too.
+  if (plugin.delivery.eventFields) plugin.delivery.eventFields = [...plugin.delivery.eventFields, 'receivedAt'];
   plugin.delivery.handle = async (changes, ctx) => {
     const t0 = performance.now();
     const now = Date.now();
