@@ -1,3 +1,4 @@
+import type { PluginContext } from '@rapport/core';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { journeysPlugin } from '../src';
 // Profile.journey; then each journey is defined again unchanged, which evaluates everyone in full (the backfill), and
 // every person must be in the same stage as before.
 let env: TestEnvironment;
+let ctx: PluginContext;
 const ANALYTICS = { headers: { 'x-rapport-purpose': 'analytics' } };
 const DEFINE = `mutation($input: JourneyInput!) { defineJourney(input: $input) { name version } }`;
 const READY = `{ journeyDefinitions { name version ready } }`;
@@ -66,7 +68,9 @@ async function stagesOf(users: string[], journeys: string[]): Promise<Record<str
 
 beforeAll(async () => {
   // Time-based rules are re-checked hourly only: here a stage changes with time only when an event comes.
-  env = await createTestEnvironment({ plugins: [journeysPlugin({ k: 1, stageRecheckMs: 3_600_000 })], jobs: { pollIntervalMs: 100 } });
+  const plugin = journeysPlugin({ k: 1, stageRecheckMs: 3_600_000 });
+  env = await createTestEnvironment({ plugins: [plugin], jobs: { pollIntervalMs: 100 } });
+  ctx = env.server.core.pluginContext(plugin);
 });
 afterAll(async () => env?.close());
 
@@ -142,4 +146,38 @@ it('a stage with a window is evaluated at every event: the window may have close
   await new Promise((r) => setTimeout(r, 3_500));
   await send({ type: 'track', userId: 'window-1', event: 'C' });
   expect([await closing('window-1'), await quiet('window-1')]).toEqual(['S0', 'S1']);
+});
+
+it('a journey redefined while a batch is delivered: the batch writes what the new version says, not the old', async () => {
+  const stageOf = await define('Redefined', [[{ event: 'A' }], [{ event: 'B' }]]);
+  await send({ type: 'identify', userId: 'redefined-1', traits: { plan: 'free' } }, { type: 'track', userId: 'redefined-1', event: 'A' });
+  expect(await stageOf('redefined-1')).toBe('S0');
+  // Stop the next batch after it read the definitions and before it writes stages: its identify waits on this table
+  // lock (a lock that assigns no transaction id, so the batch's changes are delivered, up to there).
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((r) => (locked = r));
+  const holder = ctx.db.transaction(async (tx) => {
+    await tx.query('LOCK TABLE journeys_identified IN SHARE MODE');
+    locked();
+    await released;
+  });
+  await isLocked;
+  const r = await env.post('/v1/batch', { batch: [{ type: 'identify', userId: 'redefined-1', traits: { plan: 'pro' } }, { type: 'track', userId: 'redefined-1', event: 'B' }] });
+  expect(r.status).toBe(200);
+  for (let waiting = 0; waiting === 0;) {
+    await new Promise((res) => setTimeout(res, 50));
+    [{ waiting }] = await ctx.db.query<{ waiting: number }>(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO journeys_identified%'`,
+    );
+  }
+  // Redefined meanwhile (B no longer counts) and evaluated for everyone: the person is in S0.
+  const d = await env.graphql(DEFINE, { input: { name: 'Redefined', stages: [{ name: 'S0', when: [{ event: 'A' }] }, { name: 'S1', when: [{ event: 'C' }] }] } });
+  expect(d.body.errors).toBeUndefined();
+  await ready(['Redefined'], 2);
+  release();
+  await holder;
+  await env.settle();
+  expect(await stageOf('redefined-1')).toBe('S0');
 });

@@ -121,11 +121,19 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
       if (journeys.length === 0 || (touched.size === 0 && touchedBy.every((t) => t.people.size === 0))) return;
       await lock();
       for (const m of merges) await mergeStages(tx, ctx, m.survivorId, m.mergedId);
+      // The definitions as they are now, read under the stage lock: one redefined since the batch began may already
+      // have been evaluated for these people by its backfill, and writing what the old version says would undo that
+      // (a journey deleted since has no stages left to write).
+      const latest = new Map((await loadJourneys(tx)).map((j) => [j.name, j]));
       for (const [i, j] of journeys.entries()) {
+        const now = latest.get(j.name);
+        if (!now) continue;
         const by = touchedBy[i]!;
         for (const id of touched) by.full(id);
-        // Stored stages are results of the current version only once it is evaluated for everyone (`ready`).
-        await applyStages(tx, ctx, j, [...by.people.keys()], 'event', Date.now(), j.ready ? by.people : undefined);
+        // Stored stages are results of the current version only once it is evaluated for everyone (`ready`), and the
+        // masks say what the version the batch began with reads.
+        const incremental = now.ready && now.version === j.version;
+        await applyStages(tx, ctx, now, [...by.people.keys()], 'event', Date.now(), incremental ? by.people : undefined);
       }
     },
   };
