@@ -148,12 +148,12 @@ it('a stage with a window is evaluated at every event: the window may have close
   expect([await closing('window-1'), await quiet('window-1')]).toEqual(['S0', 'S1']);
 });
 
-it('a journey redefined while a batch is delivered: the batch writes what the new version says, not the old', async () => {
-  const stageOf = await define('Redefined', [[{ event: 'A' }], [{ event: 'B' }]]);
-  await send({ type: 'identify', userId: 'redefined-1', traits: { plan: 'free' } }, { type: 'track', userId: 'redefined-1', event: 'A' });
-  expect(await stageOf('redefined-1')).toBe('S0');
-  // Stop the next batch after it read the definitions and before it writes stages: its identify waits on this table
-  // lock (a lock that assigns no transaction id, so the batch's changes are delivered, up to there).
+/**
+ * Sends `batch` and stops its delivery after it read the journey definitions and before it writes stages: its identify
+ * waits on a `SHARE` lock of `journeys_identified` (a lock that assigns no transaction id, so the batch's changes are
+ * delivered, up to there). `meanwhile` runs then; the batch goes on when it returns.
+ */
+async function whileBatchIsStopped(batch: Record<string, unknown>[], meanwhile: () => Promise<void>): Promise<void> {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let locked!: () => void;
@@ -164,20 +164,45 @@ it('a journey redefined while a batch is delivered: the batch writes what the ne
     await released;
   });
   await isLocked;
-  const r = await env.post('/v1/batch', { batch: [{ type: 'identify', userId: 'redefined-1', traits: { plan: 'pro' } }, { type: 'track', userId: 'redefined-1', event: 'B' }] });
-  expect(r.status).toBe(200);
-  for (let waiting = 0; waiting === 0;) {
-    await new Promise((res) => setTimeout(res, 50));
-    [{ waiting }] = await ctx.db.query<{ waiting: number }>(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO journeys_identified%'`,
-    );
+  try {
+    const r = await env.post('/v1/batch', { batch });
+    expect(r.status).toBe(200);
+    for (let waiting = 0; waiting === 0;) {
+      await new Promise((res) => setTimeout(res, 50));
+      [{ waiting }] = await ctx.db.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO journeys_identified%'`,
+      );
+    }
+    await meanwhile();
+  } finally {
+    release();
+    await holder;
   }
-  // Redefined meanwhile (B no longer counts) and evaluated for everyone: the person is in S0.
-  const d = await env.graphql(DEFINE, { input: { name: 'Redefined', stages: [{ name: 'S0', when: [{ event: 'A' }] }, { name: 'S1', when: [{ event: 'C' }] }] } });
-  expect(d.body.errors).toBeUndefined();
-  await ready(['Redefined'], 2);
-  release();
-  await holder;
   await env.settle();
+}
+
+it('a journey redefined while a batch is delivered: the batch writes what the new version says, not the old', async () => {
+  const stageOf = await define('Redefined', [[{ event: 'A' }], [{ event: 'B' }]]);
+  await send({ type: 'identify', userId: 'redefined-1', traits: { plan: 'free' } }, { type: 'track', userId: 'redefined-1', event: 'A' });
   expect(await stageOf('redefined-1')).toBe('S0');
+  await whileBatchIsStopped([{ type: 'identify', userId: 'redefined-1', traits: { plan: 'pro' } }, { type: 'track', userId: 'redefined-1', event: 'B' }], async () => {
+    // Redefined meanwhile (B no longer counts) and evaluated for everyone: the person is in S0.
+    const d = await env.graphql(DEFINE, { input: { name: 'Redefined', stages: [{ name: 'S0', when: [{ event: 'A' }] }, { name: 'S1', when: [{ event: 'C' }] }] } });
+    expect(d.body.errors).toBeUndefined();
+    await ready(['Redefined'], 2);
+  });
+  expect(await stageOf('redefined-1')).toBe('S0');
+});
+
+it('a journey defined while a batch is delivered sees what the batch wrote: its people are evaluated in it', async () => {
+  // Plan is kept already (for Keeper), so Newcomer copies nothing: its backfill reads the kept values, and this
+  // person's new one is not committed yet when it runs.
+  await define('Keeper', [[{ event: 'A' }], [{ trait: 'plan', equals: 'gold' }]]);
+  await send({ type: 'identify', userId: 'defined-1', traits: { plan: 'free' } }, { type: 'track', userId: 'defined-1', event: 'A' });
+  let stageOf!: (user: string) => Promise<string | null>;
+  await whileBatchIsStopped([{ type: 'identify', userId: 'defined-1', traits: { plan: 'pro' } }], async () => {
+    stageOf = await define('Newcomer', [[{ event: 'A' }], [{ event: 'A' }, { trait: 'plan', equals: 'pro' }]]);
+    expect(await stageOf('defined-1')).toBe('S0');
+  });
+  expect(await stageOf('defined-1')).toBe('S1');
 });

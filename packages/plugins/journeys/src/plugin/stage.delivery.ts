@@ -58,6 +58,8 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
   // it), so it costs no evaluation.
   const touchedBy = journeys.map((j) => new TouchedPeople(stagePlan(j)));
   const touched = new Set<string>();
+  // Everyone an event of the batch was about: evaluated in full in a journey defined or redefined while the batch ran.
+  const everyone = new Set<string>();
   const merges: { survivorId: string; mergedId: string }[] = [];
   let traits: TraitRow[] = [];
   // Profiles identify events were delivered for (origin to current), known to a later trait backfill (stage.traits.ts).
@@ -71,6 +73,7 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
     event(e, name) {
       if (e.type === 'identify') identified.set(e.originProfileId, e.profileId);
       if (journeys.length === 0) return;
+      everyone.add(e.profileId);
       const setKeys = e.type === 'identify' && e.traits && keys.size > 0 ? Object.keys(e.traits).filter((k) => keys.has(k)) : NO_KEYS;
       inputs.forEach((inp, i) => {
         if (inp && !(name !== null && inp.names.has(name)) && !setKeys.some((k) => inp.traits.has(k))) return;
@@ -122,18 +125,24 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
       await lock();
       for (const m of merges) await mergeStages(tx, ctx, m.survivorId, m.mergedId);
       // The definitions as they are now, read under the stage lock: one redefined since the batch began may already
-      // have been evaluated for these people by its backfill, and writing what the old version says would undo that
-      // (a journey deleted since has no stages left to write).
-      const latest = new Map((await loadJourneys(tx)).map((j) => [j.name, j]));
-      for (const [i, j] of journeys.entries()) {
-        const now = latest.get(j.name);
-        if (!now) continue;
+      // have been evaluated for these people by its backfill, and writing what the old version said would undo that
+      // (a journey deleted meanwhile is skipped). A journey defined or redefined meanwhile is evaluated in full for
+      // everyone the batch was about: its backfill could not see what this transaction wrote (their traits).
+      const latest = await loadJourneys(tx);
+      const began = new Map(journeys.map((j, i) => [j.name, i]));
+      // Stored stages are results of their journey's current version only once every journey is evaluated for
+      // everyone: a backfill under way may still be copying trait values other journeys read (stage.traits.ts).
+      const allReady = latest.every((j) => j.ready);
+      for (const now of latest) {
+        const i = began.get(now.name);
+        const j = i === undefined ? undefined : journeys[i]!;
+        if (i === undefined || !j || j.version !== now.version || j.definedAt.getTime() !== now.definedAt.getTime()) {
+          await applyStages(tx, ctx, now, [...everyone, ...touched], 'event');
+          continue;
+        }
         const by = touchedBy[i]!;
         for (const id of touched) by.full(id);
-        // Stored stages are results of the current version only once it is evaluated for everyone (`ready`), and the
-        // masks say what the version the batch began with reads.
-        const incremental = now.ready && now.version === j.version;
-        await applyStages(tx, ctx, now, [...by.people.keys()], 'event', Date.now(), incremental ? by.people : undefined);
+        await applyStages(tx, ctx, now, [...by.people.keys()], 'event', Date.now(), allReady ? by.people : undefined);
       }
     },
   };

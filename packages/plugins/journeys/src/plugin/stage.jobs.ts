@@ -23,11 +23,13 @@ export const CHANGE_LOG_DAYS = 30;
  * chunk by chunk; then marks the version evaluated. Safe to run again: evaluation writes values, not increments.
  */
 export async function backfillJourney(ctx: PluginContext, name: string): Promise<number> {
+  const start = '00000000-0000-0000-0000-000000000000';
   let changes = 0;
-  let after = '00000000-0000-0000-0000-000000000000';
+  let after = start;
+  // The version being evaluated: each chunk is evaluated with the definition read under the stage lock, and a new
+  // version met on the way starts the pass again, so the version marked evaluated is the one everyone was evaluated with.
+  let version: number | null = null;
   for (;;) {
-    const journey = (await loadJourneys(ctx.db)).find((j) => j.name === name);
-    if (!journey) return changes;
     const ids = (await ctx.db.query<{ profile_id: string }>(
       `SELECT profile_id FROM (
          (SELECT DISTINCT profile_id FROM ${journeyEventsSql(ctx)} e WHERE profile_id > $2::uuid ORDER BY 1 LIMIT $3)
@@ -37,18 +39,27 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
         ORDER BY 1 LIMIT $3`,
       [name, after, STAGE_CHUNK],
     )).map((r) => r.profile_id);
-    if (ids.length === 0) {
-      await markEvaluated(ctx.db, name, journey.version);
-      return changes;
-    }
-    changes += await ctx.db.transaction(async (tx) => {
+    const done = await ctx.db.transaction(async (tx) => {
       // Held against erasure before the stage lock (the order an erasure takes them in): a person erased since the
       // read above gets no stage.
-      const present = await ctx.profiles.hold(tx, ids);
+      const present = ids.length > 0 ? await ctx.profiles.hold(tx, ids) : new Set<string>();
       await lockStages(tx);
-      return applyStages(tx, ctx, journey, ids.filter((id) => present.has(id)), 'definition');
+      const journey = (await loadJourneys(tx)).find((j) => j.name === name);
+      if (!journey) return 'gone' as const;
+      if (version !== null && journey.version !== version) {
+        version = journey.version;
+        return 'restart' as const;
+      }
+      version = journey.version;
+      if (ids.length === 0) {
+        await markEvaluated(tx, name, journey.version);
+        return 'done' as const;
+      }
+      changes += await applyStages(tx, ctx, journey, ids.filter((id) => present.has(id)), 'definition');
+      return 'next' as const;
     });
-    after = ids[ids.length - 1]!;
+    if (done === 'gone' || done === 'done') return changes;
+    after = done === 'restart' ? start : ids[ids.length - 1]!;
   }
 }
 
@@ -75,11 +86,16 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
     )).map((r) => r.profile_id);
     for (let i = 0; i < ids.length; i += STAGE_CHUNK) {
       const chunk = ids.slice(i, i + STAGE_CHUNK);
-      changes += await ctx.db.transaction(async (tx) => {
+      const n = await ctx.db.transaction(async (tx) => {
         const present = await ctx.profiles.hold(tx, chunk);
         await lockStages(tx);
+        // Redefined or deleted since this pass read it: its backfill evaluates everyone with the new version.
+        const now = (await loadJourneys(tx)).find((j) => j.name === journey.name);
+        if (!now || now.version !== journey.version || now.definedAt.getTime() !== journey.definedAt.getTime()) return null;
         return applyStages(tx, ctx, journey, chunk.filter((id) => present.has(id)), 'time', Math.max(nowMs, Date.now()));
       });
+      if (n === null) break;
+      changes += n;
     }
     await markChecked(ctx.db, journey.name, nowMs);
   }
