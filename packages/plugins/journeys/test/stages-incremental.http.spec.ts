@@ -120,6 +120,24 @@ async function send(...batch: Record<string, unknown>[]): Promise<void> {
   await env.settle();
 }
 
+/** A counter of the plugin's from a scrape of /metrics (admin key); 0 before it first counts. */
+async function counter(name: string): Promise<number> {
+  const res = await fetch(`${env.url}/metrics`, { headers: { authorization: `Bearer ${env.keys.admin}` } });
+  expect(res.status).toBe(200);
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`rapport_plugin_journeys_${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+it('a person with a stored stage is evaluated from it: the shortcut runs, and /metrics counts it', async () => {
+  const stageOf = await define('Counted', [[{ event: 'A' }], [{ event: 'B' }]]);
+  await send({ type: 'track', userId: 'counted-1', event: 'A' });
+  expect(await stageOf('counted-1')).toBe('S0');
+  const before = await counter('stage_evaluations_incremental_total');
+  await send({ type: 'track', userId: 'counted-1', event: 'B' });
+  expect(await stageOf('counted-1')).toBe('S1');
+  expect(await counter('stage_evaluations_incremental_total')).toBe(before + 1);
+});
+
 it('an event named by an absent condition of the stored stage evaluates the person in full', async () => {
   const stageOf = await define('Absent', [[{ event: 'B' }], [{ event: 'B' }, { event: 'A', absent: true }], [{ event: 'C' }]]);
   await send({ type: 'track', userId: 'absent-1', event: 'B' });

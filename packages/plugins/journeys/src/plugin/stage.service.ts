@@ -82,6 +82,11 @@ export async function applyStages(
   const { sql, params } = stageEvaluationSql(journey, nowMs, ctx.consent.sql('p.id', PURPOSE), (names) => journeyEventsSql(ctx, names));
   const ids = [...new Set(profileIds)];
   const masks = ids.map((id) => changed?.get(id) ?? { touch: ALL_STAGES, brk: ALL_STAGES });
+  const fromStored = masks.reduce((n, m) => n + (m.brk === ALL_STAGES ? 0 : 1), 0);
+  ctx.metrics.counter('stage_evaluations_total', 'People evaluated in a journey (journeys plugin).').inc(ids.length);
+  if (fromStored > 0) {
+    ctx.metrics.counter('stage_evaluations_incremental_total', 'People evaluated in a journey from their stored stage, only in the stages what changed can change (journeys plugin).').inc(fromStored);
+  }
   params[0] = ids;
   params[1] = masks.map((m) => m.touch);
   params[2] = masks.map((m) => m.brk);
