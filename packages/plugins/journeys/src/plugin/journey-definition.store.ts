@@ -28,6 +28,14 @@ const toJourney = (r: Row): StoredJourney => ({
   checkedUntil: Number(r.checked_until), definedAt: r.defined_at, updatedAt: r.updated_at,
 });
 
+/**
+ * The same stored definition: same version of the same journey (a journey deleted and defined again starts again at
+ * version 1, so its definition time tells them apart).
+ */
+export function sameDefinition(a: StoredJourney, b: StoredJourney): boolean {
+  return a.version === b.version && a.definedAt.getTime() === b.definedAt.getTime();
+}
+
 /** Every stored journey, by name. */
 export async function loadJourneys(db: SqlRunner): Promise<StoredJourney[]> {
   const rows = await db.query<Row>('SELECT * FROM journeys_definition ORDER BY name');

@@ -4,7 +4,7 @@
  */
 import type { Change, EventRecord, PluginContext, SqlRunner } from '@rapport/core';
 import { flatConditions, holdsForNobody, traitKeysOf, type JourneySpec } from './journey-definition';
-import { loadJourneys, type StoredJourney } from './journey-definition.store';
+import { loadJourneys, sameDefinition, type StoredJourney } from './journey-definition.store';
 import { MAX_PROPERTY_CHARS, PURPOSE } from './options';
 import { applyStages, lockStages, mergeStages } from './stage.service';
 import { stagePlan, TouchedPeople } from './stage.increment';
@@ -135,8 +135,7 @@ export async function beginStageBatch(tx: SqlRunner, ctx: PluginContext): Promis
       const allReady = latest.every((j) => j.ready);
       for (const now of latest) {
         const i = began.get(now.name);
-        const j = i === undefined ? undefined : journeys[i]!;
-        if (i === undefined || !j || j.version !== now.version || j.definedAt.getTime() !== now.definedAt.getTime()) {
+        if (i === undefined || !sameDefinition(journeys[i]!, now)) {
           await applyStages(tx, ctx, now, [...everyone, ...touched], 'event');
           continue;
         }

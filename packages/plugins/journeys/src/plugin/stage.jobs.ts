@@ -5,7 +5,7 @@
  */
 import type { PluginContext } from '@rapport/core';
 import { windowedConditions } from './journey-definition';
-import { loadJourneys, markChecked, markEvaluated } from './journey-definition.store';
+import { loadJourneys, markChecked, markEvaluated, sameDefinition, type StoredJourney } from './journey-definition.store';
 import { journeyEventsSql, timeAtLeastSql, timeBeforeSql } from './journey-events.relation';
 import { applyStages, lockStages } from './stage.service';
 import { copyJourneyTraits, TRAIT_COPY_CHUNK } from './stage.traits';
@@ -26,9 +26,9 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
   const start = '00000000-0000-0000-0000-000000000000';
   let changes = 0;
   let after = start;
-  // The version being evaluated: each chunk is evaluated with the definition read under the stage lock, and a new
-  // version met on the way starts the pass again, so the version marked evaluated is the one everyone was evaluated with.
-  let version: number | null = null;
+  // The definition being evaluated: each chunk is evaluated with the definition read under the stage lock, and a new
+  // definition met on the way starts the pass again, so the version marked evaluated is the one everyone was evaluated with.
+  let seen: StoredJourney | null = null;
   for (;;) {
     const ids = (await ctx.db.query<{ profile_id: string }>(
       `SELECT profile_id FROM (
@@ -46,11 +46,9 @@ export async function backfillJourney(ctx: PluginContext, name: string): Promise
       await lockStages(tx);
       const journey = (await loadJourneys(tx)).find((j) => j.name === name);
       if (!journey) return 'gone' as const;
-      if (version !== null && journey.version !== version) {
-        version = journey.version;
-        return 'restart' as const;
-      }
-      version = journey.version;
+      const restart = seen !== null && !sameDefinition(seen, journey);
+      seen = journey;
+      if (restart) return 'restart' as const;
       if (ids.length === 0) {
         await markEvaluated(tx, name, journey.version);
         return 'done' as const;
@@ -91,7 +89,7 @@ export async function recheckStages(ctx: PluginContext, nowMs = Date.now()): Pro
         await lockStages(tx);
         // Redefined or deleted since this pass read it: its backfill evaluates everyone with the new version.
         const now = (await loadJourneys(tx)).find((j) => j.name === journey.name);
-        if (!now || now.version !== journey.version || now.definedAt.getTime() !== journey.definedAt.getTime()) return null;
+        if (!now || !sameDefinition(now, journey)) return null;
         return applyStages(tx, ctx, journey, chunk.filter((id) => present.has(id)), 'time', Math.max(nowMs, Date.now()));
       });
       if (n === null) break;
