@@ -32,6 +32,7 @@ export { ReadAuditWriter, type ReadAuditEntry } from './consent/read-audit.write
 export * from './service/api-key.service';
 export type { DeliveryOptions } from './delivery/delivery.config';
 export { EventDelivery } from './delivery/event-delivery.service';
+export { RequestLoad } from './delivery/request-load';
 export type { DeliveryTransport, TransportRow, Claim } from './delivery/delivery-transport';
 export { PostgresDeliveryTransport } from './delivery/postgres.transport';
 export { orderPlugins, checkCompatibility, PluginConfigError, satisfies } from './plugin/plugin-registry';

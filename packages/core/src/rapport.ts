@@ -29,6 +29,7 @@ import { ConsentService } from './consent/consent.service';
 import { FieldPolicyService } from './consent/field-policy.service';
 import { DataSubjectService } from './consent/data-subject.service';
 import { EventDelivery } from './delivery/event-delivery.service';
+import { RequestLoad } from './delivery/request-load';
 
 import { CORE_VERSION } from './core-version';
 
@@ -48,6 +49,11 @@ export interface RapportCore {
   metrics: MetricsRegistry;
   /** Background jobs and cluster-wide schedules (pg-boss). */
   jobs: JobRunner;
+  /**
+   * This process's request path: the HTTP server marks each request it answers; plugins' deliveries step back while
+   * it is saturated (`delivery.stepBackShare`). A program that embeds the core and answers requests marks its own.
+   */
+  requestLoad: RequestLoad;
   /** Runs shutdown hooks, closes the pool and stops an embedded PostgreSQL this process started. */
   close(): Promise<void>;
 }
@@ -117,6 +123,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   registerDatabaseMetrics(metrics, db);
   const jobs = new JobRunner(db, logger.child({ component: 'jobs' }), config.jobs);
   let delivery: EventDelivery | undefined;
+  const requestLoad = new RequestLoad();
   const host = new PluginHost(plugins, {
     db, logger, profiles, metrics,
     // Without background work (one-shot CLI commands) nothing runs here and schedules are left as
@@ -194,6 +201,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
       logger.child({ component: 'delivery' }),
       config.delivery,
       config.delivery.transport?.(db),
+      requestLoad,
     );
     services.delivery = delivery;
     delivery.countWith(deliveryMetrics(metrics, () => delivery!.status()));
@@ -211,9 +219,10 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
   logger.info({ plugins: plugins.map((p) => p.name), database: embedded ? 'embedded' : 'external' }, 'rapport core ready');
 
   return {
-    config, logger, db, services, plugins, pluginContext, host, metrics, jobs,
+    config, logger, db, services, plugins, pluginContext, host, metrics, jobs, requestLoad,
     async close() {
       await delivery?.stop();
+      requestLoad.close();
       await jobs.stop();
       await resolution.drain();
       await host.dispatch('onShutdown');

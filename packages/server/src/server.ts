@@ -8,6 +8,7 @@ import { registerSubscriptions } from './graphql/subscription.transport';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate } from './http/api-key.auth';
 import { registerRateLimits } from './http/rate-limit.hook';
+import { registerRequestLoad } from './http/request-load.hook';
 import { errorHandler, toRapportError } from './http/error-reply';
 import { segmentRoutes } from './http/segment.routes';
 import { segmentSettingsRoutes } from './http/segment-settings.routes';
@@ -80,6 +81,7 @@ export async function createServer(core: RapportCore, serverOptions: ServerOptio
   tracing?.register(app);
   registerMetrics(app, core);
   registerRequestLog(app);
+  registerRequestLoad(app, core.requestLoad);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

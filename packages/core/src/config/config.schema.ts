@@ -176,6 +176,11 @@ const delivery = z.strictObject({
   leaseMs: key(count(), { description: "How long a process holds a consumer's cursor while it delivers a batch, in ms.", docDefault: '`30000`' }),
   baseBackoffMs: key(count(0), { description: 'First retry delay of a failing change, in ms, doubled per try up to `maxBackoffMs`.', docDefault: '`500`' }),
   maxBackoffMs: key(count(0), { description: 'Longest retry delay, in ms.', docDefault: '`60000`' }),
+  stepBackShare: key(z.number().min(0.01).max(1), {
+    description: "While this process's requests are in flight all the time (90% of the last second) and a plugin is behind, the share of time its delivery runs (1: it never steps back); the plugins catch up after the burst.",
+    docDefault: '`0.25`', typeLabel: 'a number from 0.01 to 1',
+  }),
+  stepBackMaxMs: key(ms(), { description: "Longest a plugin's delivery steps back while it stays behind, in ms; past it, it runs at full speed until it has caught up.", docDefault: '`30000`' }),
   transport: key(fn('a function (db) => DeliveryTransport'), { description: 'Where changes and consumer positions live (default: the PostgreSQL outbox); programmatic only.', docDefault: 'PostgreSQL outbox' }),
 });
 
@@ -211,7 +216,7 @@ export const configSchema = z.strictObject({
   api: key(api, { description: 'Limits that protect the GraphQL endpoint and the server.' }),
   plugins: key(z.array(plugin), { description: 'Plugins, in any order: they run in `dependsOn` order. A config file without this key runs the bundled plugins.', docDefault: 'the bundled plugins (`recommendations`)' }),
   roles: key(z.record(z.string().min(1), names()), { description: 'Extra roles and the permissions they grant, added to the built-in `admin`, `app` and `ingest`.' }),
-  delivery: key(delivery, { description: "How plugins' durable event delivery polls, leases and backs off (docs/plugins.md)." }),
+  delivery: key(delivery, { description: "How plugins' durable event delivery polls, leases, backs off and steps back for requests (docs/plugins.md)." }),
   jobs: key(jobs, { description: 'How background jobs and schedules poll (docs/plugins.md).' }),
   strictCompatibility: key(z.boolean(), { description: 'Refuse to start when a plugin declares another core version (default: warn and start).', docDefault: '`false`' }),
   logger: key(logger, { description: 'A pino logger to log with instead of the default (programmatic use).', typeLabel: 'a pino logger', docDefault: 'JSON lines on stdout' }),

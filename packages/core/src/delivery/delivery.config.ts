@@ -11,6 +11,17 @@ export interface DeliveryOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /**
+   * While this process's request path is saturated (a request in flight at least 90% of the last second,
+   * {@link RequestLoad}) and a plugin is behind, the share of time its delivery runs (default 0.25; 1: deliveries never
+   * step back). Ingestion then keeps its rate in a burst; the plugins catch up after it.
+   */
+  stepBackShare?: number;
+  /**
+   * Longest a plugin's delivery steps back while it stays behind (ms; default 30,000): past it, the delivery runs at
+   * full speed until it has caught up, so in a long burst a plugin is at most about this late.
+   */
+  stepBackMaxMs?: number;
+  /**
    * Where changes and consumers' positions live: a factory given core's database. Default:
    * PostgreSQL (the outbox, `PostgresDeliveryTransport`). A broker transport implements
    * `DeliveryTransport` (`@rapport/core/internal`); plugins do not change.

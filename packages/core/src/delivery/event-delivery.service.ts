@@ -6,6 +6,7 @@ import type { DeliveryMetrics } from '../metrics/core.metrics';
 import type { DeliveryTransport, TransportRow } from './delivery-transport';
 import { PostgresDeliveryTransport } from './postgres.transport';
 import type { DeliveryOptions } from './delivery.config';
+import type { RequestLoad } from './request-load';
 import { isEventField } from '../service/event.service';
 import { CHANGE_KINDS, type Change, type ChangeKind, type DeadLetter, type DeliveryStatus, type DeliverySubscription, type EventSelection } from './delivery.types';
 export type { DeliveryOptions } from './delivery.config';
@@ -21,6 +22,8 @@ interface Consumer {
   limit: number;
   running: Promise<void> | null;
   again: boolean;
+  /** Since when (Date.now()) every batch claimed was full: the consumer is behind. Null once one was not. */
+  behindSince: number | null;
   retryTimer: NodeJS.Timeout | null;
 }
 
@@ -53,6 +56,11 @@ export class EventDelivery {
   private readonly leaseMs: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly stepBackShare: number;
+  private readonly stepBackMaxMs: number;
+  /** Deliveries wait until then while stepping back (performance.now()): shared, so all plugins together keep the share. */
+  private steppedBackUntil = 0;
+  private readonly waking = new Set<() => void>();
   private poll: NodeJS.Timeout | null = null;
   private stopped = true;
   private readonly transport: DeliveryTransport;
@@ -65,12 +73,17 @@ export class EventDelivery {
     options: DeliveryOptions = {},
     /** Where changes and positions live; PostgreSQL (the outbox) unless another is given. */
     transport?: DeliveryTransport,
+    /** This process's request path: deliveries behind step back while it is saturated. None: they never do. */
+    private readonly requests: RequestLoad | null = null,
   ) {
     this.transport = transport ?? new PostgresDeliveryTransport(db);
     this.pollMs = options.pollMs ?? 1000;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
+    this.stepBackShare = options.stepBackShare ?? 0.25;
+    if (!(this.stepBackShare >= 0.01 && this.stepBackShare <= 1)) throw new RangeError(`delivery.stepBackShare must be from 0.01 to 1, got ${this.stepBackShare}`);
+    this.stepBackMaxMs = options.stepBackMaxMs ?? 30_000;
     this.consumers = subscriptions.map(({ name, subscription, ctx }) => {
       const sub = subscription as DeliverySubscription<unknown>;
       const batchSize = sub.batchSize ?? 100;
@@ -80,7 +93,7 @@ export class EventDelivery {
       for (const k of sub.kinds ?? []) if (!CHANGE_KINDS.includes(k)) throw new RangeError(`plugin ${name}: delivery.kinds: "${k}" is not a kind; kinds are ${CHANGE_KINDS.join(', ')}`);
       for (const f of sub.eventFields ?? []) if (!isEventField(f)) throw new RangeError(`plugin ${name}: delivery.eventFields: "${String(f)}" is not an event field`);
       if (sub.from !== undefined && sub.from !== 'history' && sub.from !== 'now') throw new RangeError(`plugin ${name}: delivery.from must be "history" or "now", got "${String(sub.from)}"`);
-      return { name, sub, ctx, kinds: new Set(sub.kinds ?? CHANGE_KINDS), batchSize, maxAttempts, limit: batchSize, running: null, again: false, retryTimer: null };
+      return { name, sub, ctx, kinds: new Set(sub.kinds ?? CHANGE_KINDS), batchSize, maxAttempts, limit: batchSize, running: null, again: false, behindSince: null, retryTimer: null };
     });
   }
 
@@ -127,7 +140,11 @@ export class EventDelivery {
 
   private async drain(c: Consumer): Promise<void> {
     try {
-      while (!this.stopped && (await this.round(c)));
+      while (!this.stopped) {
+        const began = performance.now();
+        if (!(await this.round(c))) break;
+        await this.stepBack(c, performance.now() - began);
+      }
     } catch (err) {
       // The database is unreachable or failing: the next poll tries again.
       this.logger.warn({ err: describe(err), consumer: c.name }, 'event delivery paused: the database failed');
@@ -139,6 +156,8 @@ export class EventDelivery {
     const claim = await this.transport.claim(c.name, this.me, this.leaseMs, c.limit);
     if (!claim) return false; // another process holds it, or the head is backing off
     const { rows } = claim;
+    if (rows.length < c.limit) c.behindSince = null;
+    else c.behindSince ??= Date.now();
     if (!rows.length) {
       await this.transport.release(c.name, this.me);
       return false;
@@ -170,6 +189,30 @@ export class EventDelivery {
     if (changes.length) this.metrics?.delivered(c.name, changes.length);
     c.limit = Math.min(c.batchSize, c.limit * 2); // back to full batches after isolating a failure
     return true;
+  }
+
+  /**
+   * After a round of `roundMs` that left the consumer behind: while the request path is saturated, waits so that
+   * deliveries run at most `stepBackShare` of the time (a wait of `roundMs * (1 - share) / share`, at most a second,
+   * counted across plugins), unless the consumer has been behind for longer than `stepBackMaxMs`. Requests are
+   * answered first in a burst (the 2 cores a server shares with its database are theirs); the plugins catch up after.
+   */
+  private async stepBack(c: Consumer, roundMs: number): Promise<void> {
+    if (this.stepBackShare >= 1 || c.behindSince === null || !this.requests?.saturated()) return;
+    if (Date.now() - c.behindSince > this.stepBackMaxMs) return;
+    const now = performance.now();
+    this.steppedBackUntil = Math.min(now + 1000, Math.max(this.steppedBackUntil, now) + (roundMs * (1 - this.stepBackShare)) / this.stepBackShare);
+    const wait = this.steppedBackUntil - now;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waking.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, wait);
+      this.waking.add(wake);
+    });
+    this.metrics?.steppedBack(c.name, (performance.now() - now) / 1000);
   }
 
   /** The events the plugin selects for this batch (null: all, or no event in it). A bad answer is the plugin's failure. */
@@ -259,6 +302,7 @@ export class EventDelivery {
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
     for (const c of this.consumers) if (c.retryTimer) clearTimeout(c.retryTimer);
+    for (const wake of [...this.waking]) wake();
     const inHand = this.consumers.map((c) => c.running).filter((p): p is Promise<void> => p !== null);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(inHand), new Promise((r) => (timer = setTimeout(r, graceMs)))]);

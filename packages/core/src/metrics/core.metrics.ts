@@ -59,6 +59,8 @@ export interface DeliveryMetrics {
   delivered(plugin: string, n: number): void;
   /** A failed batch: `retry` (split or backed off) or `dead_letter`. */
   failed(plugin: string, outcome: 'retry' | 'dead_letter'): void;
+  /** Time a plugin's delivery waited for requests (stepping back while the request path was saturated), in seconds. */
+  steppedBack(plugin: string, seconds: number): void;
 }
 
 /**
@@ -71,6 +73,11 @@ export function deliveryMetrics(registry: MetricsRegistry, status: () => Promise
     'rapport_delivery_failures_total',
     'Batches a plugin failed on, in this process: outcome "retry" (split or retried later) or "dead_letter" (a change given up on).',
     ['plugin', 'outcome'],
+  );
+  const steppedBack = registry.labelledCounter(
+    'rapport_delivery_step_back_seconds_total',
+    "Time a plugin's delivery waited while behind, because this process's requests were in flight all the time (delivery.stepBackShare), in seconds.",
+    ['plugin'],
   );
   const opts = { aggregator: 'max' as const };
   const lag = registry.labelledGauge('rapport_delivery_lag_changes', 'Changes committed and not yet delivered to the plugin (counted up to 100,000).', ['plugin'], opts);
@@ -87,5 +94,6 @@ export function deliveryMetrics(registry: MetricsRegistry, status: () => Promise
   return {
     delivered: (plugin, n) => delivered.inc({ plugin }, n),
     failed: (plugin, outcome) => failures.inc({ plugin, outcome }),
+    steppedBack: (plugin, seconds) => steppedBack.inc({ plugin }, seconds),
   };
 }

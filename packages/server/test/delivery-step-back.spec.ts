@@ -1,0 +1,111 @@
+import net from 'node:net';
+import { definePlugin, type Change } from '@rapport/core/internal';
+import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './support/until';
+
+// While a server's requests are in flight all the time (a burst of ingestion), plugins that are behind step back
+// (delivery.stepBackShare) so requests are answered first, at most delivery.stepBackMaxMs; they catch up afterwards.
+
+const HANDLE_MS = 20;
+
+/** A plugin that takes HANDLE_MS per change, one change a batch: a backlog of N takes N rounds. */
+function slowPlugin(seen: string[]) {
+  return definePlugin(() => ({
+    name: 'slowpoke',
+    delivery: {
+      kinds: ['event'],
+      batchSize: 1,
+      async handle(changes: Change[]) {
+        await new Promise((r) => setTimeout(r, HANDLE_MS));
+        for (const c of changes) if (c.kind === 'event') seen.push(c.event.messageId);
+      },
+    },
+  }))();
+}
+
+/**
+ * Requests in flight until `stop`: each sends its headers, then its body one byte at a time (within the request
+ * timeout), so the server holds it open. `stop` ends them (their connections close).
+ */
+function requestsInFlight(env: TestEnvironment, n: number): { stop(): void } {
+  const { hostname, port } = new URL(env.url);
+  const sockets = Array.from({ length: n }, () => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(
+        `POST /v1/track HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${env.keys.ingest}\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 20000\r\n\r\n',
+      );
+    });
+    socket.on('error', () => undefined);
+    return socket;
+  });
+  const drip = setInterval(() => sockets.forEach((s) => s.writable && s.write(' ')), 200);
+  return {
+    stop() {
+      clearInterval(drip);
+      sockets.forEach((s) => s.destroy());
+    },
+  };
+}
+
+/** The plugin's step-back counter on /metrics, in seconds. */
+async function steppedBackSeconds(env: TestEnvironment): Promise<number> {
+  const text = await (await fetch(`${env.url}/metrics`, { headers: { authorization: `Bearer ${env.keys.admin}` } })).text();
+  const m = /^rapport_delivery_step_back_seconds_total\{plugin="slowpoke"\} (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+const batch = (prefix: string, n: number) => ({
+  batch: Array.from({ length: n }, (_, i) => ({ type: 'track', userId: `${prefix}-${i % 7}`, event: 'Viewed', messageId: `${prefix}-${i}` })),
+});
+
+let env: TestEnvironment | undefined;
+let load: { stop(): void } | undefined;
+afterEach(async () => {
+  load?.stop();
+  await env?.close();
+  env = load = undefined;
+});
+
+describe('deliveries step back while requests are in flight all the time', () => {
+  it('a plugin behind waits its turn during the burst, and catches up once it is over', async () => {
+    const seen: string[] = [];
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
+    load = requestsInFlight(env, 2);
+    await new Promise((r) => setTimeout(r, 1200)); // a second of requests in flight: the request path is saturated
+    expect((await env.post('/v1/batch', batch('burst', 150))).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2000));
+    // At full speed two seconds deliver about 2000 / HANDLE_MS changes; stepping back, a fiftieth of that.
+    const during = seen.length;
+    expect(during).toBeLessThan(25);
+    expect(await steppedBackSeconds(env)).toBeGreaterThan(0.5);
+    load.stop();
+    await until(() => seen.length, (n) => n === 150, 20_000);
+    expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => `burst-${i}`));
+  }, 40_000);
+
+  it('one behind for longer than stepBackMaxMs runs at full speed though requests keep coming', async () => {
+    const seen: string[] = [];
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 1000 } });
+    load = requestsInFlight(env, 2);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await env.post('/v1/batch', batch('long', 150))).status).toBe(200);
+    // Stepping back all along, 150 rounds would take minutes; after a second behind the plugin no longer waits.
+    await until(() => seen.length, (n) => n === 150, 20_000);
+    expect(await steppedBackSeconds(env)).toBeGreaterThan(0);
+    expect(await steppedBackSeconds(env)).toBeLessThan(3);
+  }, 40_000);
+
+  it('without requests in flight a backlog is delivered at full speed: no step back', async () => {
+    const seen: string[] = [];
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen)], delivery: { pollMs: 100, stepBackShare: 0.02 } });
+    expect((await env.post('/v1/batch', batch('calm', 150))).status).toBe(200);
+    await until(() => seen.length, (n) => n === 150, 20_000);
+    expect(await steppedBackSeconds(env)).toBe(0);
+  }, 40_000);
+
+  it('refuses a share out of range at start, naming the key', async () => {
+    await expect(createTestEnvironment({ delivery: { stepBackShare: 0 } })).rejects.toThrow(/delivery\.stepBackShare/);
+  });
+});
