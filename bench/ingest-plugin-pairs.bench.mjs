@@ -7,7 +7,7 @@
 // npm ci && npx tsc -b`), measured the same way by turns with this one (its pair, then this one's, the order of the
 // trees and of without/with reversed every other pair), so a change is judged against the code before it in the same
 // minutes of the same machine.
-// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir] [--journey] [--events N]
+// Usage: npx tsc -b && flock -x /tmp/rapport-bench.lock node bench/ingest-plugin-pairs.bench.mjs [--plugin journeys] [--pairs 8] [--baseline dir] [--journey] [--events N] [--step-back-share S]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +20,9 @@ const PAIRS = numberArg('pairs', 8);
 const BASELINE = stringArg('baseline', null);
 // --journey: passed to the runs with the plugin (journeys: a journey whose rules read every event the bench sends).
 const EXTRA = process.argv.includes('--journey') ? ['--journey'] : [];
+// --step-back-share S: passed to the runs with the plugin (delivery.stepBackShare; 1: deliveries never step back).
+const STEP_BACK = stringArg('step-back-share', null);
+if (STEP_BACK !== null) EXTRA.push('--step-back-share', STEP_BACK);
 // --events N: messages per run (bench/ingest.bench.mjs's default 50,000), for both sides: a longer run shows what a
 // plugin whose delivery lags in a burst costs when the burst lasts.
 const EVENTS = numberArg('events', null);
@@ -71,9 +74,9 @@ const summary = (list) => ({
 });
 const result = {
   bench: 'ingest-plugin-pairs', when: new Date().toISOString(), machine: machine(), plugin: PLUGIN,
-  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}${EXTRA.length ? ' --journey' : ''}${EVENTS ? ` --events ${EVENTS}` : ''}`,
+  command: `node bench/ingest-plugin-pairs.bench.mjs --plugin ${PLUGIN} --pairs ${PAIRS}${BASELINE ? ' --baseline <dir>' : ''}${EXTRA.includes('--journey') ? ' --journey' : ''}${EVENTS ? ` --events ${EVENTS}` : ''}${STEP_BACK !== null ? ` --step-back-share ${STEP_BACK}` : ''}`,
   current: summary(pairs.current), ...(BASELINE ? { baseline: { dir: TREES.baseline, ...summary(pairs.baseline) } } : {}),
 };
 fs.rmSync(dir, { recursive: true, force: true });
-fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}${EXTRA.length ? '-journey' : ''}${EVENTS ? `-${EVENTS}` : ''}.json`, JSON.stringify(result, null, 2) + '\n');
+fs.writeFileSync(`bench/results/ingest-plugin-pairs-${PLUGIN}${EXTRA.includes('--journey') ? '-journey' : ''}${EVENTS ? `-${EVENTS}` : ''}${STEP_BACK !== null ? `-share-${STEP_BACK}` : ''}.json`, JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify(result, null, 2));

@@ -2,11 +2,12 @@
 // with the same rows written by plain multi-row INSERTs over `pg` into a table of the same shape
 // (the floor any platform must pay). Usage:
 //   npm run build && node bench/ingest.bench.mjs [--events 50000] [--users 10000] [--batch 500] [--concurrency 4] [--recommendations] [--plugins journeys,recommendations]
-// --journey (with --plugins journeys) defines a journey whose rules read every event the bench sends.
+// --journey (with --plugins journeys) defines a journey whose rules read every event the bench sends, and starts once
+// it is evaluated for everyone (its backfill done), as a journey defined before the traffic.
 // --recommendations loads the recommendations plugin (as `npm start` does); --plugins loads the named plugins
 // (recommendations, journeys). With a plugin the bench also reports its delivery lag when the last batch was answered
 // and how long its delivery took to catch up after that (delivery runs concurrently with ingestion, off the request path).
-// --out <file> writes the result there instead.
+// --out <file> writes the result there instead. --step-back-share S sets the server's delivery.stepBackShare (1: never).
 // DATABASE_URL selects an external PostgreSQL; default: a fresh embedded one.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -61,7 +62,9 @@ function chunks(list, size) {
 }
 
 const events = makeEvents();
-const server = await startServerProcess(Object.fromEntries(PLUGINS.map((p) => [p, {}])));
+// --step-back-share S: delivery.stepBackShare of the server (1: deliveries never step back for requests).
+const STEP_BACK = process.argv.indexOf('--step-back-share') > 0 ? Number(process.argv[process.argv.indexOf('--step-back-share') + 1]) : null;
+const server = await startServerProcess({ ...Object.fromEntries(PLUGINS.map((p) => [p, {}])), ...(STEP_BACK === null ? {} : { delivery: { stepBackShare: STEP_BACK } }) });
 try {
   // --journey (with the journeys plugin): a journey whose rules read both track events this bench sends and a trait,
   // so its delivery loads every event (without it, the plugin's delivery loads identify events only).
@@ -75,6 +78,17 @@ try {
       body: JSON.stringify({ query: 'mutation($i: JourneyInput!) { defineJourney(input: $i) { name } }', variables: { i: input } }) });
     const body = await r.json();
     if (body.errors) throw new Error(`defineJourney: ${JSON.stringify(body.errors)}`);
+    // The burst starts once the journey is evaluated for everyone (its backfill, a job, is done), as a journey defined
+    // before the traffic comes: a backfill started meanwhile would chase the burst, evaluating the people it brings,
+    // and its one-off cost would land in a random share of the runs (as the job's polling happened to fall).
+    for (const end = Date.now() + 60_000; ; ) {
+      const q = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.keys.admin}` },
+        body: JSON.stringify({ query: '{ journeyDefinitions { name ready } }' }) });
+      const got = await q.json();
+      if (got.data?.journeyDefinitions?.every((j) => j.ready)) break;
+      if (Date.now() > end) throw new Error(`the journey was not evaluated within a minute: ${JSON.stringify(got)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
   }
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;

@@ -10,14 +10,14 @@ import { until } from './support/until';
 const HANDLE_MS = 20;
 
 /** A plugin that takes HANDLE_MS per change, one change a batch: a backlog of N takes N rounds. */
-function slowPlugin(seen: string[]) {
+function slowPlugin(seen: string[], handleMs = HANDLE_MS) {
   return definePlugin(() => ({
     name: 'slowpoke',
     delivery: {
       kinds: ['event'],
       batchSize: 1,
       async handle(changes: Change[]) {
-        await new Promise((r) => setTimeout(r, HANDLE_MS));
+        await new Promise((r) => setTimeout(r, handleMs));
         for (const c of changes) if (c.kind === 'event') seen.push(c.event.messageId);
       },
     },
@@ -95,6 +95,22 @@ describe('deliveries step back while requests are in flight all the time', () =>
     await until(() => seen.length, (n) => n === 150, 20_000);
     expect(await steppedBackSeconds(env)).toBeGreaterThan(0);
     expect(await steppedBackSeconds(env)).toBeLessThan(3);
+  }, 40_000);
+
+  it('a wait ends as soon as the requests stop, not when the time owed runs out', async () => {
+    const seen: string[] = [];
+    // 150 ms a change at a share of 0.02 owes about 7 s of waiting after each one.
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 150)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
+    load = requestsInFlight(env, 2);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await env.post('/v1/batch', batch('owed', 10))).status).toBe(200);
+    await until(() => seen.length, (n) => n >= 1, 10_000);
+    await new Promise((r) => setTimeout(r, 800)); // well into the wait
+    const waiting = seen.length;
+    load.stop();
+    const stopped = Date.now();
+    await until(() => seen.length, (n) => n > waiting, 10_000, 20);
+    expect(Date.now() - stopped).toBeLessThan(3000);
   }, 40_000);
 
   it('without requests in flight a backlog is delivered at full speed: no step back', async () => {

@@ -177,8 +177,8 @@ const delivery = z.strictObject({
   baseBackoffMs: key(count(0), { description: 'First retry delay of a failing change, in ms, doubled per try up to `maxBackoffMs`.', docDefault: '`500`' }),
   maxBackoffMs: key(count(0), { description: 'Longest retry delay, in ms.', docDefault: '`60000`' }),
   stepBackShare: key(z.number().min(0.01).max(1), {
-    description: "While this process's requests are in flight all the time (90% of the last second) and a plugin is behind, the share of time its delivery runs (1: it never steps back); the plugins catch up after the burst.",
-    docDefault: '`0.25`', typeLabel: 'a number from 0.01 to 1',
+    description: "While this process's requests are in flight all the time (90% of the last half second) and a plugin is behind, the share of time its delivery runs (1: it never steps back); the plugins catch up after the burst.",
+    docDefault: '`0.1`', typeLabel: 'a number from 0.01 to 1',
   }),
   stepBackMaxMs: key(ms(), { description: "Longest a plugin's delivery steps back while it stays behind, in ms; past it, it runs at full speed until it has caught up.", docDefault: '`30000`' }),
   transport: key(fn('a function (db) => DeliveryTransport'), { description: 'Where changes and consumer positions live (default: the PostgreSQL outbox); programmatic only.', docDefault: 'PostgreSQL outbox' }),

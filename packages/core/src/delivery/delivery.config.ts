@@ -11,8 +11,8 @@ export interface DeliveryOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /**
-   * While this process's request path is saturated (a request in flight at least 90% of the last second,
-   * {@link RequestLoad}) and a plugin is behind, the share of time its delivery runs (default 0.25; 1: deliveries never
+   * While this process's request path is saturated (a request in flight at least 90% of the last half second,
+   * {@link RequestLoad}) and a plugin is behind, the share of time its delivery runs (default 0.1; 1: deliveries never
    * step back). Ingestion then keeps its rate in a burst; the plugins catch up after it.
    */
   stepBackShare?: number;

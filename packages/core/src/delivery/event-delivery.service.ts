@@ -28,6 +28,9 @@ interface Consumer {
 }
 
 const MAX_ERROR = 2000;
+/** Longest a delivery waits at once while stepping back, and how often it looks whether the requests still saturate the path (ms). */
+const STEP_BACK_MAX_WAIT_MS = 10_000;
+const STEP_BACK_LOOK_MS = 100;
 
 /** A plugin's `selectEvents` threw or answered something that is not a selection: the batch fails as a handler's would. */
 class SelectionError extends Error {
@@ -81,7 +84,7 @@ export class EventDelivery {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
-    this.stepBackShare = options.stepBackShare ?? 0.25;
+    this.stepBackShare = options.stepBackShare ?? 0.1;
     if (!(this.stepBackShare >= 0.01 && this.stepBackShare <= 1)) throw new RangeError(`delivery.stepBackShare must be from 0.01 to 1, got ${this.stepBackShare}`);
     this.stepBackMaxMs = options.stepBackMaxMs ?? 30_000;
     this.consumers = subscriptions.map(({ name, subscription, ctx }) => {
@@ -125,8 +128,9 @@ export class EventDelivery {
         c.again = true;
         continue;
       }
-      // Delivery's connections (its own statements and the plugin's handler) are taken ahead of waiting requests: a
-      // burst of ingestion must not leave the plugins seconds behind. One round at a time per plugin: a few at most.
+      // Delivery's connections (its own statements and the plugin's handler) are taken ahead of waiting requests, so a
+      // round is not stuck behind a queue of them; between rounds a plugin behind steps back while the requests need
+      // the machine (stepBack). One round at a time per plugin: a few connections at most.
       const drain = () => this.drain(c);
       c.running = (typeof this.db?.ahead === 'function' ? this.db.ahead(drain) : drain()).finally(() => {
         c.running = null;
@@ -193,26 +197,38 @@ export class EventDelivery {
 
   /**
    * After a round of `roundMs` that left the consumer behind: while the request path is saturated, waits so that
-   * deliveries run at most `stepBackShare` of the time (a wait of `roundMs * (1 - share) / share`, at most a second,
-   * counted across plugins), unless the consumer has been behind for longer than `stepBackMaxMs`. Requests are
-   * answered first in a burst (the 2 cores a server shares with its database are theirs); the plugins catch up after.
+   * deliveries run at most `stepBackShare` of the time (a wait of `roundMs * (1 - share) / share`, counted across
+   * plugins, at most {@link STEP_BACK_MAX_WAIT_MS}), unless the consumer has been behind for longer than
+   * `stepBackMaxMs`. The wait ends as soon as the requests no longer saturate the path (looked at every
+   * {@link STEP_BACK_LOOK_MS}), so the plugins catch up as soon as a burst is over.
    */
   private async stepBack(c: Consumer, roundMs: number): Promise<void> {
     if (this.stepBackShare >= 1 || c.behindSince === null || !this.requests?.saturated()) return;
     if (Date.now() - c.behindSince > this.stepBackMaxMs) return;
-    const now = performance.now();
-    this.steppedBackUntil = Math.min(now + 1000, Math.max(this.steppedBackUntil, now) + (roundMs * (1 - this.stepBackShare)) / this.stepBackShare);
-    const wait = this.steppedBackUntil - now;
-    await new Promise<void>((resolve) => {
+    const began = performance.now();
+    const owed = (roundMs * (1 - this.stepBackShare)) / this.stepBackShare;
+    this.steppedBackUntil = Math.min(began + STEP_BACK_MAX_WAIT_MS, Math.max(this.steppedBackUntil, began) + owed);
+    for (let now = began; !this.stopped && now < this.steppedBackUntil; now = performance.now()) {
+      await this.nap(Math.min(STEP_BACK_LOOK_MS, this.steppedBackUntil - now));
+      if (!this.requests.saturated()) {
+        this.steppedBackUntil = 0; // the burst is over: what deliveries owed it is forgiven
+        break;
+      }
+    }
+    this.metrics?.steppedBack(c.name, (performance.now() - began) / 1000);
+  }
+
+  /** Waits `ms`, or until {@link stop}. */
+  private nap(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.waking.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, wait);
+      const timer = setTimeout(wake, ms);
       this.waking.add(wake);
     });
-    this.metrics?.steppedBack(c.name, (performance.now() - now) / 1000);
   }
 
   /** The events the plugin selects for this batch (null: all, or no event in it). A bad answer is the plugin's failure. */

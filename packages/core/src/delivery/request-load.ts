@@ -1,9 +1,9 @@
-/** How often the busy time is sampled, in ms, and how many samples make the window ({@link RequestLoad.busyShare}). */
-const SAMPLE_MS = 100;
+/** How often the busy time is sampled, in ms, and how many samples make the window (half a second, {@link RequestLoad.busyShare}). */
+const SAMPLE_MS = 50;
 const WINDOW_SAMPLES = 10;
 
 /**
- * How busy this process's request path is: the share of the last second during which at least one request was in
+ * How busy this process's request path is: the share of the last half second during which at least one request was in
  * flight. The HTTP server marks each request it answers ({@link begin}); a program embedding Rapport marks its own.
  * Plugins' deliveries step back while the share is {@link SATURATED} or more and they are behind (docs/plugins.md,
  * "When requests come first"): a burst of ingestion is answered at the rate it would be without them, and they catch up
@@ -40,7 +40,7 @@ export class RequestLoad {
     return this.inFlight;
   }
 
-  /** The share (0 to 1) of about the last second during which a request was in flight. */
+  /** The share (0 to 1) of about the last half second during which a request was in flight. */
   busyShare(): number {
     const t = this.now();
     // From the newest sample a window or more back; with none that old (a process just started, or a late timer), the
@@ -51,7 +51,7 @@ export class RequestLoad {
     return Math.min(1, (this.busyUntil(t) - from[1]) / (t - from[0]));
   }
 
-  /** True while requests were in flight at least {@link SATURATED} of the last second. */
+  /** True while requests were in flight at least {@link SATURATED} of the last half second. */
   saturated(): boolean {
     return this.busyShare() >= RequestLoad.SATURATED;
   }

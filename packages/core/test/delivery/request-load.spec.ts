@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RequestLoad } from '../../src/delivery/request-load';
 
-// The clock is faked: the share is measured over the last second of (fake) time, sampled every 100 ms.
+// The clock is faked: the share is measured over the last half second of (fake) time, sampled every 50 ms.
 let now = 0;
 let load: RequestLoad;
 beforeEach(() => {
@@ -21,20 +21,20 @@ const advance = (ms: number) => {
 };
 
 describe('RequestLoad: how busy the request path is', () => {
-  it('a request in flight the whole last second saturates it; one just begun is no evidence yet', () => {
+  it('a request in flight the whole last half second saturates it; one just begun is no evidence yet', () => {
     const end = load.begin();
-    advance(50);
+    advance(30);
     expect(load.saturated()).toBe(false);
-    advance(1200);
+    advance(600);
     expect(load.busyShare()).toBe(1);
     expect(load.saturated()).toBe(true);
     end();
-    advance(300);
+    advance(150);
     expect(load.busyShare()).toBeCloseTo(0.7, 1);
     expect(load.saturated()).toBe(false);
   });
 
-  it('overlapping requests count once, from the first one in to the last one out; 75% busy is not saturated', () => {
+  it('overlapping requests count once, from the first one in to the last one out; 80% busy is not saturated', () => {
     for (let i = 0; i < 20; i++) {
       const a = load.begin();
       advance(30);
@@ -51,17 +51,17 @@ describe('RequestLoad: how busy the request path is', () => {
       const b = load.begin();
       advance(50);
       a();
-      advance(25);
+      advance(30);
       b();
-      advance(25);
+      advance(20);
     }
-    expect(load.busyShare()).toBeCloseTo(0.75, 1);
+    expect(load.busyShare()).toBeCloseTo(0.8, 1);
     expect(load.saturated()).toBe(false);
   });
 
   it('a sampling timer held back (a busy event loop) still reads a saturated path as saturated', () => {
     const end = load.begin();
-    advance(150);
+    advance(80);
     now += 1500; // no timer ran meanwhile
     expect(load.saturated()).toBe(true);
     end();
