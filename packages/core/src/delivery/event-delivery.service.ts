@@ -198,24 +198,29 @@ export class EventDelivery {
   /**
    * After a round of `roundMs` that left the consumer behind: while the request path is saturated, waits so that
    * deliveries run at most `stepBackShare` of the time (a wait of `roundMs * (1 - share) / share`, counted across
-   * plugins, at most {@link STEP_BACK_MAX_WAIT_MS}), unless the consumer has been behind for longer than
+   * plugins, at most {@link STEP_BACK_MAX_WAIT_MS}), until the consumer has been behind for longer than
    * `stepBackMaxMs`. The wait ends as soon as the requests no longer saturate the path (looked at every
    * {@link STEP_BACK_LOOK_MS}), so the plugins catch up as soon as a burst is over.
    */
   private async stepBack(c: Consumer, roundMs: number): Promise<void> {
-    if (this.stepBackShare >= 1 || c.behindSince === null || !this.requests?.saturated()) return;
-    if (Date.now() - c.behindSince > this.stepBackMaxMs) return;
+    const behindSince = c.behindSince;
+    if (this.stepBackShare >= 1 || behindSince === null || !this.requests?.saturated()) return;
+    if (Date.now() - behindSince > this.stepBackMaxMs) return;
     const began = performance.now();
     const owed = (roundMs * (1 - this.stepBackShare)) / this.stepBackShare;
     this.steppedBackUntil = Math.min(began + STEP_BACK_MAX_WAIT_MS, Math.max(this.steppedBackUntil, began) + owed);
-    for (let now = began; !this.stopped && now < this.steppedBackUntil; now = performance.now()) {
+    for (let now = began; !this.stopped && now < this.steppedBackUntil; ) {
       await this.nap(Math.min(STEP_BACK_LOOK_MS, this.steppedBackUntil - now));
+      // Counted as it goes: a scrape during a long wait sees it.
+      const after = performance.now();
+      this.metrics?.steppedBack(c.name, (after - now) / 1000);
+      now = after;
       if (!this.requests.saturated()) {
         this.steppedBackUntil = 0; // the burst is over: what deliveries owed it is forgiven
         break;
       }
+      if (Date.now() - behindSince > this.stepBackMaxMs) break;
     }
-    this.metrics?.steppedBack(c.name, (performance.now() - began) / 1000);
   }
 
   /** Waits `ms`, or until {@link stop}. */
