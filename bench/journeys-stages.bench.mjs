@@ -310,6 +310,10 @@ async function main() {
       return { p50: at(0.5), p99: at(0.99), max: Math.round(x.at(-1) * 10) / 10 };
     };
     const stages = (await db.query("SELECT stage, count(*)::int AS n FROM journeys_stage WHERE journey = 'Lifecycle' GROUP BY stage ORDER BY min(stage_index)")).rows;
+    // How long the plugin's delivery stepped back for requests over the whole run (warm-up included): 0 when it never
+    // fell behind while the requests saturated the server (docs/plugins.md#when-requests-come-first-stepping-back-in-a-burst).
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.key}` } })).text();
+    const stepBack = /^rapport_delivery_step_back_seconds_total\{plugin="journeys"\} (\S+)$/m.exec(metrics);
     const result = {
       machine: machine(),
       seconds: SECONDS,
@@ -338,6 +342,7 @@ async function main() {
         return l.length ? pick(l, 0.99) : null;
       }),
       stageChanges: changes,
+      deliveryStepBackSeconds: stepBack ? Number(stepBack[1]) : 0,
       population: Object.fromEntries(stages.map((s) => [s.stage, s.n])),
       ...(childInfo.trace ? { trace: childInfo.trace } : {}),
     };

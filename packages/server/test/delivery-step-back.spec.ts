@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { definePlugin, type Change } from '@rapport/core/internal';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { Arg, Int, Query, Resolver } from 'type-graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from './support/until';
 
@@ -24,27 +25,34 @@ function slowPlugin(seen: string[], handleMs = HANDLE_MS) {
   }))();
 }
 
+@Resolver()
+class SlowResolver {
+  @Query(() => Boolean, { description: 'Answers after `ms` milliseconds: a request the server works on for that long.' })
+  async slowAnswer(@Arg('ms', () => Int) ms: number): Promise<boolean> {
+    await new Promise((r) => setTimeout(r, ms));
+    return true;
+  }
+}
+const slowQueries = definePlugin(() => ({ name: 'slow-queries', resolvers: [SlowResolver] }));
+
 /**
- * Requests in flight until `stop`: each sends its headers, then its body one byte at a time (within the request
- * timeout), so the server holds it open. `stop` ends them (their connections close).
+ * Requests in flight until `stop`: `n` clients, staggered, each sending a 300-ms GraphQL query as soon as its last one
+ * was answered, so the server always has one in hand. `stop` lets the ones in flight finish and sends no more.
  */
 function requestsInFlight(env: TestEnvironment, n: number): { stop(): void } {
-  const { hostname, port } = new URL(env.url);
-  const sockets = Array.from({ length: n }, () => {
-    const socket = net.connect(Number(port), hostname, () => {
-      socket.write(
-        `POST /v1/track HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${env.keys.ingest}\r\n` +
-          'Content-Type: application/json\r\nContent-Length: 20000\r\n\r\n',
-      );
-    });
-    socket.on('error', () => undefined);
-    return socket;
-  });
-  const drip = setInterval(() => sockets.forEach((s) => s.writable && s.write(' ')), 200);
+  let stopped = false;
+  const client = async (delay: number) => {
+    await new Promise((r) => setTimeout(r, delay));
+    try {
+      while (!stopped) await env.graphql('{ slowAnswer(ms: 300) }');
+    } catch {
+      // the server closed at the end of the test
+    }
+  };
+  for (let i = 0; i < n; i++) void client(i * 100);
   return {
     stop() {
-      clearInterval(drip);
-      sockets.forEach((s) => s.destroy());
+      stopped = true;
     },
   };
 }
@@ -71,8 +79,8 @@ afterEach(async () => {
 describe('deliveries step back while requests are in flight all the time', () => {
   it('a plugin behind waits its turn during the burst, and catches up once it is over', async () => {
     const seen: string[] = [];
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
-    load = requestsInFlight(env, 2);
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
+    load = requestsInFlight(env, 3);
     await new Promise((r) => setTimeout(r, 1200)); // a second of requests in flight: the request path is saturated
     expect((await env.post('/v1/batch', batch('burst', 150))).status).toBe(200);
     await new Promise((r) => setTimeout(r, 2000));
@@ -88,8 +96,8 @@ describe('deliveries step back while requests are in flight all the time', () =>
   it('one behind for longer than stepBackMaxMs runs at full speed though requests keep coming', async () => {
     const seen: string[] = [];
     // 100 ms a change at a share of 0.02 owes about 5 s of waiting after each one: the bound cuts the first wait short.
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 100)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 1000 } });
-    load = requestsInFlight(env, 2);
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 100), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 1000 } });
+    load = requestsInFlight(env, 3);
     await new Promise((r) => setTimeout(r, 1200));
     expect((await env.post('/v1/batch', batch('long', 60))).status).toBe(200);
     // Stepping back all along, 60 rounds would take minutes; after a second behind the plugin no longer waits.
@@ -101,8 +109,8 @@ describe('deliveries step back while requests are in flight all the time', () =>
   it('a wait ends as soon as the requests stop, not when the time owed runs out', async () => {
     const seen: string[] = [];
     // 150 ms a change at a share of 0.02 owes about 7 s of waiting after each one.
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 150)], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
-    load = requestsInFlight(env, 2);
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 150), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
+    load = requestsInFlight(env, 3);
     await new Promise((r) => setTimeout(r, 1200));
     expect((await env.post('/v1/batch', batch('owed', 10))).status).toBe(200);
     await until(() => seen.length, (n) => n >= 1, 10_000);
@@ -116,11 +124,25 @@ describe('deliveries step back while requests are in flight all the time', () =>
 
   it('without requests in flight a backlog is delivered at full speed: no step back', async () => {
     const seen: string[] = [];
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen)], delivery: { pollMs: 100, stepBackShare: 0.02 } });
+    env = await createTestEnvironment({ plugins: [slowPlugin(seen), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02 } });
     expect((await env.post('/v1/batch', batch('calm', 150))).status).toBe(200);
     await until(() => seen.length, (n) => n === 150, 20_000);
     expect(await steppedBackSeconds(env)).toBe(0);
   }, 40_000);
+
+  it('a request whose connection goes before its answer is no longer in flight (pipelined ones included)', async () => {
+    env = await createTestEnvironment({ plugins: [slowQueries()] });
+    const { hostname, port } = new URL(env.url);
+    const body = JSON.stringify({ query: '{ slowAnswer(ms: 400) }' });
+    const request = `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${env.keys.admin}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Two requests on one connection: the second one's answer waits behind the first; the connection goes meanwhile.
+    const socket = net.connect(Number(port), hostname, () => socket.write(request + request));
+    socket.on('error', () => undefined);
+    await until(() => env!.server.core.requestLoad.active, (n) => n === 2, 5_000, 10);
+    socket.destroy();
+    await until(() => env!.server.core.requestLoad.active, (n) => n === 0, 5_000, 20);
+  });
 
   it('refuses a share out of range at start, naming the key', async () => {
     await expect(createTestEnvironment({ delivery: { stepBackShare: 0 } })).rejects.toThrow(/delivery\.stepBackShare/);

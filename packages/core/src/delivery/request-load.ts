@@ -68,6 +68,11 @@ export class RequestLoad {
 
   private sampling(): void {
     if (this.timer) return;
+    // Sampling stops only after a whole idle window (or before the first request): the window up to now was idle. So
+    // a first request is measured against a full window, not against the few milliseconds it has lasted.
+    const t = this.now();
+    this.samples.length = 0;
+    this.samples.push([t - SAMPLE_MS * WINDOW_SAMPLES, this.busyUntil(t)]);
     this.sample();
     this.timer = setInterval(() => {
       this.sample();

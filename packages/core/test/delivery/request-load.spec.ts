@@ -67,6 +67,19 @@ describe('RequestLoad: how busy the request path is', () => {
     end();
   });
 
+  it('a first request (or the first after an idle spell) is measured against a whole window, idle before it', () => {
+    const end = load.begin();
+    advance(200);
+    expect(load.busyShare()).toBeLessThan(0.5); // 200 ms busy of the 700 since the idle window before it began
+    expect(load.saturated()).toBe(false);
+    end();
+    advance(2000);
+    const again = load.begin();
+    advance(100);
+    expect(load.busyShare()).toBeLessThan(0.5);
+    again();
+  });
+
   it('ending a request twice counts once; an idle second after a burst reads 0', () => {
     const end = load.begin();
     advance(1000);
