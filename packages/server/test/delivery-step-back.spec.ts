@@ -39,7 +39,7 @@ const slowQueries = definePlugin(() => ({ name: 'slow-queries', resolvers: [Slow
  * Requests in flight until `stop`: `n` clients, staggered, each sending a 300-ms GraphQL query as soon as its last one
  * was answered, so the server always has one in hand. `stop` lets the ones in flight finish and sends no more.
  */
-function requestsInFlight(env: TestEnvironment, n: number): { stop(): void } {
+function requestsInFlight(env: TestEnvironment, n: number): { stop(): Promise<void> } {
   let stopped = false;
   const client = async (delay: number) => {
     await new Promise((r) => setTimeout(r, delay));
@@ -49,10 +49,11 @@ function requestsInFlight(env: TestEnvironment, n: number): { stop(): void } {
       // the server closed at the end of the test
     }
   };
-  for (let i = 0; i < n; i++) void client(i * 100);
+  const clients = Array.from({ length: n }, (_, i) => client(i * 100));
   return {
-    stop() {
+    async stop() {
       stopped = true;
+      await Promise.all(clients);
     },
   };
 }
@@ -69,26 +70,36 @@ const batch = (prefix: string, n: number) => ({
 });
 
 let env: TestEnvironment | undefined;
-let load: { stop(): void } | undefined;
+let load: { stop(): Promise<void> } | undefined;
 afterEach(async () => {
-  load?.stop();
+  await load?.stop(); // the requests in flight are answered before the server closes
   await env?.close();
   env = load = undefined;
 });
 
+/**
+ * A server with the slow plugin (`handleMs` a change) and a share of 0.02, whose request path has been saturated for a
+ * second when `n` events are sent: the plugin falls behind during the burst.
+ */
+async function burstWhileBusy(seen: string[], handleMs: number, stepBackMaxMs: number, prefix: string, n: number): Promise<TestEnvironment> {
+  const e = await createTestEnvironment({ plugins: [slowPlugin(seen, handleMs), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs } });
+  env = e;
+  load = requestsInFlight(e, 3);
+  await new Promise((r) => setTimeout(r, 1200)); // a second of requests in flight: the request path is saturated
+  expect((await e.post('/v1/batch', batch(prefix, n))).status).toBe(200);
+  return e;
+}
+
 describe('deliveries step back while requests are in flight all the time', () => {
   it('a plugin behind waits its turn during the burst, and catches up once it is over', async () => {
     const seen: string[] = [];
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
-    load = requestsInFlight(env, 3);
-    await new Promise((r) => setTimeout(r, 1200)); // a second of requests in flight: the request path is saturated
-    expect((await env.post('/v1/batch', batch('burst', 150))).status).toBe(200);
+    const server = await burstWhileBusy(seen, HANDLE_MS, 60_000, 'burst', 150);
     await new Promise((r) => setTimeout(r, 2000));
     // At full speed two seconds deliver about 2000 / HANDLE_MS changes; stepping back, a fiftieth of that.
     const during = seen.length;
     expect(during).toBeLessThan(25);
-    expect(await steppedBackSeconds(env)).toBeGreaterThan(0.5);
-    load.stop();
+    expect(await steppedBackSeconds(server)).toBeGreaterThan(0.5);
+    void load!.stop();
     await until(() => seen.length, (n) => n === 150, 20_000);
     expect(seen).toEqual(Array.from({ length: 150 }, (_, i) => `burst-${i}`));
   }, 40_000);
@@ -96,27 +107,21 @@ describe('deliveries step back while requests are in flight all the time', () =>
   it('one behind for longer than stepBackMaxMs runs at full speed though requests keep coming', async () => {
     const seen: string[] = [];
     // 100 ms a change at a share of 0.02 owes about 5 s of waiting after each one: the bound cuts the first wait short.
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 100), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 1000 } });
-    load = requestsInFlight(env, 3);
-    await new Promise((r) => setTimeout(r, 1200));
-    expect((await env.post('/v1/batch', batch('long', 60))).status).toBe(200);
+    const server = await burstWhileBusy(seen, 100, 1000, 'long', 60);
     // Stepping back all along, 60 rounds would take minutes; after a second behind the plugin no longer waits.
     await until(() => seen.length, (n) => n === 60, 20_000);
-    expect(await steppedBackSeconds(env)).toBeGreaterThan(0);
-    expect(await steppedBackSeconds(env)).toBeLessThan(3);
+    expect(await steppedBackSeconds(server)).toBeGreaterThan(0);
+    expect(await steppedBackSeconds(server)).toBeLessThan(3);
   }, 40_000);
 
   it('a wait ends as soon as the requests stop, not when the time owed runs out', async () => {
     const seen: string[] = [];
     // 150 ms a change at a share of 0.02 owes about 7 s of waiting after each one.
-    env = await createTestEnvironment({ plugins: [slowPlugin(seen, 150), slowQueries()], delivery: { pollMs: 100, stepBackShare: 0.02, stepBackMaxMs: 60_000 } });
-    load = requestsInFlight(env, 3);
-    await new Promise((r) => setTimeout(r, 1200));
-    expect((await env.post('/v1/batch', batch('owed', 10))).status).toBe(200);
+    await burstWhileBusy(seen, 150, 60_000, 'owed', 10);
     await until(() => seen.length, (n) => n >= 1, 10_000);
     await new Promise((r) => setTimeout(r, 800)); // well into the wait
     const waiting = seen.length;
-    load.stop();
+    void load!.stop();
     const stopped = Date.now();
     await until(() => seen.length, (n) => n > waiting, 10_000, 20);
     expect(Date.now() - stopped).toBeLessThan(3000);

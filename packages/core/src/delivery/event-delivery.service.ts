@@ -84,8 +84,7 @@ export class EventDelivery {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 60_000;
-    this.stepBackShare = options.stepBackShare ?? 0.1;
-    if (!(this.stepBackShare >= 0.01 && this.stepBackShare <= 1)) throw new RangeError(`delivery.stepBackShare must be from 0.01 to 1, got ${this.stepBackShare}`);
+    this.stepBackShare = options.stepBackShare ?? 0.1; // from 0.01 to 1: the config's schema checks it
     this.stepBackMaxMs = options.stepBackMaxMs ?? 30_000;
     this.consumers = subscriptions.map(({ name, subscription, ctx }) => {
       const sub = subscription as DeliverySubscription<unknown>;

@@ -1,6 +1,7 @@
 /** How often the busy time is sampled, in ms, and how many samples make the window (half a second, {@link RequestLoad.busyShare}). */
 const SAMPLE_MS = 50;
 const WINDOW_SAMPLES = 10;
+const WINDOW_MS = SAMPLE_MS * WINDOW_SAMPLES;
 
 /**
  * How busy this process's request path is: the share of the last half second during which at least one request was in
@@ -43,11 +44,11 @@ export class RequestLoad {
   /** The share (0 to 1) of about the last half second during which a request was in flight. */
   busyShare(): number {
     const t = this.now();
-    // From the newest sample a window or more back; with none that old (a process just started, or a late timer), the
-    // oldest there is. Less than a sample's span of history is no evidence: 0.
-    let from = this.samples[0];
-    for (const s of this.samples) if (t - s[0] >= SAMPLE_MS * WINDOW_SAMPLES) from = s;
-    if (!from || t - from[0] < SAMPLE_MS) return 0;
+    // From the newest sample a window or more back (a late timer only makes the span longer; samples from before an
+    // idle spell count it as idle). Less than a window of history is no evidence: 0, so a first request is not judged
+    // on the few milliseconds it has lasted.
+    const from = this.samples.findLast(([at]) => t - at >= WINDOW_MS);
+    if (!from) return 0;
     return Math.min(1, (this.busyUntil(t) - from[1]) / (t - from[0]));
   }
 
@@ -68,11 +69,6 @@ export class RequestLoad {
 
   private sampling(): void {
     if (this.timer) return;
-    // Sampling stops only after a whole idle window (or before the first request): the window up to now was idle. So
-    // a first request is measured against a full window, not against the few milliseconds it has lasted.
-    const t = this.now();
-    this.samples.length = 0;
-    this.samples.push([t - SAMPLE_MS * WINDOW_SAMPLES, this.busyUntil(t)]);
     this.sample();
     this.timer = setInterval(() => {
       this.sample();
