@@ -96,6 +96,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     statementTimeoutMs: config.database.statementTimeoutMs,
     lockTimeoutMs: config.database.lockTimeoutMs,
     queryTimeoutMs: config.database.queryTimeoutMs,
+    preparedStatements: config.database.preparedStatements,
     entities: plugins.flatMap((p) => p.entities ?? []),
     migrations: plugins.flatMap((p) => p.migrations ?? []),
   });

@@ -18,6 +18,7 @@ export function builtInDefaults(): RapportConfig {
       statementTimeoutMs: 10_000,
       lockTimeoutMs: 0,
       queryTimeoutMs: 12_000,
+      preparedStatements: true,
     },
     identity: {
       limits: { user_id: 1 },

@@ -59,6 +59,10 @@ const database = z.strictObject({
     description: "PostgreSQL's `lock_timeout`, in ms (0: lock waits are bounded by `statementTimeoutMs` only).",
     env: 'RAPPORT_PG_LOCK_TIMEOUT_MS',
   }),
+  preparedStatements: key(z.boolean(), {
+    description: 'Keep the hottest reads (the profile bundle) as prepared statements on each connection: parsed and planned once per connection. Turn off behind a pooler that does not carry prepared statements across server connections (PgBouncer in transaction mode before 1.21).',
+    docDefault: '`true`',
+  }),
   queryTimeoutMs: key(ms(), {
     description: 'Client-side bound on one query\'s answer, in ms (0: none): the backstop for a server that stopped answering. Keep it above `statementTimeoutMs`.',
     env: 'RAPPORT_PG_QUERY_TIMEOUT_MS',

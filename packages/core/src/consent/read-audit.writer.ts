@@ -58,6 +58,8 @@ export class ReadAuditWriter {
         this.db.query(
           'SELECT rapport_audit_reads($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])',
           [all.map((e) => e.keyId), all.map((e) => e.actor), all.map((e) => e.profileId), all.map((e) => textArray(e.fields)), all.map((e) => e.purpose), all.map((e) => e.requestId)],
+          // Written alongside nearly every guarded read of personal data: parsed once per connection.
+          { prepare: true },
         ),
       )
       .then(

@@ -28,4 +28,10 @@ export interface DatabaseConfig {
    * `statement_timeout` cannot fire. Keep it above `statementTimeoutMs`.
    */
   queryTimeoutMs: number;
+  /**
+   * Keep the hottest reads (the profile bundle) as named prepared statements on each connection
+   * (default true; at most 32 texts). Turn off behind a pooler that does not carry them across server
+   * connections (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements: boolean;
 }

@@ -11,9 +11,26 @@ import { DatabaseUnavailableError, unavailability, unavailableReason } from './d
 
 /** Something that runs SQL: the pool, or one transaction. */
 export interface Queryable {
-  /** Runs one statement with positional parameters (`$1`, `$2`, ...). */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs one statement with positional parameters (`$1`, `$2`, ...). `options.prepare`: a hint that
+   * this text is run often (a hot read): the pool may keep it as a prepared statement on each
+   * connection (see {@link DatabaseOptions.preparedStatements}); others run it as any statement.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
 }
+
+/** How to run one statement. */
+export interface QueryOptions {
+  /** The text is run often: keep it parsed and planned on each connection when allowed. */
+  prepare?: boolean;
+}
+
+/**
+ * At most this many statement texts are kept prepared (the first ones asked): each costs memory in
+ * every pooled connection's backend for the connection's life, and the texts of a read depend on
+ * what a query selects, which callers choose.
+ */
+export const MAX_PREPARED_STATEMENTS = 32;
 
 /** Listener told of every SQL statement (tests count them; never used for logic). */
 export type QueryListener = (sql: string) => void;
@@ -76,6 +93,12 @@ export interface DatabaseTimeouts {
 export interface DatabaseOptions extends DatabaseTimeouts {
   url: string;
   poolSize?: number;
+  /**
+   * Whether statements run with `prepare` are kept as named prepared statements (default true).
+   * Off behind a pooler that does not carry them across server connections (PgBouncer in
+   * transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
   /** Entities added by plugins. */
   entities?: MixedList<Function | string | EntitySchema>;
   /** Migrations added by plugins; run after the core ones, ordered by their timestamp. */
@@ -112,6 +135,8 @@ export class Database implements Queryable {
   private readonly gate: AvailabilityGate;
   /** Connections running a statement, and since when. */
   private readonly running = new Map<PoolClient, number>();
+  /** Texts kept as prepared statements, with their names (see {@link preparedName}). */
+  private readonly prepared = new Map<string, string>();
   private stallTimer: NodeJS.Timeout | null = null;
   private tracer: StatementTracer | null = null;
   private acquireObserver: ((seconds: number, ok: boolean) => void) | null = null;
@@ -200,12 +225,12 @@ export class Database implements Queryable {
     return pool;
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
     for (const l of this.listeners) l(sql);
     const c = await this.checkout();
     let discard: Error | false = false;
     try {
-      return (await this.run(c.client, sql, params)).rows as T[];
+      return (await this.run(c.client, sql, params, options?.prepare ? this.preparedName(sql) : undefined)).rows as T[];
     } catch (err) {
       const dead = c.lost() ?? (unavailability(err) === 'connection' ? (err as Error) : null);
       if (dead) discard = dead;
@@ -312,13 +337,32 @@ export class Database implements Queryable {
     return Array.isArray(queue) ? queue : [];
   }
 
-  /** One statement on a checked-out connection, tracked so that a stalled server is noticed. */
-  private async run(client: PoolClient, sql: string, params?: unknown[]) {
+  /**
+   * The prepared statement's name for a text asked to be prepared: one per text, for the first
+   * {@link MAX_PREPARED_STATEMENTS} texts; none (run unprepared) past them or when turned off.
+   */
+  private preparedName(sql: string): string | undefined {
+    if (this.options.preparedStatements === false) return undefined;
+    let name = this.prepared.get(sql);
+    if (name === undefined && this.prepared.size < MAX_PREPARED_STATEMENTS) {
+      name = `rapport_${this.prepared.size + 1}`;
+      this.prepared.set(sql, name);
+    }
+    return name;
+  }
+
+  /**
+   * One statement on a checked-out connection, tracked so that a stalled server is noticed. With a
+   * `name`, a named prepared statement: `pg` parses it once per connection, and PostgreSQL plans it
+   * once per connection when its plan does not depend on the values (a generic plan after five runs).
+   */
+  private async run(client: PoolClient, sql: string, params?: unknown[], name?: string) {
     this.running.set(client, Date.now());
     this.watchStalls();
     try {
-      if (this.tracer) return await this.tracer(sql, () => client.query(sql, params as unknown[]));
-      return await client.query(sql, params as unknown[]);
+      const send = name ? () => client.query({ name, text: sql, values: params as unknown[] }) : () => client.query(sql, params as unknown[]);
+      if (this.tracer) return await this.tracer(sql, send);
+      return await send();
     } finally {
       this.running.delete(client);
     }

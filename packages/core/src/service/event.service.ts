@@ -68,6 +68,11 @@ function readFields(fields?: readonly EventField[] | null): EventField[] {
   return fields ? [...new Set([...ALWAYS, ...fields])] : (Object.keys(COLUMN) as EventField[]);
 }
 
+/** The columns a read of `fields` needs (all of them when not given; see {@link eventColumns}). */
+export function eventColumnNames(fields?: readonly EventField[] | null): string[] {
+  return readFields(fields).map((f) => COLUMN[f]);
+}
+
 /** Timestamp fields, which JSON carries as strings. */
 const DATE_FIELDS: EventField[] = ['timestamp', 'originalTimestamp', 'sentAt', 'receivedAt'];
 

@@ -1,8 +1,9 @@
 import type { Queryable } from '../database/database';
+import { NEWEST_EVENT_COLUMNS } from '../database/migrations/1763800000024-event-newest-function';
 import { ReadCoalescer } from '../database/read-coalescer';
 import type { Page } from '../pagination/cursor';
 import { checkFirst } from '../pagination/cursor';
-import { eventFromJson, eventJsonObject, MAX_EVENTS_PAGE, pageOf, type EventField, type EventRecord } from './event.service';
+import { eventColumnNames, eventFromJson, eventJsonObject, MAX_EVENTS_PAGE, pageOf, type EventField, type EventRecord } from './event.service';
 import {
   ASKED_AND_LIVE, CONSENTS_JSON, consentsFromJson, profileColumns, toProfile,
   type ConsentJson, type IdentityRecord, type ProfileWithConsents,
@@ -31,9 +32,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Reads profiles (following merges) with their consents (read in the same statement so that a
  * guarded field or `ctx.consentOf` costs no second round trip) and, as the query asks, their identities
  * and first events page, in one statement: the JSON of each child read is built by PostgreSQL next
- * to the profile row, as PostGraphile and Hasura compile a selection. The events page is read by
- * the same page function as {@link EventService.pagesOf}, so its order, plan and content are the
- * same. Concurrent requests with the same plan share the statement ({@link ReadCoalescer}).
+ * to the profile row, as PostGraphile and Hasura compile a selection. The events page is the
+ * profile's newest events in the order of {@link EventService.pagesOf}, read by `rapport_event_newest`
+ * (migration 1763800000024: planned once per connection, without `context` and `traits`) or, when the
+ * query selects those, by the page function; `flat-reads.spec.ts` checks both plans under skewed
+ * statistics. The statement is prepared (parsed and planned once per connection). Concurrent requests
+ * with the same plan share it ({@link ReadCoalescer}).
  */
 export class ProfileBundleReader {
   private readonly byPlan = new Map<string, ReadCoalescer<ProfileBundle>>();
@@ -70,12 +74,20 @@ export class ProfileBundleReader {
     }
     if (plan.events) {
       params.push(plan.events.first + 1);
-      parts.push(`(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
-                     FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
+      // Both read the profile's events in the index's order, whatever the statistics (a function with bitmap scans and
+      // sorts off): the columns-returning one (planned once per connection) when it has every column asked for.
+      const light = eventColumnNames(plan.events.fields).every((c) => (NEWEST_EVENT_COLUMNS as readonly string[]).includes(c));
+      parts.push(light
+        ? `(SELECT COALESCE(json_agg(${eventJsonObject('e', plan.events.fields)} ORDER BY e.timestamp DESC, e.id DESC), '[]'::json)
+              FROM rapport_event_newest(p.id, $2::int) e) AS events`
+        : `(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
+              FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
     }
     const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[]; identities?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> }>(
       `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`,
       params,
+      // The read of nearly every profile query: parsed and planned once per connection.
+      { prepare: true },
     );
     return new Map(
       rows.map((r) => {
