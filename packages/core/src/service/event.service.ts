@@ -138,7 +138,15 @@ function toPartialEvent(r: Record<string, unknown>): EventRecord {
 /** A page of `first` events from a read of `first + 1` (the extra one says there is a next page). */
 export function pageOf(list: EventRecord[], first: number): Page<EventRecord> {
   const nodes = list.slice(0, first);
-  return { nodes, hasNextPage: list.length > first, cursors: nodes.map((e) => encodeCursor([e.timestamp.toISOString(), e.id])) };
+  let cursors: string[] | undefined;
+  return {
+    nodes,
+    hasNextPage: list.length > first,
+    // Encoded when first asked for (a query that selects no cursor never pays for them).
+    get cursors() {
+      return (cursors ??= nodes.map((e) => encodeCursor([e.timestamp.toISOString(), e.id])));
+    },
+  };
 }
 
 /** Reads of events, newest first. */

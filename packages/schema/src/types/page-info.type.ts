@@ -8,11 +8,21 @@ export class PageInfo {
   @Field(() => String, { nullable: true }) endCursor: string | null;
 }
 
-/** Turns a core page into a Relay connection object. */
+/**
+ * Turns a core page into a Relay connection object. `edges` and `endCursor` are built when a query
+ * selects them: most select `nodes` only, and a page's cursors are encoded on first use.
+ */
 export function toConnection<T>(page: Page<T>): { edges: Array<{ cursor: string; node: T }>; nodes: T[]; pageInfo: PageInfo } {
   return {
-    edges: page.nodes.map((node, i) => ({ cursor: page.cursors[i], node })),
+    get edges() {
+      return page.nodes.map((node, i) => ({ cursor: page.cursors[i], node }));
+    },
     nodes: page.nodes,
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors[page.cursors.length - 1] ?? null },
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      get endCursor() {
+        return page.cursors[page.cursors.length - 1] ?? null;
+      },
+    },
   };
 }
