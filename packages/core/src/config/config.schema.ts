@@ -60,7 +60,7 @@ const database = z.strictObject({
     env: 'RAPPORT_PG_LOCK_TIMEOUT_MS',
   }),
   preparedStatements: key(z.boolean(), {
-    description: 'Keep the hottest reads (the profile bundle) as prepared statements on each connection: parsed and planned once per connection. Turn off behind a pooler that does not carry prepared statements across server connections (PgBouncer in transaction mode before 1.21).',
+    description: 'Keep the hottest reads (the profile bundle) as prepared statements on each connection: parsed and planned once per connection. Turn off behind a pooler in transaction mode that does not carry prepared statements across server connections (PgBouncer before 1.21, or later without `max_prepared_statements`); a server that loses one turns them off with a warning.',
     docDefault: '`true`',
   }),
   queryTimeoutMs: key(ms(), {

@@ -30,8 +30,9 @@ export interface DatabaseConfig {
   queryTimeoutMs: number;
   /**
    * Keep the hottest reads (the profile bundle) as named prepared statements on each connection
-   * (default true; at most 32 texts). Turn off behind a pooler that does not carry them across server
-   * connections (PgBouncer in transaction mode before 1.21).
+   * (default true; at most 32 texts). Turn off behind a pooler in transaction mode that does not carry
+   * them across server connections (PgBouncer before 1.21, or later without `max_prepared_statements`).
+   * When the server loses one, the statement is run again unprepared and preparing stops, with a warning.
    */
   preparedStatements: boolean;
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { hash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 import type { Logger as TypeOrmLogger } from 'typeorm';
@@ -31,6 +32,14 @@ export interface QueryOptions {
  * what a query selects, which callers choose.
  */
 export const MAX_PREPARED_STATEMENTS = 32;
+
+/**
+ * What PostgreSQL answers when a connection does not hold the prepared statements `pg` believes it
+ * parsed there (a pooler in transaction mode handing the session another server connection, a
+ * `DISCARD ALL` or `DEALLOCATE`): no such statement, one of that name already, or a different one's
+ * parameters.
+ */
+const PREPARED_STATEMENT_LOST = new Set(['26000' /* invalid_sql_statement_name */, '42P05' /* duplicate_prepared_statement */, '08P01' /* protocol_violation */]);
 
 /** Listener told of every SQL statement (tests count them; never used for logic). */
 export type QueryListener = (sql: string) => void;
@@ -95,8 +104,8 @@ export interface DatabaseOptions extends DatabaseTimeouts {
   poolSize?: number;
   /**
    * Whether statements run with `prepare` are kept as named prepared statements (default true).
-   * Off behind a pooler that does not carry them across server connections (PgBouncer in
-   * transaction mode before 1.21).
+   * Off behind a pooler in transaction mode that does not carry them across server connections.
+   * When the server loses one anyway, the statement runs again unprepared and preparing stops.
    */
   preparedStatements?: boolean;
   /** Entities added by plugins. */
@@ -137,6 +146,8 @@ export class Database implements Queryable {
   private readonly running = new Map<PoolClient, number>();
   /** Texts kept as prepared statements, with their names (see {@link preparedName}). */
   private readonly prepared = new Map<string, string>();
+  /** Set when the server lost a prepared statement (see {@link stopPreparing}). */
+  private preparingStopped = false;
   private stallTimer: NodeJS.Timeout | null = null;
   private tracer: StatementTracer | null = null;
   private acquireObserver: ((seconds: number, ok: boolean) => void) | null = null;
@@ -227,17 +238,38 @@ export class Database implements Queryable {
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
     for (const l of this.listeners) l(sql);
-    const c = await this.checkout();
-    let discard: Error | false = false;
-    try {
-      return (await this.run(c.client, sql, params, options?.prepare ? this.preparedName(sql) : undefined)).rows as T[];
-    } catch (err) {
-      const dead = c.lost() ?? (unavailability(err) === 'connection' ? (err as Error) : null);
-      if (dead) discard = dead;
-      throw this.translate(unavailability(err) ? err : (dead ?? err));
-    } finally {
-      c.release(discard);
+    let name = options?.prepare ? this.preparedName(sql) : undefined;
+    for (;;) {
+      const c = await this.checkout();
+      let discard: Error | false = false;
+      try {
+        return (await this.run(c.client, sql, params, name)).rows as T[];
+      } catch (err) {
+        if (name && PREPARED_STATEMENT_LOST.has((err as { code?: string }).code ?? '')) {
+          // The server does not hold what `pg` believes it prepared on this connection: drop the connection (its
+          // cache of parsed names is wrong), stop preparing, and run the statement again as a plain one.
+          discard = err as Error;
+          this.stopPreparing(err as Error);
+          name = undefined;
+          continue;
+        }
+        const dead = c.lost() ?? (unavailability(err) === 'connection' ? (err as Error) : null);
+        if (dead) discard = dead;
+        throw this.translate(unavailability(err) ? err : (dead ?? err));
+      } finally {
+        c.release(discard);
+      }
     }
+  }
+
+  /** Turns prepared statements off for the life of this pool, once, with a warning that says how to keep them off. */
+  private stopPreparing(err: Error): void {
+    if (this.preparingStopped) return;
+    this.preparingStopped = true;
+    this.options.logger?.warn(
+      { code: (err as { code?: string }).code, reason: err.message },
+      'prepared statements turned off: the database did not keep one on its connection (a pooler in transaction mode?); set database.preparedStatements: false to start without them',
+    );
   }
 
   /**
@@ -342,10 +374,12 @@ export class Database implements Queryable {
    * {@link MAX_PREPARED_STATEMENTS} texts; none (run unprepared) past them or when turned off.
    */
   private preparedName(sql: string): string | undefined {
-    if (this.options.preparedStatements === false) return undefined;
+    if (this.options.preparedStatements === false || this.preparingStopped) return undefined;
     let name = this.prepared.get(sql);
     if (name === undefined && this.prepared.size < MAX_PREPARED_STATEMENTS) {
-      name = `rapport_${this.prepared.size + 1}`;
+      // Named by the text, not by the order this process met it: two processes that share a server session (cluster
+      // workers behind a session pooler) never give one name to two texts.
+      name = `rapport_${hash('sha256', sql).slice(0, 24)}`;
       this.prepared.set(sql, name);
     }
     return name;

@@ -146,6 +146,9 @@ export function pageOf(list: EventRecord[], first: number): Page<EventRecord> {
     get cursors() {
       return (cursors ??= nodes.map((e) => encodeCursor([e.timestamp.toISOString(), e.id])));
     },
+    set cursors(value) {
+      cursors = value;
+    },
   };
 }
 

@@ -4,7 +4,9 @@ import { Database, MAX_PREPARED_STATEMENTS } from '../../src/database/database';
 
 // Statements run with `prepare` are kept as named prepared statements on each connection, for at most
 // MAX_PREPARED_STATEMENTS texts (each costs backend memory for the connection's life, and callers choose the texts),
-// and never when `preparedStatements` is off (a pooler that does not carry them across server connections).
+// and never when `preparedStatements` is off (a pooler that does not carry them across server connections). When the
+// server loses one (a pooler handing the session another connection, DISCARD ALL), the statement still answers and
+// preparing stops.
 let tdb: TestDatabase;
 const open: Database[] = [];
 
@@ -44,4 +46,19 @@ it('prepares nothing when preparedStatements is off', async () => {
   const db = await oneConnection(false);
   expect(await db.query('SELECT $1::int AS n', [7], { prepare: true })).toEqual([{ n: 7 }]);
   expect(await kept(db)).toBe(0);
+});
+
+it('answers a statement the server no longer holds, then stops preparing', async () => {
+  const warnings: string[] = [];
+  const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg), debug() {}, info() {}, error() {} } as never;
+  const db = new Database({ url: tdb.url, poolSize: 1, logger });
+  open.push(db);
+  await db.connect({ migrate: false });
+  expect(await db.query('SELECT $1::int + 1 AS n', [1], { prepare: true })).toEqual([{ n: 2 }]);
+  // Behind the driver's back, as a pooler in transaction mode or a session reset does.
+  await db.query('DEALLOCATE ALL');
+  expect(await db.query('SELECT $1::int + 1 AS n', [2], { prepare: true })).toEqual([{ n: 3 }]);
+  expect(await db.query('SELECT $1::int + 1 AS n', [3], { prepare: true })).toEqual([{ n: 4 }]);
+  expect(await kept(db)).toBe(0);
+  expect(warnings.filter((w) => w.startsWith('prepared statements turned off'))).toHaveLength(1);
 });

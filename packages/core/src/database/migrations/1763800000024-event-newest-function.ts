@@ -1,6 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The columns `rapport_event_newest` returns: every event column but the large JSON ones a page rarely selects. */
+/**
+ * The columns `rapport_event_newest` returns: every event column but the large JSON ones a page rarely selects.
+ * `ProfileBundleReader` reads them from here; a later migration that redefines the function must export its own list,
+ * and the reader import that one.
+ */
 export const NEWEST_EVENT_COLUMNS = [
   'id', 'message_id', 'profile_id', 'origin_profile_id', 'type', 'name', 'group_id', 'category', 'user_id', 'anonymous_id',
   'properties', 'timestamp', 'original_timestamp', 'sent_at', 'received_at',
