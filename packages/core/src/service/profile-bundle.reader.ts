@@ -58,33 +58,17 @@ export class ProfileBundleReader {
     let c = this.byPlan.get(key);
     if (!c) {
       if (this.byPlan.size > 256) this.byPlan.clear();
-      c = new ReadCoalescer<ProfileBundle>((ids) => this.load(ids, plan));
+      const sql = bundleStatement(plan);
+      c = new ReadCoalescer<ProfileBundle>((ids) => this.load(ids, plan, sql));
       this.byPlan.set(key, c);
     }
     return c;
   }
 
-  private async load(ids: string[], plan: ProfileReadPlan): Promise<Map<string, ProfileBundle>> {
-    const parts = [`q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents`];
-    const params: unknown[] = [ids];
-    if (plan.identities) {
-      parts.push(`(SELECT COALESCE(json_agg(json_build_object('type', i.type, 'value', i.value, 'profileId', i.profile_id,
-                         'originProfileId', i.origin_profile_id, 'firstSeenAt', i.first_seen_at) ORDER BY i.type, i.first_seen_at, i.value), '[]'::json)
-                     FROM rapport_identity i WHERE i.profile_id = p.id) AS identities`);
-    }
-    if (plan.events) {
-      params.push(plan.events.first + 1);
-      // Both read the profile's events in the index's order, whatever the statistics (a function with bitmap scans and
-      // sorts off): the columns-returning one (planned once per connection) when it has every column asked for.
-      const light = eventColumnNames(plan.events.fields).every((c) => (NEWEST_EVENT_COLUMNS as readonly string[]).includes(c));
-      parts.push(light
-        ? `(SELECT COALESCE(json_agg(${eventJsonObject('e', plan.events.fields)} ORDER BY e.timestamp DESC, e.id DESC), '[]'::json)
-              FROM rapport_event_newest(p.id, $2::int) e) AS events`
-        : `(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
-              FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
-    }
+  private async load(ids: string[], plan: ProfileReadPlan, sql: string): Promise<Map<string, ProfileBundle>> {
+    const params: unknown[] = plan.events ? [ids, plan.events.first + 1] : [ids];
     const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[]; identities?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> }>(
-      `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`,
+      sql,
       params,
       // The read of nearly every profile query: parsed and planned once per connection.
       { prepare: true },
@@ -101,4 +85,25 @@ export class ProfileBundleReader {
       }),
     );
   }
+}
+
+/** The bundle statement of a plan (`$1` the asked ids, `$2` the page size plus one): built once per plan. */
+function bundleStatement(plan: ProfileReadPlan): string {
+  const parts = [`q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents`];
+  if (plan.identities) {
+    parts.push(`(SELECT COALESCE(json_agg(json_build_object('type', i.type, 'value', i.value, 'profileId', i.profile_id,
+                       'originProfileId', i.origin_profile_id, 'firstSeenAt', i.first_seen_at) ORDER BY i.type, i.first_seen_at, i.value), '[]'::json)
+                   FROM rapport_identity i WHERE i.profile_id = p.id) AS identities`);
+  }
+  if (plan.events) {
+    // Both read the profile's events in the index's order, whatever the statistics (a function with bitmap scans and
+    // sorts off): the columns-returning one (planned once per connection) when it has every column asked for.
+    const light = eventColumnNames(plan.events.fields).every((c) => (NEWEST_EVENT_COLUMNS as readonly string[]).includes(c));
+    parts.push(light
+      ? `(SELECT COALESCE(json_agg(${eventJsonObject('e', plan.events.fields)} ORDER BY e.timestamp DESC, e.id DESC), '[]'::json)
+            FROM rapport_event_newest(p.id, $2::int) e) AS events`
+      : `(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
+            FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
+  }
+  return `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`;
 }

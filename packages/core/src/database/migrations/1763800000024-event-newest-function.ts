@@ -22,9 +22,8 @@ export const NEWEST_EVENT_COLUMNS = [
  * - **Why PL/pgSQL, and columns rather than the row:** the bundle called `rapport_event_page`, a SQL function returning
  *   whole `rapport_event` rows. A SQL function is planned again in every statement that calls it, and a whole row copies
  *   `context` and `traits` for every event. A PL/pgSQL function keeps its plan for the connection's life, and this one
- *   returns the columns without those two. Measured with pgbench on the bundle statement (prepared, 9 profiles a call):
- *   about 1.3x the statements a second of the row-returning function (bench/read-vs-postgraphile.bench.mjs has the
- *   whole-server figure).
+ *   returns the columns without those two. `bench/bundle-statement.bench.mjs` (pgbench on the bundle statement, prepared,
+ *   9 profiles a call): 1,867 statements a second against 1,426 with the row-returning function (docs/benchmarks.md).
  * - A selection that asks for `context` or `traits` still reads through `rapport_event_page`.
  */
 export class EventNewestFunction1763800000024 implements MigrationInterface {
