@@ -9,13 +9,19 @@
 // run also reports the CPU its server process spent per request, and the embedded PostgreSQL's
 // (from /proc: steadier than requests/s on a shared machine, and it shows where a difference lies).
 // Usage: npm run build && node bench/read-vs-postgraphile.bench.mjs [--profiles 10000] [--events 30] [--pairs 3] [--seconds 15] [--vacuum]
-//        [--rate N] [--baseline dir] [--baseline-node-args "max-semi-space-size=64"] [--servers rapport,postgraphile,unguarded,baseline]
+//        [--rate N] [--concurrent] [--baseline dir] [--baseline-node-args "max-semi-space-size=64"] [--servers rapport,postgraphile,unguarded,baseline]
 // --rate N: a fixed N requests/s per run instead of as many as 32 connections get; the CPU per request then
 // compares builds without the contention of a saturated 2-core machine (requests/s is then N for all).
 // --baseline dir: another built checkout of Rapport (`git worktree add /tmp/old <commit>`, `npm ci`, `npx tsc -b`),
 // run as a fourth server, guarded like the first, on the same database (its migrations must be the same): the
 // change's effect, read from `current / baseline` of each round. --baseline-node-args: Node options for the baseline
 // server only (with --baseline . it prices a Node flag on the same code).
+// --concurrent: the Rapport servers (guarded, unguarded, baseline) are loaded at the same time, each with its own 32
+// connections (with --rate N: at N requests/s each), and each one's CPU per request is its own process's plus that
+// of the PostgreSQL backends serving its pooled connections (matched by port). The machine's drift, which moves
+// separate runs by 20 to 40%, then weighs on every server alike: without --rate the servers share the machine and
+// their requests/s compare their costs; with it, their CPU per request does. PostGraphile is not run in this mode,
+// and the result goes to bench/results/read-vs-postgraphile-concurrent.json.
 // --vacuum: VACUUM (ANALYZE) the freshly seeded database before the warm-up, so that the first runs do not
 // pay for autovacuum and hint bits of the 310,000 new rows (the server that runs first, Rapport with the
 // guard, otherwise carries that PostgreSQL work in round 1).
@@ -27,6 +33,7 @@ import { startPostGraphile } from './lib/postgraphile.mjs';
 import { machine } from './lib/machine.mjs';
 import path from 'node:path';
 import { numberArg as arg, stringArg } from './lib/args.mjs';
+import { localPortsOf, processCpuSeconds } from './lib/process-cpu.mjs';
 
 const PROFILES = arg('profiles', 10_000);
 const EVENTS = arg('events', 30);
@@ -37,11 +44,13 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const WITH_UNGUARDED = !process.argv.includes('--no-guard-server');
 const VACUUM = process.argv.includes('--vacuum');
 const RATE = arg('rate', 0);
+const CONCURRENT = process.argv.includes('--concurrent');
 const BASELINE = stringArg('baseline', null);
 if (BASELINE && !fs.existsSync(path.join(BASELINE, 'bench/lib/server-child.cjs'))) throw new Error(`--baseline: ${BASELINE} holds no bench/lib/server-child.cjs`);
 // Given without their leading dashes (an option's value may not start with --): "max-semi-space-size=64".
 const BASELINE_NODE_ARGS = stringArg('baseline-node-args', '').split(' ').filter(Boolean).map((a) => `--${a.replace(/^-+/, '')}`);
 const SERVERS = new Set(stringArg('servers', 'rapport,postgraphile,unguarded,baseline').split(','));
+if (CONCURRENT) SERVERS.delete('postgraphile');
 
 const RAPPORT_QUERY = 'query($id: ID!) { profile(id: $id) { id traits identities { type value } events(first: 10) { nodes { type name timestamp properties } } } }';
 const PGL_QUERY = `query($id: UUID!) { rapportProfileById(id: $id) { id traits
@@ -151,6 +160,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rapport = await startServerProcess();
 const servers = [rapport];
+let admin = null;
 try {
   const baseline = BASELINE && SERVERS.has('baseline') ? await startServerProcess({ root: path.resolve(BASELINE), nodeArgs: BASELINE_NODE_ARGS, cpuProf: false, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
   if (baseline) servers.push(baseline);
@@ -201,12 +211,65 @@ try {
   if (baseline) await load(baseline.url, RAPPORT_QUERY, ids, rapportHeaders, 5);
 
   const pairs = [];
+  // --concurrent: every Rapport server at once, each at RATE, CPU from its process and its own backends.
+  if (CONCURRENT) {
+    admin = new (await import('pg')).default.Client({ connectionString: rapport.databaseUrl });
+    await admin.connect();
+  }
+  /** CPU seconds so far of each PostgreSQL backend serving a connection of process `pid`. */
+  const backendCpu = async (pid) => {
+    const { rows } = await admin.query('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [[...localPortsOf(pid)]]);
+    return new Map(rows.map((r) => [r.pid, processCpuSeconds(r.pid)]));
+  };
+  const together = [['rapport', rapport], ['unguarded', unguarded], ['baseline', baseline]].filter(([, s]) => s);
+  const concurrentRound = async () => {
+    // Backends are sampled every half second while the load runs: one a pool closes (idle) keeps the CPU it had.
+    const first = together.map(() => new Map());
+    const last = together.map(() => new Map());
+    const sample = async () => {
+      const now = await Promise.all(together.map(([, s]) => backendCpu(s.pid)));
+      now.forEach((m, k) => m.forEach((cpu, pid) => {
+        if (!first[k].has(pid)) first[k].set(pid, cpu);
+        last[k].set(pid, cpu);
+      }));
+    };
+    const node0 = together.map(([, s]) => processCpuSeconds(s.pid));
+    await sample();
+    const atStart = new Set(together.flatMap((_, k) => [...first[k].keys()]));
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await new Promise((r) => setTimeout(r, 500));
+        await sample();
+      }
+    })();
+    const loads = await Promise.all(together.map(([, s]) => load(s.url, RAPPORT_QUERY, ids, rapportHeaders, SECONDS)));
+    sampling = false;
+    await sampler;
+    await sample();
+    const round = {};
+    together.forEach(([name, s], k) => {
+      const n = loads[k].res.requests.total || 1;
+      let pgSeconds = 0;
+      // A backend first seen during the run started then: all its CPU is this run's.
+      for (const [pid, cpu] of last[k]) pgSeconds += cpu - (atStart.has(pid) ? first[k].get(pid) : 0);
+      round[name] = {
+        ...fig({ ...loads[k], serverCpuMsPerRequest: +(((processCpuSeconds(s.pid) - node0[k]) * 1000) / n).toFixed(3), postgresCpuMsPerRequest: +((pgSeconds * 1000) / n).toFixed(3) }),
+        backends: last[k].size,
+      };
+    });
+    return round;
+  };
   for (let i = 0; i < PAIRS; i++) {
     // The order rotates, so no server always runs first or last (caches, the machine's drift).
     const order = ['rapport', 'postgraphile', 'unguarded', 'baseline'].filter((n) => runs[n]);
     for (let k = 0; k < i % order.length; k++) order.push(order.shift());
-    const pair = {};
-    for (const name of order) if (runs[name]) pair[name] = fig(await runs[name]());
+    const pair = CONCURRENT ? await concurrentRound() : {};
+    if (!CONCURRENT) for (const name of order) if (runs[name]) pair[name] = fig(await runs[name]());
+    // At a fixed rate requests/s are the same for all: the guard's price is then its CPU per request (server and
+    // PostgreSQL), guarded over unguarded, minus one.
+    const cpuOf = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);
+    if (RATE && pair.unguarded) pair.cpuGuardCost = +(cpuOf(pair.rapport) / cpuOf(pair.unguarded) - 1).toFixed(3);
     if (pair.postgraphile) pair.ratio = +(pair.rapport.requestsPerSec / pair.postgraphile.requestsPerSec).toFixed(3);
     if (pair.unguarded) pair.guardCost = +(1 - pair.rapport.requestsPerSec / pair.unguarded.requestsPerSec).toFixed(3);
     if (pair.baseline) {
@@ -228,11 +291,15 @@ try {
       medianP99: { rapport: median(pairs.map((p) => p.rapport.p99)), postgraphile: median(pairs.map((p) => p.postgraphile.p99)) },
     } : {}),
     ...(unguarded ? { medianGuardCost: median(pairs.map((p) => p.guardCost)) } : {}),
+    ...(unguarded && RATE ? { medianCpuGuardCost: median(pairs.map((p) => p.cpuGuardCost)) } : {}),
+    concurrent: CONCURRENT,
     ...(baseline ? { medianOverBaseline: median(pairs.map((p) => p.overBaseline)), medianCpuOverBaseline: median(pairs.map((p) => p.cpuOverBaseline)) } : {}),
   };
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  fs.writeFileSync(new URL('./results/read-vs-postgraphile.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
-  console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost, medianOverBaseline: result.medianOverBaseline, medianCpuOverBaseline: result.medianCpuOverBaseline }));
+  // A concurrent run keeps its own file: the sequential rounds with PostGraphile are issue 14's figure.
+  fs.writeFileSync(new URL(CONCURRENT ? './results/read-vs-postgraphile-concurrent.json' : './results/read-vs-postgraphile.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost, medianCpuGuardCost: result.medianCpuGuardCost, medianOverBaseline: result.medianOverBaseline, medianCpuOverBaseline: result.medianCpuOverBaseline }));
 } finally {
+  await admin?.end();
   for (const s of servers.reverse()) await s.stop();
 }
