@@ -10,7 +10,6 @@ import { ProfileBundleReader } from '../src/service/profile-bundle.reader';
 // statements included): never a sort of a profile's events, never a bitmap scan of them.
 
 let env: TestEnvironment;
-let sql: Client;
 let heavy: string;
 let light: string;
 
@@ -23,7 +22,7 @@ async function user(userId: string, events: Array<Record<string, unknown>>, idFi
 
 /** Adds `count` events to a profile directly (the bulk of a large table), cycling types and names. */
 async function bulk(profileSql: string, count: number, tag: string): Promise<void> {
-  await sql.query(
+  await env.sql(
     `INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, properties, timestamp, received_at)
      SELECT $2 || '-' || n, pid, pid, t.type, t.name, '{}', '2025-01-01'::timestamptz + n * interval '1 minute', now()
        FROM (SELECT n, ${profileSql} AS pid FROM generate_series(1, $1::int) n) s
@@ -45,7 +44,7 @@ async function page(id: string, args: { first: number; after?: string; type?: st
 
 /** The same page computed by the obvious query. */
 async function expected(id: string, args: { first: number; type?: string; name?: string; before?: string }) {
-  const { rows } = await sql.query(
+  const rows = await env.sql(
     `SELECT type, name, timestamp FROM rapport_event WHERE profile_id = $1 AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR name = $3)
         AND ($4::timestamptz IS NULL OR timestamp < $4) ORDER BY timestamp DESC, id DESC LIMIT $5`,
     [id, args.type ?? null, args.name ?? null, args.before ?? null, args.first],
@@ -124,13 +123,8 @@ function expectIndexOrderedPlans(plans: string[]): void {
 
 beforeAll(async () => {
   env = await createTestEnvironment();
-  sql = new Client({ connectionString: env.database.url });
-  await sql.connect();
 });
-afterAll(async () => {
-  await sql?.end();
-  await env?.close();
-});
+afterAll(async () => env?.close());
 
 describe('events pages whatever the statistics', () => {
   it('a profile with 20,000 events among 4,000 profiles of one or two events, after ANALYZE', async () => {
@@ -141,16 +135,16 @@ describe('events pages whatever the statistics', () => {
     ]);
     await bulk(`'${heavy}'::uuid`, 20_000, 'heavy');
     await bulk(`md5('fr-few-' || (n % 4000))::uuid`, 6_000, 'few');
-    await sql.query('ANALYZE rapport_event');
+    await env.sql('ANALYZE rapport_event');
     await expectPagesRight(heavy);
     await expectPagesRight(light);
     expectIndexOrderedPlans(await pagePlans([heavy, light]));
   });
 
   it('the reverse: a profile of two events among 100 profiles of 300 events, after ANALYZE', async () => {
-    await sql.query(`DELETE FROM rapport_event WHERE message_id LIKE 'few-%'`);
+    await env.sql(`DELETE FROM rapport_event WHERE message_id LIKE 'few-%'`);
     await bulk(`md5('fr-many-' || (n % 100))::uuid`, 30_000, 'many');
-    await sql.query('ANALYZE rapport_event');
+    await env.sql('ANALYZE rapport_event');
     await expectPagesRight(light);
     await expectPagesRight(heavy);
     expectIndexOrderedPlans(await pagePlans([light, heavy]));
@@ -197,12 +191,12 @@ describe('profiles(filter: { seenSince })', () => {
     const d = await env.graphql(`mutation($id: ID!) { deleteProfile(id: $id) { profileIds } }`, { id: a });
     expect(d.body.errors).toBeUndefined();
     expect(await seen('2022-01-01T00:00:00Z')).not.toContain(a);
-    const { rows } = await sql.query('SELECT count(*)::int AS n FROM rapport_profile_activity WHERE profile_id = $1', [a]);
+    const rows = await env.sql('SELECT count(*)::int AS n FROM rapport_profile_activity WHERE profile_id = $1', [a]);
     expect(rows[0].n).toBe(0);
   });
 
   it('agrees with the events for every profile (the activity table is exact)', async () => {
-    const { rows } = await sql.query(`
+    const rows = await env.sql(`
       SELECT count(*)::int AS wrong FROM (
         SELECT profile_id, min(timestamp) AS f, max(timestamp) AS l FROM rapport_event GROUP BY profile_id) e
         FULL JOIN rapport_profile_activity a USING (profile_id)

@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
@@ -8,16 +7,10 @@ import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 // live profile an asked id leads to (a merged-away id follows its tombstone), with the right hasNextPage and a cursor
 // that continues it.
 let env: TestEnvironment;
-let sql: Client;
 beforeAll(async () => {
   env = await createTestEnvironment();
-  sql = new Client({ connectionString: env.database.url });
-  await sql.connect();
 });
-afterAll(async () => {
-  await sql?.end();
-  await env?.close();
-});
+afterAll(async () => env?.close());
 
 async function send(path: string, body: object): Promise<string> {
   const r = await env.post(path, body, { key: env.keys.admin });
@@ -45,7 +38,7 @@ it('reads the newest events in order, ties by id, for the live profile of a merg
   expect(r.status).toBe(200);
   expect(await send('/v1/alias', { userId: 'fp-user', previousId: 'fp-anon' })).toBe(survivor);
 
-  const { rows } = await sql.query(
+  const rows = await env.sql(
     `SELECT id::text, name, context FROM rapport_event WHERE profile_id = $1 ORDER BY timestamp DESC, id DESC`, [survivor],
   );
   // The identify, the anonymous track, five ties, the latest, and the alias itself.

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import type { RapportConfigInput } from '@rapport/core/internal';
 import { startServer, type RapportServer, type ServerOptions } from '@rapport/server';
 import { createTestDatabase, type TestDatabase } from './test-database';
@@ -19,6 +20,12 @@ export interface TestEnvironment {
   graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null; headers?: Record<string, string> }): Promise<HttpResult<{ data?: T; errors?: any[] }>>;
   /** POSTs to a path; `raw` bodies are sent as they are. */
   post<T = any>(path: string, body: unknown, options?: { key?: string | null; basic?: boolean; contentType?: string; raw?: boolean; headers?: Record<string, string> }): Promise<HttpResult<T>>;
+  /**
+   * Runs one SQL statement on the environment's database and returns its rows, on a connection of the test's own
+   * (not the server's pool: what the test reads or sets up directly, `ANALYZE`, `EXPLAIN`), opened on first use and
+   * closed by {@link close}.
+   */
+  sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
   /** Counts SQL statements run while `work` runs. */
   countSql<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
   /**
@@ -68,6 +75,7 @@ export async function createTestEnvironment(config: RapportConfigInput = {}, opt
 
 function environmentOf(server: RapportServer, database: TestDatabase, keys: TestEnvironment['keys'], afterClose: () => Promise<void>): TestEnvironment {
   const others: TestEnvironment[] = [];
+  let client: Promise<Client> | null = null;
   const env: TestEnvironment = {
     url: server.url,
     server,
@@ -91,6 +99,14 @@ function environmentOf(server: RapportServer, database: TestDatabase, keys: Test
         body: options.raw ? (body as string) : JSON.stringify(body),
       });
       return { status: res.status, body: (await parse(res)) as never, headers: res.headers };
+    },
+    async sql(text, params) {
+      client ??= (async () => {
+        const c = new Client({ connectionString: database.url });
+        await c.connect();
+        return c;
+      })();
+      return (await (await client).query(text, params)).rows;
     },
     async countSql(work) {
       const statements: string[] = [];
@@ -120,6 +136,9 @@ function environmentOf(server: RapportServer, database: TestDatabase, keys: Test
     },
     async close() {
       for (const o of others.splice(0)) await o.close();
+      const own = client;
+      client = null;
+      if (own) await (await own).end();
       await server.close();
       await afterClose();
     },
