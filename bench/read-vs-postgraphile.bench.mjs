@@ -22,6 +22,8 @@
 // separate runs by 20 to 40%, then weighs on every server alike: without --rate the servers share the machine and
 // their requests/s compare their costs; with it, their CPU per request does. PostGraphile is not run in this mode,
 // and the result goes to bench/results/read-vs-postgraphile-concurrent.json.
+// BENCH_CPU_PROF=1: a V8 CPU profile of each Rapport server in /tmp/prof (the baseline's aside); the rows are then
+// seeded through a server of their own, so the profiles hold the reads alone.
 // --vacuum: VACUUM (ANALYZE) the freshly seeded database before the warm-up, so that the first runs do not
 // pay for autovacuum and hint bits of the 310,000 new rows (the server that runs first, Rapport with the
 // guard, otherwise carries that PostgreSQL work in round 1).
@@ -166,7 +168,11 @@ try {
   if (baseline) servers.push(baseline);
   const unguarded = WITH_UNGUARDED && SERVERS.has('unguarded') ? await startServerProcess({ bench: { fieldGuard: false }, database: { url: rapport.databaseUrl, poolSize: 20 } }) : null;
   if (unguarded) servers.push(unguarded);
-  const ids = await seed(rapport);
+  // With BENCH_CPU_PROF, the rows go in through a server of their own, stopped before the load: the profiles
+  // then hold the reads alone, not the ingestion of 310,000 events.
+  const seeder = process.env.BENCH_CPU_PROF ? await startServerProcess({ cpuProf: false, database: { url: rapport.databaseUrl, poolSize: 20 } }) : rapport;
+  const ids = await seed(seeder);
+  if (seeder !== rapport) await seeder.stop();
   // A policy on each datum read: three traits (email is PII, so each read is audited), the
   // identities, the events, and the events' payload keys.
   for (const element of ['trait:email', 'trait:name', 'trait:plan', 'identities', 'events', 'event:*.properties.*']) {
