@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
-import { Client } from 'pg';
 import { loyaltyPlugin } from '../../../examples/custom-plugin/src';
 
 let env: TestEnvironment;
@@ -36,16 +35,13 @@ describe('data subject rights', () => {
     expect(del.body.errors).toBeUndefined();
     expect(del.body.data.deleteProfile.profileIds).toHaveLength(2); // the survivor and the merged-away profile
     expect(del.body.data.deleteProfile.suppressed).toBe(3);
-    const db = new Client({ connectionString: env.database.url });
-    await db.connect();
-    const counts = await db.query(`SELECT
+    const counts = await env.sql(`SELECT
       (SELECT count(*) FROM rapport_profile WHERE id = ANY($1::uuid[]))::int AS profiles,
       (SELECT count(*) FROM rapport_event WHERE profile_id = ANY($1::uuid[]))::int AS events,
       (SELECT count(*) FROM rapport_identity WHERE value IN ('gone-1', 'gone-anon', 'gone@example.com'))::int AS identities,
       (SELECT count(*) FROM loyalty_account WHERE profile_id = ANY($1::uuid[]))::int AS loyalty,
       (SELECT count(*) FROM rapport_suppression WHERE identity_hash LIKE '%gone%')::int AS clear_text`, [del.body.data.deleteProfile.profileIds]);
-    await db.end();
-    expect(counts.rows[0]).toEqual({ profiles: 0, events: 0, identities: 0, loyalty: 0, clear_text: 0 });
+    expect(counts[0]).toEqual({ profiles: 0, events: 0, identities: 0, loyalty: 0, clear_text: 0 });
     const again = await env.post('/v1/track', { userId: 'gone-1', event: 'Came back' }, { key: env.keys.admin });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ suppressed: true });

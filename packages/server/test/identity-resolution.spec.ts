@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { definePlugin, matching } from '@rapport/core/internal';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
@@ -216,15 +215,12 @@ describe('probabilistic identity resolution', () => {
   });
 
   it('resumes an unfinished run with its model instead of training again', async () => {
-    const db = new Client({ connectionString: env.database.url });
-    await db.connect();
-    const { rows } = await db.query(`INSERT INTO rapport_resolve_run (model_id, status) SELECT max(id), 'running' FROM rapport_match_model RETURNING model_id`);
-    const models = (await db.query('SELECT count(*)::int AS n FROM rapport_match_model')).rows[0].n;
+    const rows = await env.sql(`INSERT INTO rapport_resolve_run (model_id, status) SELECT max(id), 'running' FROM rapport_match_model RETURNING model_id`);
+    const models = (await env.sql('SELECT count(*)::int AS n FROM rapport_match_model'))[0].n;
     const r = await env.graphql(`mutation { runIdentityResolution { resumed } }`);
     expect(r.body.data.runIdentityResolution.resumed).toBe(true);
-    expect((await db.query('SELECT count(*)::int AS n FROM rapport_match_model')).rows[0].n).toBe(models); // no new training
-    expect((await db.query(`SELECT status FROM rapport_resolve_run WHERE model_id = $1 ORDER BY started_at DESC LIMIT 1`, [rows[0].model_id])).rows[0].status).toBe('done');
-    await db.end();
+    expect((await env.sql('SELECT count(*)::int AS n FROM rapport_match_model'))[0].n).toBe(models); // no new training
+    expect((await env.sql(`SELECT status FROM rapport_resolve_run WHERE model_id = $1 ORDER BY started_at DESC LIMIT 1`, [rows[0].model_id]))[0].status).toBe('done');
   });
 
   it('survives bad input: accents, non-Latin scripts, empty strings, absurd dates, wrong types', async () => {

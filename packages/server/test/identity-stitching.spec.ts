@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
@@ -150,11 +149,8 @@ describe('events never strand on a merged-away profile', () => {
       const results = await Promise.all(work);
       expect(results.every((r) => r.status === 200)).toBe(true);
     }
-    const db = new Client({ connectionString: env.database.url });
-    await db.connect();
-    const stranded = await db.query(`SELECT count(*)::int AS n FROM rapport_event e JOIN rapport_profile p ON p.id = e.profile_id WHERE p.merged_into IS NOT NULL`);
-    await db.end();
-    expect(stranded.rows[0].n).toBe(0);
+    const stranded = await env.sql(`SELECT count(*)::int AS n FROM rapport_event e JOIN rapport_profile p ON p.id = e.profile_id WHERE p.merged_into IS NOT NULL`);
+    expect(stranded[0].n).toBe(0);
     const p = await by('user_id', 'race-user-7');
     expect((await profile(p.id)).events.nodes).toHaveLength(1 + 2 + 1 + 10);
   });

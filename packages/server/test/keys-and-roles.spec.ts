@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
 
@@ -24,10 +23,7 @@ describe('API keys', () => {
     const { key, apiKey } = r.body.data.createApiKey;
     expect(key).toMatch(/^rk_[A-Za-z0-9_-]{32}$/);
     expect(apiKey).toMatchObject({ name: 'storefront', roles: ['app'], prefix: key.slice(0, 10) });
-    const db = new Client({ connectionString: env.database.url });
-    await db.connect();
-    const rows = (await db.query('SELECT * FROM rapport_api_key')).rows;
-    await db.end();
+    const rows = await env.sql('SELECT * FROM rapport_api_key');
     expect(JSON.stringify(rows)).not.toContain(key);
     expect(rows.find((k) => k.id === apiKey.id).key_hash).toMatch(/^[0-9a-f]{64}$/);
     const list = await env.graphql(`{ apiKeys { id name } }`);
