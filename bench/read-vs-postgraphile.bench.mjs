@@ -266,23 +266,28 @@ try {
     });
     return round;
   };
-  for (let i = 0; i < PAIRS; i++) {
+  /** Server and PostgreSQL CPU per request of one run, in ms. */
+  const cpuOf = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);
+  /** One round of sequential runs, one server after the other. */
+  const sequentialRound = async (i) => {
     // The order rotates, so no server always runs first or last (caches, the machine's drift).
     const order = ['rapport', 'postgraphile', 'unguarded', 'baseline'].filter((n) => runs[n]);
     for (let k = 0; k < i % order.length; k++) order.push(order.shift());
-    const pair = CONCURRENT ? await concurrentRound() : {};
-    if (!CONCURRENT) for (const name of order) if (runs[name]) pair[name] = fig(await runs[name]());
+    const round = {};
+    for (const name of order) round[name] = fig(await runs[name]());
+    return round;
+  };
+  for (let i = 0; i < PAIRS; i++) {
+    const pair = CONCURRENT ? await concurrentRound() : await sequentialRound(i);
     // At a fixed rate requests/s are the same for all: the guard's price is then its CPU per request (server and
     // PostgreSQL), guarded over unguarded, minus one.
-    const cpuOf = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);
     if (RATE && pair.unguarded) pair.cpuGuardCost = +(cpuOf(pair.rapport) / cpuOf(pair.unguarded) - 1).toFixed(3);
     if (pair.postgraphile) pair.ratio = +(pair.rapport.requestsPerSec / pair.postgraphile.requestsPerSec).toFixed(3);
     if (pair.unguarded) pair.guardCost = +(1 - pair.rapport.requestsPerSec / pair.unguarded.requestsPerSec).toFixed(3);
     if (pair.baseline) {
       pair.overBaseline = +(pair.rapport.requestsPerSec / pair.baseline.requestsPerSec).toFixed(3);
       // Server and PostgreSQL CPU per request, this build over the baseline's (below 1: cheaper).
-      const cpu = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);
-      pair.cpuOverBaseline = +(cpu(pair.rapport) / cpu(pair.baseline)).toFixed(3);
+      pair.cpuOverBaseline = +(cpuOf(pair.rapport) / cpuOf(pair.baseline)).toFixed(3);
     }
     pairs.push(pair);
     console.log(JSON.stringify({ pair: i + 1, ...pair }));

@@ -14,10 +14,7 @@ export function treeCpuSeconds(rootPid) {
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      // Fields after the command (in parentheses, which may hold spaces): state ppid ... utime(14) stime(15).
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(d), { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) });
+      stats.set(Number(d), statOf(d));
     } catch {
       // The process exited while we read.
     }
@@ -40,12 +37,18 @@ export function treeCpuSeconds(rootPid) {
 /** CPU seconds (user + system) one process has used so far; 0 once it is gone. */
 export function processCpuSeconds(pid) {
   try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
+    return statOf(pid).cpu / TICKS;
   } catch {
     return 0;
   }
+}
+
+/** A process's parent and CPU ticks (user + system) from `/proc/<pid>/stat`; throws once it is gone. */
+function statOf(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command (in parentheses, which may hold spaces): state ppid ... utime(14) stime(15).
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
 }
 
 /** Local TCP ports of a process's sockets (from its file descriptors and /proc/net/tcp{,6}). */
