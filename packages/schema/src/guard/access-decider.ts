@@ -155,8 +155,8 @@ export class AccessDecider {
    * (identity types) the guard audits, each with the consent states (of the request's purpose) that
    * allow it: of the trait keys and identity types policies name and the configured PII keys, those
    * that are personal data, allowed in some state, and (traits) have no deeper path a policy names,
-   * whose reads the guard decides and audits on their own. None for a collection a policy governs as
-   * a whole. Worked out once per decider (its policy snapshot, roles and purpose) and selection; a
+   * whose reads the guard decides and audits on their own; under a policy on the collection itself,
+   * only in the states it allows too (none if that policy is PII). Worked out once per decider (its policy snapshot, roles and purpose) and selection; a
    * read's statement writes the audit rows they predict (`ReadAuditIntent` in core).
    */
   auditCandidates(selects: { traits: boolean; identities: boolean }): readonly ReadAuditCandidate[] {
@@ -168,8 +168,15 @@ export class AccessDecider {
   }
 
   private candidatesOf(kind: 'trait' | 'identity'): ReadAuditCandidate[] {
-    const collection = kind === 'trait' ? 'traits' : 'identities';
-    if (this.elementPolicies.some((e) => e.element.kind === 'collection' && e.element.name === collection)) return [];
+    // A policy on the collection decides the field as a whole first: its data are read only in the
+    // states it allows. Audited itself when it is PII: not predicted (the request writes that row).
+    const name = kind === 'trait' ? 'traits' : 'identities';
+    let whole: readonly ConsentState[] = ANY_CONSENT_STATE;
+    if (this.guarded('Profile', name)) {
+      const c = this.statesAllowing({ kind: 'collection', name });
+      if (!c || c.pii) return [];
+      whole = c.states;
+    }
     const keys = new Set<string>(kind === 'trait' ? this.input.piiTraits : [...IDENTITY_TRAITS]);
     for (const { element: e } of this.elementPolicies) {
       if (kind === 'trait' && e.kind === 'trait' && !e.path.includes('.')) keys.add(e.path);
@@ -178,14 +185,23 @@ export class AccessDecider {
     const out: ReadAuditCandidate[] = [];
     for (const key of keys) {
       const d: Datum = kind === 'trait' ? { kind, path: key } : { kind, type: key };
-      const p = this.prepare(d);
-      if (!p.pii || this.nested(d).length) continue;
-      const v = p.verdict;
-      if (v.kind === 'consent' && v.purpose !== this.input.purpose) continue;
-      const states = ANY_CONSENT_STATE.filter((s) => this.decideDatum(d, v.kind === 'consent' ? { [v.purpose]: s } : {}).allowed);
+      const mine = this.statesAllowing(d);
+      if (!mine?.pii || this.nested(d).length) continue;
+      const states = mine.states.filter((s) => whole.includes(s));
       if (states.length) out.push({ kind, key, field: AccessDecider.nameOf(d), states });
     }
     return out;
+  }
+
+  /**
+   * The consent states of the request's purpose in which a datum is allowed, and whether it is
+   * personal data; null when its decision depends on another purpose's state.
+   */
+  private statesAllowing(d: Datum): { states: readonly ConsentState[]; pii: boolean } | null {
+    const p = this.prepare(d);
+    const v = p.verdict;
+    if (v.kind === 'consent' && v.purpose !== this.input.purpose) return null;
+    return { states: ANY_CONSENT_STATE.filter((s) => this.decideDatum(d, v.kind === 'consent' ? { [v.purpose]: s } : {}).allowed), pii: p.pii };
   }
 
   /** The part of a datum's decision that does not depend on the profile (filters and lookups). */
