@@ -177,9 +177,10 @@ describe.each([false, true])('the audit written by the reading statement (polici
 
   it('when the reading statement cannot write the audit, the profile is read without it and the request audits its reads itself', async () => {
     const id = pids.get('granted/true')!;
-    // A fault in the audit part only: the log refuses rows inserted by a statement that reads profiles.
+    // A fault in the audit part only: the log refuses rows inserted by a statement that reads profiles
+    // (rapport_audit_reads, the request's own write, reads none).
     await env.sql(`CREATE FUNCTION ra_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF current_query() LIKE '%WITH b AS MATERIALIZED%' THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$`);
+      BEGIN IF current_query() LIKE '%JOIN rapport_profile%' THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$`);
     await env.sql('CREATE TRIGGER ra_refuse BEFORE INSERT ON rapport_audit_log FOR EACH ROW EXECUTE FUNCTION ra_refuse()');
     try {
       const { result, statements } = await env.countSql(() => readAudited(SELECTIONS.bundle, id, 'p_consent'));

@@ -43,44 +43,51 @@ export interface ReadAuditIntent {
 }
 
 /**
- * The audit part of a profile read (see `ProfileBundleReader`): appended to a statement whose
- * materialised CTE `b` holds the read profiles (`asked`, `id`, `traits`), with its parameters from
- * `$first` on ({@link auditParams}). It writes one `read` row per intent and profile that holds a
- * candidate (the trait key in its traits, an identity of the type) its consent state allows, with `synchronous_commit` off for its transaction (as
- * `rapport_audit_reads` does: the row is committed, without waiting for the WAL flush, before the
- * statement returns), and adds to each row of `b` an `audited` column: the rows written for that
- * profile (`id`, `ix`: the intent's position from 1, `fields`).
+ * The audit part of a profile read (see `ProfileBundleReader`), put before its `SELECT`, with its
+ * parameters from `$first` on ({@link auditParams}). It reads the asked profiles' live rows
+ * itself (their id and traits: the statement's one snapshot, so what its `SELECT` reads too), writes
+ * one `read` row per intent and asked id whose profile holds a candidate (the trait key in its
+ * traits, an identity of the type) its consent state allows (two asked ids of one profile: two rows,
+ * the second removed after the guard), with `synchronous_commit` off for its transaction
+ * (as `rapport_audit_reads` does: the row is committed, without waiting for the WAL flush, before the
+ * statement returns). The `SELECT` adds {@link AUDITED_COLUMN} for its profile `p`.
  */
-export function auditedSelect(first: number): string {
+export function auditWith(first: number): string {
   const p = (i: number) => `$${first + i}`;
   const bit = consentStateBitSql('c');
-  return `,
-    x AS MATERIALIZED (
-      SELECT nextval('rapport_audit_log_id_seq'::regclass) AS id, y.ix, y.profile_id, y.fields
-        FROM (SELECT DISTINCT ON (a.ix, b.id) a.ix, b.id AS profile_id, f.fields
-                FROM unnest(${p(0)}::int[], ${p(1)}::uuid[]) AS a(ix, asked)
-                JOIN b ON b.asked = a.asked
-                CROSS JOIN LATERAL (SELECT ${bit} AS bit FROM (SELECT) AS one
-                                      LEFT JOIN rapport_consent c ON c.profile_id = b.id AND c.purpose = (${p(2)}::text[])[a.ix]) s
-                CROSS JOIN LATERAL (SELECT array_agg(cd.field ORDER BY cd.field COLLATE "C") AS fields
-                                      FROM unnest(${p(3)}::int[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::int[], ${p(10)}::boolean[]) AS cd(ix, key, field, states, trait)
-                                     WHERE cd.ix = a.ix AND cd.states & s.bit <> 0
-                                       AND CASE WHEN cd.trait THEN b.traits ? cd.key
-                                                ELSE EXISTS (SELECT 1 FROM rapport_identity i WHERE i.profile_id = b.id AND i.type = cd.key) END) f
-               WHERE f.fields IS NOT NULL
-               ORDER BY a.ix, b.id) y
-       WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL),
+  // Candidates come in sets (the intents of one decider share theirs), each sorted by field: the
+  // fields aggregate in that order (a difference would only be corrected after the guard). A
+  // profile's identity types are read by its profile index alone: with the type in the condition
+  // too, the generic plan ANDs in the (type, value) index and scans every identity of that type.
+  return `WITH x AS MATERIALIZED (
+      SELECT nextval('rapport_audit_log_id_seq'::regclass) AS id, a.ix, r.id AS profile_id, f.fields
+        FROM unnest(${p(0)}::int[], ${p(1)}::uuid[]) AS a(ix, asked)
+        JOIN rapport_profile o ON o.id = a.asked
+        JOIN rapport_profile r ON r.id = COALESCE(o.merged_into, o.id)
+        CROSS JOIN LATERAL (SELECT ${bit} AS bit FROM (SELECT) AS one
+                              LEFT JOIN rapport_consent c ON c.profile_id = r.id AND c.purpose = (${p(2)}::text[])[a.ix]) s
+        CROSS JOIN LATERAL (SELECT array_agg(cd.field) AS fields
+                              FROM unnest(${p(4)}::int[], ${p(5)}::text[], ${p(6)}::text[], ${p(7)}::int[], ${p(8)}::boolean[]) AS cd(set, key, field, states, trait)
+                             WHERE cd.set = (${p(3)}::int[])[a.ix] AND cd.states & s.bit <> 0
+                               AND CASE WHEN cd.trait THEN r.traits ? cd.key
+                                        ELSE cd.key = ANY (ARRAY(SELECT i.type FROM rapport_identity i WHERE i.profile_id = r.id)) END) f
+       WHERE f.fields IS NOT NULL AND set_config('synchronous_commit', 'off', true) IS NOT NULL),
     w AS (INSERT INTO rapport_audit_log (id, key_id, actor, action, profile_id, fields, purpose, request_id)
-          SELECT x.id, (${p(7)}::uuid[])[x.ix], (${p(8)}::text[])[x.ix], 'read', x.profile_id, x.fields, (${p(2)}::text[])[x.ix], (${p(9)}::text[])[x.ix]
+          SELECT x.id, (${p(9)}::uuid[])[x.ix], (${p(10)}::text[])[x.ix], 'read', x.profile_id, x.fields, (${p(2)}::text[])[x.ix], (${p(11)}::text[])[x.ix]
             FROM x)
-  SELECT b.*, (SELECT json_agg(json_build_object('id', x.id::text, 'ix', x.ix, 'fields', x.fields)) FROM x WHERE x.profile_id = b.id) AS audited FROM b`;
+  `;
 }
 
-/** The parameters of {@link auditedSelect} for intents, each with the asked ids it reads. */
+/** The column {@link auditWith}'s `SELECT` adds: the rows written for its profile `p` (`id`, `ix`: the intent's position from 1, `fields`). */
+export const AUDITED_COLUMN = `(SELECT json_agg(json_build_object('id', x.id::text, 'ix', x.ix, 'fields', x.fields)) FROM x WHERE x.profile_id = p.id) AS audited`;
+
+/** The parameters of {@link auditWith} for intents, each with the asked ids it reads. */
 export function auditParams(calls: ReadonlyArray<{ intent: ReadAuditIntent; ids: readonly string[] }>): unknown[] {
   const askedIx: number[] = [];
   const asked: string[] = [];
-  const candIx: number[] = [];
+  const intentSet: number[] = [];
+  const sets = new Map<readonly ReadAuditCandidate[], number>();
+  const candSet: number[] = [];
   const keys: string[] = [];
   const fields: string[] = [];
   const masks: number[] = [];
@@ -90,18 +97,23 @@ export function auditParams(calls: ReadonlyArray<{ intent: ReadAuditIntent; ids:
       askedIx.push(i + 1);
       asked.push(id);
     }
-    for (const c of intent.candidates) {
-      candIx.push(i + 1);
-      keys.push(c.key);
-      fields.push(c.field);
-      masks.push(consentStateMask(c.states));
-      traits.push(c.kind === 'trait');
+    let set = sets.get(intent.candidates);
+    if (set === undefined) {
+      sets.set(intent.candidates, (set = sets.size + 1));
+      for (const c of [...intent.candidates].sort((x, y) => (x.field < y.field ? -1 : x.field > y.field ? 1 : 0))) {
+        candSet.push(set);
+        keys.push(c.key);
+        fields.push(c.field);
+        masks.push(consentStateMask(c.states));
+        traits.push(c.kind === 'trait');
+      }
     }
+    intentSet.push(set);
   });
   const intents = calls.map((c) => c.intent);
   return [
-    askedIx, asked, intents.map((x) => x.purpose), candIx, keys, fields, masks,
-    intents.map((x) => x.keyId), intents.map((x) => x.actor), intents.map((x) => x.requestId), traits,
+    askedIx, asked, intents.map((x) => x.purpose), intentSet, candSet, keys, fields, masks, traits,
+    intents.map((x) => x.keyId), intents.map((x) => x.actor), intents.map((x) => x.requestId),
   ];
 }
 

@@ -2,7 +2,7 @@ import type { Queryable } from '../database/database';
 import { NEWEST_EVENT_COLUMNS } from '../database/migrations/1763800000024-event-newest-function';
 import { DatabaseUnavailableError } from '../database/database-unavailable.error';
 import { ReadCoalescer } from '../database/read-coalescer';
-import { auditedSelect, auditParams, deliverAudited, type ReadAuditIntent } from '../consent/read-audit.intent';
+import { AUDITED_COLUMN, auditParams, auditWith, deliverAudited, type ReadAuditIntent } from '../consent/read-audit.intent';
 import type { Page } from '../pagination/cursor';
 import { checkFirst } from '../pagination/cursor';
 import { eventColumnNames, eventFromJson, eventJsonObject, MAX_EVENTS_PAGE, pageOf, type EventField, type EventRecord } from './event.service';
@@ -42,7 +42,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * with the same plan share it ({@link ReadCoalescer}).
  *
  * A read may carry a request's {@link ReadAuditIntent}: the statement then also writes the audit rows
- * it predicts (`auditedSelect`), so a guarded read of personal data needs no audit statement of its
+ * it predicts (`auditWith`), so a guarded read of personal data needs no audit statement of its
  * own. Should that statement fail for any reason but the database being unavailable, the batch is
  * read again without the audit, and the requests audit their reads as they would have without an
  * intent (a network fault after the statement committed would then log those reads twice: the log
@@ -73,7 +73,7 @@ export class ProfileBundleReader {
     if (!c) {
       if (this.byPlan.size > 256) this.byPlan.clear();
       const sql = bundleStatement(plan);
-      const audited = `WITH b AS MATERIALIZED (${sql})${auditedSelect(plan.events ? 3 : 2)}`;
+      const audited = bundleStatement(plan, true);
       c = new ReadCoalescer<ProfileBundle, ReadAuditIntent>((ids, calls) => this.load(ids, plan, calls.length ? audited : sql, calls));
       this.byPlan.set(key, c);
     }
@@ -125,9 +125,13 @@ type BundleRow = Record<string, unknown> & {
   audited?: Array<{ id: string; ix: number; fields: string[] }> | null;
 };
 
-/** The bundle statement of a plan (`$1` the asked ids, `$2` the page size plus one): built once per plan. */
-function bundleStatement(plan: ProfileReadPlan): string {
+/**
+ * The bundle statement of a plan (`$1` the asked ids, `$2` the page size plus one), with the audit
+ * part (`auditWith`, its parameters next) when `audited`: built once per plan.
+ */
+function bundleStatement(plan: ProfileReadPlan, audited = false): string {
   const parts = [`q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents`];
+  if (audited) parts.push(AUDITED_COLUMN);
   if (plan.identities) {
     parts.push(`(SELECT COALESCE(json_agg(json_build_object('type', i.type, 'value', i.value, 'profileId', i.profile_id,
                        'originProfileId', i.origin_profile_id, 'firstSeenAt', i.first_seen_at) ORDER BY i.type, i.first_seen_at, i.value), '[]'::json)
@@ -143,5 +147,5 @@ function bundleStatement(plan: ProfileReadPlan): string {
       : `(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
             FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
   }
-  return `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`;
+  return `${audited ? auditWith(plan.events ? 3 : 2) : ''}SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`;
 }
