@@ -29,7 +29,6 @@ export * from './service/event.service';
 export { EventPageCoalescer, pageShapeOf } from './service/event-page.coalescer';
 export { ProfileBundleReader, PROFILE_ONLY, type ProfileBundle, type ProfileReadPlan } from './service/profile-bundle.reader';
 export { ReadAuditWriter, type ReadAuditEntry } from './consent/read-audit.writer';
-export { ANY_CONSENT_STATE, type ReadAuditCandidate, type ReadAuditIntent, type WrittenReadAudit } from './consent/read-audit.intent';
 export * from './service/api-key.service';
 export type { DeliveryOptions } from './delivery/delivery.config';
 export { EventDelivery } from './delivery/event-delivery.service';

@@ -1,4 +1,4 @@
-import { LEGAL_BASES, PARTIAL_GRANT_SOURCE, allowingStates, type ConsentState } from './legal-basis';
+import { LEGAL_BASES, PARTIAL_GRANT_SOURCE, allowingStates } from './legal-basis';
 
 const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 const PURPOSE = /^[a-z][a-z0-9_-]*$/;
@@ -30,29 +30,4 @@ export function consentAllowsSql(profileColumn: string, purpose: string): string
   return `EXISTS (SELECT 1 FROM rapport_profile __rapport_t
       LEFT JOIN rapport_consent __rapport_c ON __rapport_c.profile_id = COALESCE(__rapport_t.merged_into, __rapport_t.id) AND __rapport_c.purpose = '${purpose}'
      WHERE __rapport_t.id = ${profileColumn} AND (${granted} OR (${none} AND ${basisAllowsNone})))`;
-}
-
-/** The bit of each consent state in {@link consentStateBitSql}'s value and in a read audit candidate's mask. */
-export const CONSENT_STATE_BITS: Readonly<Record<ConsentState, number>> = Object.freeze({ granted: 1, expired: 2, denied: 4, none: 8 });
-
-/** The mask of a set of consent states (see {@link CONSENT_STATE_BITS}). */
-export function consentStateMask(states: readonly ConsentState[]): number {
-  return states.reduce((m, s) => m | CONSENT_STATE_BITS[s], 0);
-}
-
-/**
- * {@link consentStateOf} as a SQL integer expression (the state's bit in {@link CONSENT_STATE_BITS})
- * over a row of `rapport_consent` under the alias `c`, LEFT JOINed (no row: `none`). A test checks
- * it against {@link consentStateOf} on every kind of record.
- *
- * @throws RangeError when `c` is not a plain alias.
- */
-export function consentStateBitSql(c: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c)) throw new RangeError(`c must be a table alias: "${c}"`);
-  const b = CONSENT_STATE_BITS;
-  const expired = `(${c}.expires_at IS NOT NULL AND ${c}.expires_at <= now())`;
-  return `CASE WHEN ${c}.profile_id IS NULL THEN ${b.none}
-      WHEN ${c}.source = '${PARTIAL_GRANT_SOURCE}' THEN CASE WHEN ${expired} THEN ${b.expired} ELSE ${b.none} END
-      WHEN NOT ${c}.granted THEN ${b.denied}
-      WHEN ${expired} THEN ${b.expired} ELSE ${b.granted} END`;
 }

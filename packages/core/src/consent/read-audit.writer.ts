@@ -23,8 +23,8 @@ export class ReadAuditWriter {
   private pending: Array<{ entries: ReadAuditEntry[]; resolve(): void; reject(err: unknown): void }> = [];
   private rows = 0;
   private scheduled = false;
-  /** Statements issued, calls answered and corrections made, for tests and metrics. */
-  readonly stats = { writes: 0, calls: 0, amends: 0 };
+  /** Statements issued and calls answered, for tests and metrics. */
+  readonly stats = { writes: 0, calls: 0 };
 
   constructor(private readonly db: Queryable, private readonly maxRows = 1000) {}
 
@@ -41,22 +41,6 @@ export class ReadAuditWriter {
         setImmediate(() => this.flush());
       }
     });
-  }
-
-  /**
-   * Corrects rows a read wrote ahead of the guard (`ReadAuditIntent`): sets the fields of each row in
-   * `update` to what the guard audited, and removes the rows in `remove` (the guard audited nothing
-   * of that profile for the request). Resolves when committed; rare, so not shared between requests.
-   */
-  async amend(update: ReadonlyArray<{ id: string; fields: string[] }>, remove: readonly string[]): Promise<void> {
-    if (!update.length && !remove.length) return;
-    this.stats.amends++;
-    await this.db.query(
-      `WITH u AS (UPDATE rapport_audit_log l SET fields = x.f::text[]
-                    FROM unnest($1::bigint[], $2::text[]) AS x(id, f) WHERE l.id = x.id AND l.action = 'read')
-       DELETE FROM rapport_audit_log WHERE id = ANY($3::bigint[]) AND action = 'read'`,
-      [update.map((u) => u.id), update.map((u) => textArray(u.fields)), remove],
-    );
   }
 
   private flush(): void {

@@ -1,7 +1,6 @@
 /** One caller's share of a coalesced read. */
-interface Waiter<V, X> {
+interface Waiter<V> {
   keys: readonly string[];
-  extra: X | undefined;
   resolve(found: Map<string, V>): void;
   reject(err: unknown): void;
 }
@@ -17,29 +16,26 @@ interface Waiter<V, X> {
  * call). Values are not shared between callers: a key two callers ask for in the same batch is
  * cloned for the second, so a caller may change what it gets. A failed load fails every caller of
  * its batch.
- *
- * A caller may hand an `extra` with its keys (what the load is to do besides reading, for that caller:
- * the read audit of a request, for one): `load` gets the extras of its batch with each one's keys.
  */
-export class ReadCoalescer<V, X = never> {
-  private waiters: Array<Waiter<V, X>> = [];
+export class ReadCoalescer<V> {
+  private waiters: Array<Waiter<V>> = [];
   private keys = new Set<string>();
   private scheduled = false;
   /** Loads issued and calls answered, for tests and metrics. */
   readonly stats = { loads: 0, calls: 0 };
 
   constructor(
-    private readonly load: (keys: string[], extras: Array<{ extra: X; keys: readonly string[] }>) => Promise<Map<string, V>>,
+    private readonly load: (keys: string[]) => Promise<Map<string, V>>,
     private readonly clone: (value: V) => V = structuredClone,
     /** A batch reaching this many distinct keys is loaded at once. */
     private readonly maxKeys = 1000,
   ) {}
 
   /** The values of `keys` that exist (absent keys are missing from the map). */
-  get(keys: readonly string[], extra?: X): Promise<Map<string, V>> {
+  get(keys: readonly string[]): Promise<Map<string, V>> {
     this.stats.calls++;
     return new Promise((resolve, reject) => {
-      this.waiters.push({ keys, extra, resolve, reject });
+      this.waiters.push({ keys, resolve, reject });
       for (const k of keys) this.keys.add(k);
       if (this.keys.size >= this.maxKeys) this.flush();
       else if (!this.scheduled) {
@@ -58,9 +54,8 @@ export class ReadCoalescer<V, X = never> {
     this.keys = new Set();
     this.stats.loads++;
     // `load` runs in a promise job: a synchronous throw becomes a rejection, as an async one would.
-    const extras = waiters.flatMap((w) => (w.extra === undefined ? [] : [{ extra: w.extra, keys: w.keys }]));
     Promise.resolve()
-      .then(() => this.load(keys, extras))
+      .then(() => this.load(keys))
       .then(
         (found) => {
           const handedOut = new Set<string>();

@@ -1,8 +1,6 @@
 import type { Queryable } from '../database/database';
 import { NEWEST_EVENT_COLUMNS } from '../database/migrations/1763800000024-event-newest-function';
-import { DatabaseUnavailableError } from '../database/database-unavailable.error';
 import { ReadCoalescer } from '../database/read-coalescer';
-import { AUDITED_COLUMN, auditParams, auditWith, deliverAudited, type ReadAuditIntent } from '../consent/read-audit.intent';
 import type { Page } from '../pagination/cursor';
 import { checkFirst } from '../pagination/cursor';
 import { eventColumnNames, eventFromJson, eventJsonObject, MAX_EVENTS_PAGE, pageOf, type EventField, type EventRecord } from './event.service';
@@ -40,68 +38,41 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * query selects those, by the page function; `flat-reads.spec.ts` checks both plans under skewed
  * statistics. The statement is prepared (parsed and planned once per connection). Concurrent requests
  * with the same plan share it ({@link ReadCoalescer}).
- *
- * A read may carry a request's {@link ReadAuditIntent}: the statement then also writes the audit rows
- * it predicts (`auditWith`), so a guarded read of personal data needs no audit statement of its
- * own. Should that statement fail for any reason but the database being unavailable, the batch is
- * read again without the audit, and the requests audit their reads as they would have without an
- * intent (a network fault after the statement committed would then log those reads twice: the log
- * may over-report a read, never miss one).
  */
 export class ProfileBundleReader {
-  private readonly byPlan = new Map<string, ReadCoalescer<ProfileBundle, ReadAuditIntent>>();
-  /** Statements issued with and without an audit part, and audited statements that failed (then read again without it). */
-  readonly stats = { audited: 0, plain: 0, auditFailures: 0 };
+  private readonly byPlan = new Map<string, ReadCoalescer<ProfileBundle>>();
 
   constructor(private readonly db: Queryable) {}
 
-  /**
-   * Bundles by asked id, in order; unknown ids give null. With an `intent`, the read also writes the
-   * audit rows it predicts and lists them in `intent.written`.
-   */
-  async read(ids: readonly string[], plan: ProfileReadPlan, intent?: ReadAuditIntent): Promise<Array<ProfileBundle | null>> {
+  /** Bundles by asked id, in order; unknown ids give null. */
+  async read(ids: readonly string[], plan: ProfileReadPlan): Promise<Array<ProfileBundle | null>> {
     if (plan.events) checkFirst(plan.events.first, MAX_EVENTS_PAGE);
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return ids.map(() => null);
-    const found = await this.coalescer(plan).get(valid, intent?.candidates.length ? intent : undefined);
+    const found = await this.coalescer(plan).get(valid);
     return ids.map((id) => found.get(id) ?? null);
   }
 
-  private coalescer(plan: ProfileReadPlan): ReadCoalescer<ProfileBundle, ReadAuditIntent> {
+  private coalescer(plan: ProfileReadPlan): ReadCoalescer<ProfileBundle> {
     const key = JSON.stringify([plan.identities, plan.events?.first ?? null, plan.events?.fields ? [...plan.events.fields].sort() : null, !!plan.events]);
     let c = this.byPlan.get(key);
     if (!c) {
       if (this.byPlan.size > 256) this.byPlan.clear();
       const sql = bundleStatement(plan);
-      const audited = bundleStatement(plan, true);
-      c = new ReadCoalescer<ProfileBundle, ReadAuditIntent>((ids, calls) => this.load(ids, plan, calls.length ? audited : sql, calls));
+      c = new ReadCoalescer<ProfileBundle>((ids) => this.load(ids, plan, sql));
       this.byPlan.set(key, c);
     }
     return c;
   }
 
-  private async load(ids: string[], plan: ProfileReadPlan, sql: string, audit: Array<{ extra: ReadAuditIntent; keys: readonly string[] }>): Promise<Map<string, ProfileBundle>> {
+  private async load(ids: string[], plan: ProfileReadPlan, sql: string): Promise<Map<string, ProfileBundle>> {
     const params: unknown[] = plan.events ? [ids, plan.events.first + 1] : [ids];
-    const calls = audit.map((a) => ({ intent: a.extra, ids: a.keys }));
-    let rows: BundleRow[];
-    if (!calls.length) {
-      this.stats.plain++;
+    const rows = await this.db.query<Record<string, unknown> & { asked: string; consents: ConsentJson[]; identities?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> }>(
+      sql,
+      params,
       // The read of nearly every profile query: parsed and planned once per connection.
-      rows = await this.db.query<BundleRow>(sql, params, { prepare: true });
-    } else {
-      this.stats.audited++;
-      try {
-        rows = await this.db.query<BundleRow>(sql, [...params, ...auditParams(calls)], { prepare: true });
-      } catch (err) {
-        // The database cannot serve now: the read without its audit would fail as well.
-        if (err instanceof DatabaseUnavailableError) throw err;
-        // The read without its audit part: the requests then audit what the guard decides themselves.
-        this.stats.auditFailures++;
-        rows = await this.db.query<BundleRow>(bundleStatement(plan), params, { prepare: true });
-      }
-      const seen = new Set<string>();
-      for (const r of rows) deliverAudited(calls, r.audited ?? null, r.id as string, seen);
-    }
+      { prepare: true },
+    );
     return new Map(
       rows.map((r) => {
         const profile = toProfile(r);
@@ -116,22 +87,9 @@ export class ProfileBundleReader {
   }
 }
 
-/** A row of a bundle statement (`audited` only from the statement with an audit part). */
-type BundleRow = Record<string, unknown> & {
-  asked: string;
-  consents: ConsentJson[];
-  identities?: Array<Record<string, unknown>>;
-  events?: Array<Record<string, unknown>>;
-  audited?: Array<{ id: string; ix: number; fields: string[] }> | null;
-};
-
-/**
- * The bundle statement of a plan (`$1` the asked ids, `$2` the page size plus one), with the audit
- * part (`auditWith`, its parameters next) when `audited`: built once per plan.
- */
-function bundleStatement(plan: ProfileReadPlan, audited = false): string {
+/** The bundle statement of a plan (`$1` the asked ids, `$2` the page size plus one): built once per plan. */
+function bundleStatement(plan: ProfileReadPlan): string {
   const parts = [`q.asked, ${profileColumns('p')}, ${CONSENTS_JSON} AS consents`];
-  if (audited) parts.push(AUDITED_COLUMN);
   if (plan.identities) {
     parts.push(`(SELECT COALESCE(json_agg(json_build_object('type', i.type, 'value', i.value, 'profileId', i.profile_id,
                        'originProfileId', i.origin_profile_id, 'firstSeenAt', i.first_seen_at) ORDER BY i.type, i.first_seen_at, i.value), '[]'::json)
@@ -147,5 +105,5 @@ function bundleStatement(plan: ProfileReadPlan, audited = false): string {
       : `(SELECT COALESCE(json_agg(${eventJsonObject('(f.ev)', plan.events.fields)} ORDER BY (f.ev).timestamp DESC, (f.ev).id DESC), '[]'::json)
             FROM rapport_event_page(ARRAY[p.id], ARRAY['infinity'::timestamptz], ARRAY[9223372036854775807::bigint], $2::int) f) AS events`);
   }
-  return `${audited ? auditWith(plan.events ? 3 : 2) : ''}SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`;
+  return `SELECT ${parts.join(', ')} ${ASKED_AND_LIVE}`;
 }

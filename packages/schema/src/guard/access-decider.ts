@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DatumMap } from './datum-map';
 import {
-  ANY_CONSENT_STATE, completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, isPiiKey, namesDatum, piiKeySet, staticAccess,
-  type AccessQuestion, type ConsentState, type DataElement, type Datum, type DenialRule, type FieldPolicy, type PolicyMask, type ReadAuditCandidate, type StaticVerdict,
+  completeVerdict, elementOfPolicy, formatElement, governs, IDENTITY_TRAITS, isPiiKey, namesDatum, piiKeySet, staticAccess,
+  type AccessQuestion, type ConsentState, type DataElement, type Datum, type DenialRule, type FieldPolicy, type PolicyMask, type StaticVerdict,
 } from '@rapport/core/internal';
 
 /** The verdict on one field or datum for one profile. */
@@ -76,7 +76,6 @@ export class AccessDecider {
   private readonly prepared = new DatumMap<Prepared>(MAX_PREPARED);
   private readonly nestedPaths = new DatumMap<string[]>(MAX_PREPARED);
   private unclassified: 'allow' | 'deny' | undefined;
-  private candidates: Array<readonly ReadAuditCandidate[] | undefined> = [];
 
   constructor(private readonly input: DeciderInput) {
     this.admin = input.roles.includes('admin');
@@ -99,7 +98,6 @@ export class AccessDecider {
     if (this.unclassified !== undefined || defaults.unclassifiedEventKeys === undefined) return;
     this.unclassified = defaults.unclassifiedEventKeys;
     this.prepared.clear();
-    this.candidates = [];
   }
 
   /** The caller is an admin. */
@@ -148,60 +146,6 @@ export class AccessDecider {
       }
     }
     return out;
-  }
-
-  /**
-   * The data whose reads through `Profile.traits` (top-level traits) and `Profile.identities`
-   * (identity types) the guard audits, each with the consent states (of the request's purpose) that
-   * allow it: of the trait keys and identity types policies name and the configured PII keys, those
-   * that are personal data, allowed in some state, and (traits) have no deeper path a policy names,
-   * whose reads the guard decides and audits on their own; under a policy on the collection itself,
-   * only in the states it allows too (none if that policy is PII). Worked out once per decider (its policy snapshot, roles and purpose) and selection; a
-   * read's statement writes the audit rows they predict (`ReadAuditIntent` in core).
-   */
-  auditCandidates(selects: { traits: boolean; identities: boolean }): readonly ReadAuditCandidate[] {
-    const slot = (selects.traits ? 1 : 0) + (selects.identities ? 2 : 0);
-    return (this.candidates[slot] ??= Object.freeze([
-      ...(selects.traits ? this.candidatesOf('trait') : []),
-      ...(selects.identities ? this.candidatesOf('identity') : []),
-    ]));
-  }
-
-  private candidatesOf(kind: 'trait' | 'identity'): ReadAuditCandidate[] {
-    // A policy on the collection decides the field as a whole first: its data are read only in the
-    // states it allows. Audited itself when it is PII: not predicted (the request writes that row).
-    const name = kind === 'trait' ? 'traits' : 'identities';
-    let whole: readonly ConsentState[] = ANY_CONSENT_STATE;
-    if (this.guarded('Profile', name)) {
-      const c = this.statesAllowing({ kind: 'collection', name });
-      if (!c || c.pii) return [];
-      whole = c.states;
-    }
-    const keys = new Set<string>(kind === 'trait' ? this.input.piiTraits : [...IDENTITY_TRAITS]);
-    for (const { element: e } of this.elementPolicies) {
-      if (kind === 'trait' && e.kind === 'trait' && !e.path.includes('.')) keys.add(e.path);
-      if (kind === 'identity' && e.kind === 'identity') keys.add(e.type);
-    }
-    const out: ReadAuditCandidate[] = [];
-    for (const key of keys) {
-      const d: Datum = kind === 'trait' ? { kind, path: key } : { kind, type: key };
-      const mine = this.statesAllowing(d);
-      if (!mine?.pii || this.nested(d).length) continue;
-      const states = mine.states.filter((s) => whole.includes(s));
-      if (states.length) out.push({ kind, key, field: AccessDecider.nameOf(d), states });
-    }
-    return out;
-  }
-
-  /**
-   * The consent states of the request's purpose in which a datum is allowed, and whether it is
-   * personal data; null when its decision depends on another purpose's state.
-   */
-  private statesAllowing(d: Datum): { states: readonly ConsentState[]; pii: boolean } | null {
-    const p = this.prepare(d);
-    const v = p.verdict;
-    if (v.kind === 'consent' && v.purpose !== this.input.purpose) return null;
-    return { states: ANY_CONSENT_STATE.filter((s) => this.decideDatum(d, v.kind === 'consent' ? { [v.purpose]: s } : {}).allowed), pii: p.pii };
   }
 
   /** The part of a datum's decision that does not depend on the profile (filters and lookups). */

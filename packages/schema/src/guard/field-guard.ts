@@ -2,7 +2,6 @@ import { defaultFieldResolver, getNullableType, GraphQLError, isNonNullType, isO
 import {
   consentStatesOf, deniedForPurpose, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
   type ConsentRecord, type Datum, type EventDataField, type EventRecord, type FieldPolicy, type RapportConfig, type RapportPlugin, type RapportServices,
-  type ReadAuditIntent, type WrittenReadAudit,
 } from '@rapport/core/internal';
 import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
 import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
@@ -15,7 +14,6 @@ export class RequestGuard {
   private readonly loaded = new Map<string, ConsentStates>();
   private readonly audited = new Map<string, Set<string>>();
   private readonly reported = new Set<string>();
-  private readonly intents: ReadAuditIntent[] = [];
 
   constructor(
     readonly decider: AccessDecider,
@@ -76,50 +74,6 @@ export class RequestGuard {
   }
 
   /**
-   * A {@link ReadAuditIntent} for one read of profiles whose `traits` or `identities` the request
-   * selects, or undefined when the guard would audit none of their data: the read's statement writes
-   * the rows it predicts, and {@link auditWork} later compares them with what the guard audited.
-   */
-  readAuditIntent(
-    who: Pick<ReadAuditIntent, 'keyId' | 'actor' | 'purpose' | 'requestId'>,
-    selects: { traits: boolean; identities: boolean },
-  ): ReadAuditIntent | undefined {
-    const candidates = this.decider.auditCandidates(selects);
-    if (!candidates.length) return undefined;
-    const intent: ReadAuditIntent = { ...who, candidates, written: [] };
-    this.intents.push(intent);
-    return intent;
-  }
-
-  /**
-   * What is left to make the audit log hold exactly this request's PII reads, per profile, once
-   * the guard has run: entries no read wrote (`record`), rows a read wrote with other fields
-   * (`update`), and rows of profiles the guard audited nothing of, or written twice (`remove`).
-   */
-  auditWork(): { record: Array<{ profileId: string; fields: string[] }>; update: Array<{ id: string; fields: string[] }>; remove: string[] } {
-    const entries = this.auditEntries();
-    if (!this.intents.length) return { record: entries, update: [], remove: [] };
-    const rows = new Map<string, WrittenReadAudit[]>();
-    for (const i of this.intents) for (const w of i.written) rows.set(w.profileId, [...(rows.get(w.profileId) ?? []), w]);
-    const record: Array<{ profileId: string; fields: string[] }> = [];
-    const update: Array<{ id: string; fields: string[] }> = [];
-    const remove: string[] = [];
-    for (const e of entries) {
-      const mine = rows.get(e.profileId);
-      rows.delete(e.profileId);
-      if (!mine) {
-        record.push(e);
-        continue;
-      }
-      const [first, ...rest] = mine;
-      if (!sameFields(first!.fields, e.fields)) update.push({ id: first!.id, fields: e.fields });
-      for (const r of rest) remove.push(r.id);
-    }
-    for (const left of rows.values()) for (const r of left) remove.push(r.id);
-    return { record, update, remove };
-  }
-
-  /**
    * A filter that keeps the data of one profile this request may read: each denial becomes an
    * error on `info`'s path, each allowed PII read an audit entry.
    */
@@ -132,11 +86,6 @@ export class RequestGuard {
       return v.allowed;
     };
   }
-}
-
-/** Two sorted lists of field names hold the same names. */
-function sameFields(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function pathOf(info: GraphQLResolveInfo): Array<string | number> {

@@ -8,21 +8,17 @@ import { selectedEventFields, visitFields } from './event-selection';
  * `ProfileBundleReader`): `identities`, and the first page of `events` when it has no cursor and
  * no filter (with the fields it selects). Null when the selection asks for neither, so the profile
  * is read as before. Fields are grouped by response name, as GraphQL merges them; when `events`
- * appears under several names, the first plain one is planned and the others load as usual. With it,
- * whether the selection reads `traits` (whose personal data the read's own statement may audit:
- * `RequestGuard.readAuditIntent`).
+ * appears under several names, the first plain one is planned and the others load as usual.
  */
-export function profileSelection(info: GraphQLResolveInfo): { plan: ProfileReadPlan | null; traits: boolean } {
+export function profileReadPlan(info: GraphQLResolveInfo): ProfileReadPlan | null {
   const profileType = info.schema.getType('Profile');
-  if (!isObjectType(profileType)) return { plan: null, traits: false };
+  if (!isObjectType(profileType)) return null;
   const eventsDef = profileType.getFields().events;
   let identities = false;
-  let traits = false;
   const eventsByKey = new Map<string, FieldNode[]>();
   for (const node of info.fieldNodes) {
     visitFields(node.selectionSet, info.fragments, (f) => {
-      if (f.name.value === 'traits') traits = true;
-      else if (f.name.value === 'identities') identities = true;
+      if (f.name.value === 'identities') identities = true;
       else if (f.name.value === 'events' && eventsDef) {
         const key = f.alias?.value ?? 'events';
         eventsByKey.set(key, [...(eventsByKey.get(key) ?? []), f]);
@@ -43,7 +39,7 @@ export function profileSelection(info: GraphQLResolveInfo): { plan: ProfileReadP
     events = { first, fields: selectedEventFields({ fieldNodes: nodes, fragments: info.fragments }) };
     break;
   }
-  return { plan: identities || events ? { identities, events } : null, traits };
+  return identities || events ? { identities, events } : null;
 }
 
 /**

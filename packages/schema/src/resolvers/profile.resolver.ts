@@ -1,8 +1,8 @@
-import { Permission, PROFILE_ONLY, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core/internal';
+import { Permission, type ProfileRecord, MAX_EVENTS_PAGE, checkFirst } from '@rapport/core/internal';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Info, Int, Query, Resolver, Root } from 'type-graphql';
 import { selectedEventFields } from '../loaders/event-selection';
-import { primeBundle, profileSelection } from '../loaders/profile-read-plan';
+import { primeBundle, profileReadPlan } from '../loaders/profile-read-plan';
 import { guardFilter, guardIdentityLookup } from '../guard/lookup-guard';
 import type { RapportContext } from '../context';
 import { ProfileFilterInput } from '../inputs/profile-filter.input';
@@ -19,17 +19,12 @@ export class ProfileResolver {
   @Authorized(Permission.ProfilesRead)
   @Query(() => Profile, { nullable: true, description: 'A profile by id. A merged-away id returns the profile it was merged into.' })
   async profile(@Arg('id', () => ID) id: string, @Ctx() ctx: RapportContext, @Info() info: GraphQLResolveInfo): Promise<ProfileRecord | null> {
-    // Identities and the first events page, when asked, come in the profile's own statement, and so
-    // does the audit of the personal traits the guard will let it read (checked after the guard ran).
-    const { plan, traits } = profileSelection(info);
-    const identities = plan?.identities ?? false;
-    const intent = traits || identities
-      ? ctx.guard?.readAuditIntent({ keyId: ctx.caller.keyId, actor: ctx.caller.name, purpose: ctx.purpose, requestId: ctx.requestId }, { traits, identities })
-      : undefined;
-    if (!plan && !intent) return ctx.loaders.profile.load(id);
-    const [bundle] = await ctx.services.profileBundles.read([id], plan ?? PROFILE_ONLY, intent);
+    // Identities and the first events page, when asked, come in the profile's own statement.
+    const plan = profileReadPlan(info);
+    if (!plan) return ctx.loaders.profile.load(id);
+    const [bundle] = await ctx.services.profileBundles.read([id], plan);
     if (!bundle) return null;
-    primeBundle(ctx.loaders, id, bundle, plan ?? PROFILE_ONLY);
+    primeBundle(ctx.loaders, id, bundle, plan);
     return bundle.profile;
   }
 
