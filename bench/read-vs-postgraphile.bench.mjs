@@ -21,7 +21,7 @@
 // of the PostgreSQL backends serving its pooled connections (matched by port). The machine's drift, which moves
 // separate runs by 20 to 40%, then weighs on every server alike: without --rate the servers share the machine and
 // their requests/s compare their costs; with it, their CPU per request does. PostGraphile is not run in this mode,
-// and the result goes to bench/results/read-vs-postgraphile-concurrent.json.
+// and the result goes to bench/results/read-vs-postgraphile-concurrent.json (with --rate: ...-concurrent-rate.json).
 // BENCH_CPU_PROF=1: a V8 CPU profile of each Rapport server in /tmp/prof (the baseline's aside); the rows are then
 // seeded through a server of their own, so the profiles hold the reads alone.
 // --vacuum: VACUUM (ANALYZE) the freshly seeded database before the warm-up, so that the first runs do not
@@ -307,8 +307,10 @@ try {
     ...(baseline ? { medianOverBaseline: median(pairs.map((p) => p.overBaseline)), medianCpuOverBaseline: median(pairs.map((p) => p.cpuOverBaseline)) } : {}),
   };
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  // A concurrent run keeps its own file: the sequential rounds with PostGraphile are issue 14's figure.
-  fs.writeFileSync(new URL(CONCURRENT ? './results/read-vs-postgraphile-concurrent.json' : './results/read-vs-postgraphile.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  // A concurrent run keeps its own file (at a fixed rate, another: its figure is the CPU per request): the
+  // sequential rounds with PostGraphile are issue 14's figure.
+  const file = CONCURRENT ? (RATE ? 'read-vs-postgraphile-concurrent-rate.json' : 'read-vs-postgraphile-concurrent.json') : 'read-vs-postgraphile.json';
+  fs.writeFileSync(new URL(`./results/${file}`, import.meta.url), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify({ medianRatio: result.medianRatio, medianP99: result.medianP99, medianGuardCost: result.medianGuardCost, medianCpuGuardCost: result.medianCpuGuardCost, medianOverBaseline: result.medianOverBaseline, medianCpuOverBaseline: result.medianCpuOverBaseline }));
 } finally {
   await admin?.end();
