@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { CONSENT_STATES as STATES, definePurposes, recordConsent, type ConsentStateName as State } from './support/consent-states';
 
 /**
  * Issue 12, points 1 to 3: the legal-basis rules decide reads, filters, lookups and explainAccess
@@ -7,8 +8,6 @@ import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
  */
 let env: TestEnvironment;
 const BASES = { p_consent: 'consent', p_contract: 'contract', p_legal: 'legal_obligation', p_li: 'legitimate_interest' } as const;
-type State = 'none' | 'granted' | 'expired' | 'denied';
-const STATES: State[] = ['none', 'granted', 'expired', 'denied'];
 /** docs/consent.md, "Legal bases": which consent states allow a read, per basis. */
 const TABLE: Record<string, State[]> = {
   consent: ['granted'], contract: ['none', 'granted'], legal_obligation: ['none', 'granted'], legitimate_interest: ['none', 'granted'],
@@ -34,21 +33,12 @@ const explain = async (id: string, field: string, purpose?: string | null) => {
 
 beforeAll(async () => {
   env = await createTestEnvironment({ consent: { piiTraits: ['email'], policies: [] } });
-  for (const [name, legalBasis] of Object.entries(BASES)) {
-    const r = await env.graphql(`mutation($n: String!, $b: String!) { definePurpose(input: { name: $n, description: "test", legalBasis: $b }) { name } }`, { n: name, b: legalBasis });
-    expect(r.body.errors).toBeUndefined();
-  }
+  await definePurposes(env, BASES);
   await env.graphql(`mutation { definePurpose(input: { name: "research", description: "Research panels", legalBasis: "consent" }) { name } }`);
   for (const s of STATES) {
     const r = await env.post('/v1/identify', { userId: `lb-${s}`, traits: { secret: `secret-${s}`, plan: `plan-${s}`, email: `${s}@example.com`, phone: `+44 20 7946 00${10 + STATES.indexOf(s)}` } }, { key: env.keys.admin });
     pids[s] = r.body.profileId;
-    if (s === 'none') continue;
-    for (const purpose of [...Object.keys(BASES), 'support', 'research']) {
-      await env.post('/v1/track', {
-        userId: `lb-${s}`, event: 'Consent Updated',
-        properties: { purpose, granted: s !== 'denied', ...(s === 'expired' ? { expiresAt: '2001-01-01T00:00:00Z' } : {}) },
-      });
-    }
+    await recordConsent(env, `lb-${s}`, [...Object.keys(BASES), 'support', 'research'], s);
   }
   key = await mkKey(['app'], [...Object.keys(BASES), 'support', 'research']);
   supportKey = await mkKey(['app'], ['support', 'research']);

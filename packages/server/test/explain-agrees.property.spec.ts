@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { CONSENT_STATES as STATES, definePurposes, recordConsent, type ConsentStateName as State } from './support/consent-states';
 
 /**
  * Issue 12, point 2: one decision function serves reads and `explainAccess`, so they cannot
@@ -9,8 +10,6 @@ import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
  */
 let env: TestEnvironment;
 const PURPOSES = { p_consent: 'consent', p_contract: 'contract', p_legal: 'legal_obligation', p_li: 'legitimate_interest' } as const;
-type State = 'none' | 'granted' | 'expired' | 'denied';
-const STATES: State[] = ['none', 'granted', 'expired', 'denied'];
 const profiles = {} as Record<State, string>;
 const keys = {} as Record<'app' | 'admin', string>;
 
@@ -26,20 +25,11 @@ const ELEMENTS: Record<string, { query: string; got: (p: any, s: State) => boole
 
 beforeAll(async () => {
   env = await createTestEnvironment({ consent: { piiTraits: ['email'], policies: [] } });
-  for (const [name, legalBasis] of Object.entries(PURPOSES)) {
-    const r = await env.graphql(`mutation($n: String!, $b: String!) { definePurpose(input: { name: $n, description: "test", legalBasis: $b }) { name } }`, { n: name, b: legalBasis });
-    expect(r.body.errors).toBeUndefined();
-  }
+  await definePurposes(env, PURPOSES);
   for (const s of STATES) {
     const r = await env.post('/v1/identify', { userId: `ex-${s}`, traits: { plan: `plan-${s}`, email: `${s}@example.com` } }, { key: env.keys.admin });
     profiles[s] = r.body.profileId;
-    if (s === 'none') continue;
-    for (const purpose of Object.keys(PURPOSES)) {
-      await env.post('/v1/track', {
-        userId: `ex-${s}`, event: 'Consent Updated',
-        properties: { purpose, granted: s !== 'denied', ...(s === 'expired' ? { expiresAt: '2001-01-01T00:00:00Z' } : {}) },
-      });
-    }
+    await recordConsent(env, `ex-${s}`, Object.keys(PURPOSES), s);
   }
   for (const role of ['app', 'admin'] as const) {
     const r = await env.graphql(`mutation($r: [String!]!, $p: [String!]) { createApiKey(input: { roles: $r, purposes: $p }) { key } }`, { r: [role], p: Object.keys(PURPOSES) });

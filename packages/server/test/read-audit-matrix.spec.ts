@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
+import { CONSENT_STATES as STATES, definePurposes, recordConsent, type ConsentStateName as State } from './support/consent-states';
 
 /**
  * The audit log's `read` rows hold exactly the personal data the guard let each request read: over every
@@ -7,8 +8,6 @@ import { createTestEnvironment, type TestEnvironment } from '@rapport/testing';
  * policies on the collections, and for concurrent requests sharing the audit's write.
  */
 let env: TestEnvironment;
-type State = 'none' | 'granted' | 'expired' | 'denied';
-const STATES: State[] = ['none', 'granted', 'expired', 'denied'];
 const BASES = { p_consent: 'consent', p_contract: 'contract' } as const;
 /** docs/consent.md, "Legal bases": the consent states that allow a read. */
 const ALLOWS: Record<keyof typeof BASES, State[]> = { p_consent: ['granted'], p_contract: ['none', 'granted'] };
@@ -41,23 +40,14 @@ const readAudited = async (query: string, id: string, purpose: string) => {
 
 beforeAll(async () => {
   env = await createTestEnvironment({ consent: { piiTraits: ['email'], policies: [] } });
-  for (const [name, legalBasis] of Object.entries(BASES)) {
-    const r = await env.graphql(`mutation($n: String!, $b: String!) { definePurpose(input: { name: $n, description: "test", legalBasis: $b }) { name } }`, { n: name, b: legalBasis });
-    expect(r.body.errors).toBeUndefined();
-  }
+  await definePurposes(env, BASES);
   for (const s of STATES) {
     for (const withEmail of [true, false]) {
       const userId = `ra-${s}-${withEmail}`;
       const traits = { plan: `plan-${s}`, ...(withEmail ? { email: `${s}@example.com` } : {}), address: { city: 'Leeds', street: '1 Road' } };
       const r = await env.post('/v1/identify', { userId, traits }, { key: env.keys.admin });
       pids.set(`${s}/${withEmail}`, r.body.profileId);
-      if (s === 'none') continue;
-      for (const purpose of Object.keys(BASES)) {
-        await env.post('/v1/track', {
-          userId, event: 'Consent Updated',
-          properties: { purpose, granted: s !== 'denied', ...(s === 'expired' ? { expiresAt: '2001-01-01T00:00:00Z' } : {}) },
-        });
-      }
+      await recordConsent(env, userId, Object.keys(BASES), s);
     }
   }
   await setPolicy({ type: 'Profile', field: 'traits.email', purposes: Object.keys(BASES), roles: ['app'], pii: true });
