@@ -15,8 +15,9 @@ import os from 'node:os';
 import pg from 'pg';
 import { startServerProcess } from './lib/server-process.mjs';
 import { machine } from './lib/machine.mjs';
-import { treeCpuSeconds } from './lib/process-cpu.mjs';
+import { processCpuSeconds, treeCpuSeconds } from './lib/process-cpu.mjs';
 import { numberArg as arg } from './lib/args.mjs';
+import { chunks, makeEvents, pool } from './lib/ingest-events.mjs';
 
 const EVENTS = arg('events', 50_000);
 const USERS = arg('users', 10_000);
@@ -31,37 +32,7 @@ const WITH_RECS = PLUGINS.length > 0;
 // --out: where to write the result (default bench/results/ingest.json, or ingest-<plugins>.json with plugins).
 const OUT = process.argv.indexOf('--out') > 0 ? process.argv[process.argv.indexOf('--out') + 1] : null;
 
-function makeEvents() {
-  const out = [];
-  const base = Date.parse('2026-01-01T00:00:00Z');
-  for (let i = 0; i < EVENTS; i++) {
-    const u = i % USERS;
-    const first = i < USERS;
-    out.push(
-      first
-        ? { type: 'identify', messageId: randomUUID(), userId: `user-${u}`, anonymousId: `anon-${u}`, timestamp: new Date(base + i * 1000).toISOString(),
-            traits: { email: `user${u}@example.com`, plan: u % 3 ? 'free' : 'pro' } }
-        : { type: 'track', messageId: randomUUID(), userId: `user-${u}`, event: i % 5 ? 'Product Viewed' : 'Order Completed', timestamp: new Date(base + i * 1000).toISOString(),
-            properties: { product_id: `p-${i % 997}`, price: (i % 50) + 0.99, category: `c-${i % 13}` }, context: { ip: '203.0.113.9', library: { name: 'bench' } } },
-    );
-  }
-  return out;
-}
-
-async function pool(items, n, work) {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
-}
-
-function chunks(list, size) {
-  const out = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
-}
-
-const events = makeEvents();
+const events = makeEvents(EVENTS, USERS);
 // --step-back-share S: delivery.stepBackShare of the server (1: deliveries never step back for requests).
 const STEP_BACK = process.argv.indexOf('--step-back-share') > 0 ? Number(process.argv[process.argv.indexOf('--step-back-share') + 1]) : null;
 const server = await startServerProcess({ ...Object.fromEntries(PLUGINS.map((p) => [p, {}])), ...(STEP_BACK === null ? {} : { delivery: { stepBackShare: STEP_BACK } }) });
@@ -93,6 +64,7 @@ try {
   // 1. Through Rapport: validation, dedupe, stitching, traits, events, one transaction per batch.
   const auth = `Basic ${Buffer.from(`${server.keys.ingest}:`).toString('base64')}`;
   const cpu0 = treeCpuSeconds(server.pid);
+  const nodeCpu0 = processCpuSeconds(server.pid);
   const t0 = performance.now();
   await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
     const res = await fetch(`${server.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify({ batch, sentAt: new Date().toISOString() }) });
@@ -115,31 +87,46 @@ try {
   // The CPU the server and its embedded PostgreSQL spent on the messages (with plugins: until their delivery caught
   // up): what a plugin costs per event, whatever else the machine runs. Not counted on an external database.
   const cpuSec = treeCpuSeconds(server.pid) - cpu0;
+  // The server's Node process alone (its one JavaScript thread, the garbage collector's helpers, libuv's threads).
+  const nodeCpuSec = processCpuSeconds(server.pid) - nodeCpu0;
 
-  // 2. The floor: the same rows, multi-row INSERTs over pg, same batch size and concurrency.
+  // 2. The floor: the same rows (each with the profile id Rapport gave it), multi-row INSERTs over pg into a table of
+  //    the same shape and indexes, same batch size and concurrency. The floor before 2026-12-07 put every row on one
+  //    profile id, so each index on (profile_id, ...) took its inserts at one end; it is still measured, as
+  //    `plainInsertOneProfile`, for comparison with earlier results.
   const db = new pg.Pool({ connectionString: server.databaseUrl, max: CONCURRENCY });
-  await db.query('DROP TABLE IF EXISTS bench_event_floor');
-  await db.query('CREATE TABLE bench_event_floor (LIKE rapport_event INCLUDING DEFAULTS INCLUDING INDEXES)');
-  const profileId = randomUUID();
-  const t1 = performance.now();
-  await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
-    const values = [];
-    const params = [];
-    for (const e of batch) {
-      const p = params.length;
-      params.push(e.messageId, profileId, profileId, e.type, e.event ?? null, e.userId, e.anonymousId ?? null, JSON.stringify(e.properties ?? {}),
-        e.traits ? JSON.stringify(e.traits) : null, JSON.stringify(e.context ?? {}), e.timestamp, new Date());
-      values.push(`(${Array.from({ length: 12 }, (_, k) => `$${p + k + 1}`).join(',')})`);
-    }
-    await db.query(
-      `INSERT INTO bench_event_floor (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits, context, timestamp, received_at) VALUES ${values.join(',')}`,
-      params,
-    );
-  });
-  const floorSec = (performance.now() - t1) / 1000;
+  const profileOf = new Map((await db.query('SELECT message_id, profile_id FROM rapport_event')).rows.map((r) => [r.message_id, r.profile_id]));
+  async function floor(profileFor) {
+    await db.query('DROP TABLE IF EXISTS bench_event_floor');
+    await db.query('CREATE TABLE bench_event_floor (LIKE rapport_event INCLUDING DEFAULTS INCLUDING INDEXES)');
+    const t1 = performance.now();
+    await pool(chunks(events, BATCH), CONCURRENCY, async (batch) => {
+      const values = [];
+      const params = [];
+      for (const e of batch) {
+        const p = params.length;
+        const profileId = profileFor(e);
+        params.push(e.messageId, profileId, profileId, e.type, e.event ?? null, e.userId, e.anonymousId ?? null, JSON.stringify(e.properties ?? {}),
+          e.traits ? JSON.stringify(e.traits) : null, JSON.stringify(e.context ?? {}), e.timestamp, new Date());
+        values.push(`(${Array.from({ length: 12 }, (_, k) => `$${p + k + 1}`).join(',')})`);
+      }
+      await db.query(
+        `INSERT INTO bench_event_floor (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits, context, timestamp, received_at) VALUES ${values.join(',')}`,
+        params,
+      );
+    });
+    const sec = (performance.now() - t1) / 1000;
+    await db.query('DROP TABLE bench_event_floor');
+    return sec;
+  }
+  const oneProfile = randomUUID();
+  const oneProfileSec = await floor(() => oneProfile);
+  const floorCpu0 = treeCpuSeconds(server.pid) - processCpuSeconds(server.pid);
+  const floorSec = await floor((e) => profileOf.get(e.messageId));
+  // The embedded PostgreSQL's CPU for the floor (the server's Node process is idle meanwhile; the floor's client is this process).
+  const floorDbCpuSec = treeCpuSeconds(server.pid) - processCpuSeconds(server.pid) - floorCpu0;
   const stored = Number((await db.query('SELECT count(*) FROM rapport_event')).rows[0].count);
   const profiles = Number((await db.query('SELECT count(*) FROM rapport_profile WHERE merged_into IS NULL')).rows[0].count);
-  await db.query('DROP TABLE bench_event_floor');
   await db.end();
 
   const result = {
@@ -147,9 +134,10 @@ try {
     events: EVENTS, users: USERS, batch: BATCH, concurrency: CONCURRENCY, stored, profiles, plugins: PLUGINS, journey: JOURNEY,
     pluginLagAtEnd: lagAtEnd, pluginCatchUpSeconds: catchUpSec, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
     rapport: { seconds: +rapportSec.toFixed(2), eventsPerSec: Math.round(EVENTS / rapportSec) },
-    serverCpu: { seconds: +cpuSec.toFixed(2), microsecondsPerEvent: Math.round((cpuSec * 1e6) / EVENTS), database: process.env.DATABASE_URL ? 'not counted (external)' : 'counted (embedded)' },
-    plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec) },
+    serverCpu: { seconds: +cpuSec.toFixed(2), microsecondsPerEvent: Math.round((cpuSec * 1e6) / EVENTS), nodeMicrosecondsPerEvent: Math.round((nodeCpuSec * 1e6) / EVENTS), databaseMicrosecondsPerEvent: process.env.DATABASE_URL ? null : Math.round(((cpuSec - nodeCpuSec) * 1e6) / EVENTS), database: process.env.DATABASE_URL ? 'not counted (external)' : 'counted (embedded)' },
+    plainInsert: { seconds: +floorSec.toFixed(2), eventsPerSec: Math.round(EVENTS / floorSec), databaseMicrosecondsPerEvent: process.env.DATABASE_URL ? null : Math.round((floorDbCpuSec * 1e6) / EVENTS) },
     ratio: +(rapportSec / floorSec).toFixed(2),
+    plainInsertOneProfile: { seconds: +oneProfileSec.toFixed(2), eventsPerSec: Math.round(EVENTS / oneProfileSec), ratio: +(rapportSec / oneProfileSec).toFixed(2) },
   };
   if (stored !== EVENTS || profiles !== USERS) throw new Error(`stored ${stored} events in ${profiles} profiles; expected ${EVENTS} in ${USERS}`);
   fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

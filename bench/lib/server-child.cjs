@@ -34,6 +34,24 @@ const config = {
   ...options,
 };
 
+// BENCH_ALLOC_PROF=<dir>: a sampling profile of every allocation made after start-up, collected or not (where the
+// garbage collector's work comes from), written to <dir> on stop. `--heap-prof` keeps only what is still alive.
+let allocProfile = null;
+function startAllocProfile() {
+  if (!process.env.BENCH_ALLOC_PROF) return;
+  const { Session } = require('node:inspector');
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  allocProfile = () => new Promise((resolve) => session.post('HeapProfiler.stopSampling', (err, res) => {
+    if (!err) {
+      fs.mkdirSync(process.env.BENCH_ALLOC_PROF, { recursive: true });
+      fs.writeFileSync(path.join(process.env.BENCH_ALLOC_PROF, `alloc-${process.pid}.heapprofile`), JSON.stringify(res.profile));
+    }
+    resolve();
+  }));
+}
+
 async function createKeys(core) {
   const keys = core.services.keys;
   const [admin, ingest, app] = await Promise.all(['admin', 'ingest', 'app'].map((role) => keys.create({ name: `bench-${role}`, roles: [role] })));
@@ -44,8 +62,12 @@ async function single() {
   // `bench.fieldGuard: false`: a build without the field guard (bench/read-vs-postgraphile.bench.mjs prices it).
   const server = await startServer(config, { benchmarkWithoutFieldGuard: bench.fieldGuard === false });
   const keys = await createKeys(server.core);
+  startAllocProfile();
   process.send({ url: server.url, databaseUrl: server.core.db.dataSource.options.url, keys });
-  return () => server.close();
+  return async () => {
+    if (allocProfile) await allocProfile();
+    await server.close();
+  };
 }
 
 async function primary() {

@@ -31,11 +31,12 @@ export function alive(pid) {
  * Starts the server child; resolves with { url, databaseUrl, keys, pid, stop() }. With BENCH_CPU_PROF
  * set, the child writes a V8 CPU profile to /tmp/prof, unless `options.cpuProf` is false (profile
  * one server of several). `root`: another built checkout of Rapport whose server to run (A/B runs);
- * `nodeArgs`: Node options for the child (e.g. V8 heap flags).
+ * `nodeArgs`: Node options for the child (e.g. V8 heap flags); BENCH_NODE_ARGS adds more from the environment
+ * (e.g. `--heap-prof --heap-prof-dir=/tmp/heap` for an allocation profile).
  */
 export function startServerProcess({ root = ROOT, nodeArgs = [], ...options } = {}) {
   const child = fork(path.join(root, 'bench/lib/server-child.cjs'), [], {
-    execArgv: [...nodeArgs, ...((process.env.BENCH_CPU_PROF && options.cpuProf !== false) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])],
+    execArgv: [...nodeArgs, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : []), ...((process.env.BENCH_CPU_PROF && options.cpuProf !== false) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])],
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BENCH_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -47,6 +47,21 @@ describe('deterministic stitching', () => {
     expect(ids(await by('crm_id', 'crm-9'))).toEqual(['anonymous_id:ph-3', 'crm_id:crm-9', 'user_id:crm-user']);
   });
 
+  it('links each identity a message names once, however often it names it, in long lists of external ids too', async () => {
+    // Two to a dozen external ids, each named twice (once in another spelling of its type or value), plus the same
+    // email in traits and in external ids: every identity is linked once, and none is counted twice against a limit.
+    for (const n of [2, 6]) {
+      const externalIds = Array.from({ length: n }, (_, i) => [{ id: `dup-${n}-${i}`, type: 'crm_id' }, { id: `dup-${n}-${i}`, type: 'CRM Id' }]).flat();
+      externalIds.push({ id: `Dup-${n}@Example.com`, type: 'email' });
+      const r = await send('/v1/identify', { userId: `dup-user-${n}`, traits: { email: `dup-${n}@example.com` }, context: { externalIds } });
+      expect(r.warnings).toEqual(n > 5 ? [expect.stringContaining('crm_id "dup-6-5" was not linked')] : []);
+      const linked = ids(await profile(r.profileId));
+      expect(linked).toEqual([
+        ...Array.from({ length: Math.min(n, 5) }, (_, i) => `crm_id:dup-${n}-${i}`), `email:dup-${n}@example.com`, `user_id:dup-user-${n}`,
+      ].sort());
+    }
+  });
+
   it('alias merges two profiles: the older survives, the other becomes a tombstone that still finds it', async () => {
     const old = await send('/v1/identify', { userId: 'alias-user', traits: { name: 'Old', plan: 'pro' } });
     const anon = await send('/v1/identify', { anonymousId: 'alias-anon', traits: { name: 'Newer name' } });

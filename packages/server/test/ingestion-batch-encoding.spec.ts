@@ -58,6 +58,22 @@ describe('/v1/batch: values that need quoting or escaping are stored exactly', (
     expect(byId['enc-3']).toMatchObject({ type: 'page', name: '', category: 'NULL', timestamp: '2026-03-04T05:06:07.891Z' });
   });
 
+  it('stores a column none of whose values needs escaping exactly too: the word NULL, braces, commas and spaces', async () => {
+    // Every message id, user id and event name here is free of quotes and backslashes, and none is missing: each
+    // column takes the encoder's one-join path, where the quoting alone keeps NULL a word and {a,b} one value.
+    const user = 'NULL {u,1}';
+    const names = ['NULL', '{a,b}', 'a , b', 'null'];
+    const batch = names.map((event, i) => ({ type: 'track', messageId: ['NULL', '{m,1}', 'm 2', 'm,3'][i], userId: user, anonymousId: `{anon} ${i}`, event }));
+    const r = await env.post('/v1/batch', { batch });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.results.map((x: { messageId: string }) => x.messageId)).toEqual(['NULL', '{m,1}', 'm 2', 'm,3']);
+    const p = await profileOf(user);
+    expect(p.events.nodes.map((e: { messageId: string; name: string; userId: string }) => [e.messageId, e.name, e.userId]).sort()).toEqual(
+      [['NULL', 'NULL', user], ['{m,1}', '{a,b}', user], ['m 2', 'a , b', user], ['m,3', 'null', user]].sort(),
+    );
+    expect(p.identities).toEqual(expect.arrayContaining([{ type: 'user_id', value: user }, { type: 'anonymous_id', value: '{anon} 3' }]));
+  });
+
   it('leaves a person\'s traits as they were after a batch of tracks, and an identify later changes only what it sends', async () => {
     const user = 'enc-traits';
     expect((await env.post('/v1/batch', { batch: [{ type: 'identify', userId: user, traits: { plan: 'free', name: 'Ada "A"' } }] })).status).toBe(200);

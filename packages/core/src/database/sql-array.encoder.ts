@@ -16,6 +16,14 @@ const ESCAPE = /["\\]/g;
  * whitespace are taken as they are), `"` and `\` escaped; `null` and `undefined` are SQL NULL.
  */
 export function textArray(values: ReadonlyArray<string | null | undefined>): string {
+  // The common case, no NULL and nothing to escape: one join, one string (a loop of `+=` leaves a
+  // rope of two nodes and a quoted copy per element for the garbage collector).
+  let plain = values.length > 0;
+  for (let i = 0; plain && i < values.length; i++) {
+    const v = values[i];
+    plain = typeof v === 'string' && !NEEDS_ESCAPE.test(v);
+  }
+  if (plain) return `{"${values.join('","')}"}`;
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -32,11 +40,26 @@ export function textArray(values: ReadonlyArray<string | null | undefined>): str
  * `int[]`, `bigint[]` and `timestamptz[]` parameters; `null` and `undefined` are SQL NULL.
  */
 export function plainArray(values: ReadonlyArray<string | number | bigint | Date | null | undefined>): string {
+  // The common case for ids, no NULL and no date: one join, one string.
+  let plain = true;
+  for (let i = 0; plain && i < values.length; i++) plain = typeof values[i] === 'string';
+  if (plain) return `{${values.join(',')}}`;
   let out = '{';
+  // A batch's dates repeat (every message's receivedAt, most sentAt): each distinct instant is formatted once in a row.
+  let lastTime = NaN;
+  let lastIso = '';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (i > 0) out += ',';
-    out += v === null || v === undefined ? 'NULL' : v instanceof Date ? v.toISOString() : String(v);
+    if (v === null || v === undefined) out += 'NULL';
+    else if (v instanceof Date) {
+      const t = v.getTime();
+      if (t !== lastTime) {
+        lastTime = t;
+        lastIso = v.toISOString();
+      }
+      out += lastIso;
+    } else out += String(v);
   }
   return `${out}}`;
 }
@@ -47,11 +70,10 @@ export function plainArray(values: ReadonlyArray<string | number | bigint | Date
  * at all. A `null` document is an empty line (read back with `NULLIF(x, '')`).
  */
 export function jsonLines(values: ReadonlyArray<unknown>): string {
-  let out = '';
+  const lines = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (i > 0) out += '\n';
-    if (v !== null && v !== undefined) out += JSON.stringify(v);
+    lines[i] = v === null || v === undefined ? '' : JSON.stringify(v);
   }
-  return out;
+  return lines.join('\n');
 }

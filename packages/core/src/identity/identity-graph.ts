@@ -137,7 +137,7 @@ export class IdentityGraph {
       this.owners.set(key(id), profile.id);
       profile.identities.push(id);
       profile.changed = true;
-      this.newIdentities.push({ ...id, profileId: profile.id, firstSeenAt: msg.timestamp });
+      this.newIdentities.push({ type: id.type, value: id.value, profileId: profile.id, firstSeenAt: msg.timestamp });
     }
     if (msg.type === 'identify') this.applyTraits(profile, msg);
     return { profile, warnings };
@@ -159,7 +159,7 @@ export class IdentityGraph {
       counts.set(id.type, count);
       this.owners.set(key(id), profile.id);
       profile.identities.push(id);
-      this.newIdentities.push({ ...id, profileId: profile.id, firstSeenAt: msg.timestamp });
+      this.newIdentities.push({ type: id.type, value: id.value, profileId: profile.id, firstSeenAt: msg.timestamp });
     }
     if (msg.type === 'identify') this.applyTraits(profile, msg);
     return { profile, warnings };

@@ -2,6 +2,9 @@ import type { IdentityConfig } from './identity.config';
 import { ownValue } from '../ingestion/own-key';
 import type { IdentityRef } from '../ingestion/segment-message.types';
 
+/** Up to this many identities, {@link MergeProtection.violation} counts without a map. */
+const SMALL = 12;
+
 /**
  * Merge protection: per-type limits and a priority order (Segment Unify's model).
  */
@@ -24,6 +27,8 @@ export class MergeProtection {
 
   /** The first type whose distinct values exceed its limit, or null when all are within limits. */
   violation(identities: Iterable<IdentityRef>): { type: string; limit: number; count: number } | null {
+    // A profile holds a few identities: counting them in place allocates nothing (it runs for every profile a batch touches).
+    if (Array.isArray(identities) && identities.length <= SMALL) return this.smallViolation(identities);
     const values = new Map<string, Set<string>>();
     for (const id of identities) {
       let set = values.get(id.type);
@@ -33,6 +38,26 @@ export class MergeProtection {
     for (const [type, set] of values) {
       const limit = this.limit(type);
       if (set.size > limit) return { type, limit, count: set.size };
+    }
+    return null;
+  }
+
+  /** {@link violation} for at most {@link SMALL} identities: types in order of first appearance, distinct values counted in place. */
+  private smallViolation(ids: readonly IdentityRef[]): { type: string; limit: number; count: number } | null {
+    for (let i = 0; i < ids.length; i++) {
+      const type = ids[i].type;
+      let first = true;
+      for (let j = 0; j < i && first; j++) first = ids[j].type !== type;
+      if (!first) continue;
+      let count = 0;
+      for (let k = i; k < ids.length; k++) {
+        if (ids[k].type !== type) continue;
+        let fresh = true;
+        for (let j = i; j < k && fresh; j++) fresh = ids[j].type !== type || ids[j].value !== ids[k].value;
+        if (fresh) count++;
+      }
+      const limit = this.limit(type);
+      if (count > limit) return { type, limit, count };
     }
     return null;
   }

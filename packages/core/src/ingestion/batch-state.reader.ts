@@ -37,7 +37,8 @@ export interface BatchState {
 interface Row {
   k: 'dup' | 'sup' | 'profile';
   a: string;
-  created_at: Date | null;
+  /** ISO 8601, as JSON writes a timestamptz. */
+  created_at: string | null;
   merged_into: string | null;
   traits: Record<string, unknown> | null;
   trait_sources: Record<string, never> | null;
@@ -64,7 +65,9 @@ interface Row {
 //   reads everything afresh.
 // - Identities come back as one JSON array per profile: 500 rows instead of 2,000 to parse.
 // - Traits and their provenance come back only when asked for (`withTraits`).
-const SQL = 'SELECT * FROM rapport_ingest_read($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean)';
+// - The whole answer is one JSON document (one row): `pg` parses a row column by column in JavaScript (a date
+//   through its own parser), where one JSON.parse of the document is native and several times cheaper.
+const SQL = 'SELECT json_agg(r) AS rows FROM rapport_ingest_read($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean) AS r';
 
 /**
  * Takes the batch's advisory locks (one per message id and per named identity, in one global
@@ -79,17 +82,17 @@ const SQL = 'SELECT * FROM rapport_ingest_read($1::text[], $2::text[], $3::text[
 export async function readBatchState(
   tx: Queryable, messageIds: string[], named: NamedIdentity[], withTraits: boolean,
 ): Promise<BatchState> {
-  const rows = await tx.query<Row>(SQL, [
+  const [{ rows }] = await tx.query<{ rows: Row[] | null }>(SQL, [
     textArray(messageIds), textArray(named.map((n) => n.type)), textArray(named.map((n) => n.value)),
     plainArray(named.map((n) => n.message)), withTraits,
   ]);
   const state: BatchState = { existing: new Set(), suppressed: new Set(), profiles: [] };
-  for (const r of rows) {
+  for (const r of rows ?? []) {
     if (r.k === 'dup') state.existing.add(r.a);
     else if (r.k === 'sup') state.suppressed.add(Number(r.a));
     else {
       state.profiles.push({
-        id: r.a, created_at: r.created_at!, merged_into: r.merged_into, traits: r.traits ?? {}, trait_sources: r.trait_sources ?? {}, version: r.version!,
+        id: r.a, created_at: new Date(r.created_at!), merged_into: r.merged_into, traits: r.traits ?? {}, trait_sources: r.trait_sources ?? {}, version: r.version!,
         identities: (r.ids ?? []).map(([type, value]) => ({ type, value })), stale: r.stale!,
       });
     }

@@ -161,7 +161,13 @@ export class IngestionPipeline {
     try {
       const outcome = await this.service.ingest(slice.map((v) => v.message), source);
       into.outcomes.push(outcome);
-      outcome.results.forEach((r, i) => into.accepted.push({ ...r, index: slice[i].index }));
+      const results = outcome.results;
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i];
+        const a: IngestResult & { index: number } = { index: slice[i].index, messageId: r.messageId, profileId: r.profileId, duplicate: r.duplicate, warnings: r.warnings };
+        if (r.suppressed) a.suppressed = true;
+        into.accepted.push(a);
+      }
       return;
     } catch (err) {
       if (!isPerMessageFailure(err)) throw err;

@@ -91,8 +91,9 @@ export class IngestionService {
     const state = await readBatchState(tx, messages.map((m) => m.messageId), mentioned, withTraits);
     const existing = state.existing;
     const suppressed = state.suppressed;
-    const position = new Map(messages.map((m, i) => [m, i]));
-    const isSuppressed = (m: NormalizedMessage) => suppressed.size > 0 && suppressed.has(position.get(m)!);
+    // Positions are looked up only when a message was suppressed (rarely).
+    const position = suppressed.size > 0 ? new Map(messages.map((m, i) => [m, i])) : null;
+    const isSuppressed = (m: NormalizedMessage) => position !== null && suppressed.has(position.get(m)!);
     const graph = new IdentityGraph(this.protection, this.survivorship, source.name);
     // Changed since the statement's snapshot, or merged between our identity lookup and our lock: look again from the start.
     const moved = state.profiles.find((r) => r.stale || r.merged_into);
@@ -114,7 +115,8 @@ export class IngestionService {
       }
       seen.add(m.messageId);
       const { profile, warnings } = graph.resolve(m);
-      landed.push({ message: m, profile, origin: profile.id, warnings: [...m.warnings, ...warnings] });
+      // A fresh array each time: consent warnings are added to it below, and the transaction may run again.
+      landed.push({ message: m, profile, origin: profile.id, warnings: m.warnings.length || warnings.length ? [...m.warnings, ...warnings] : [] });
     }
 
     // Read without traits, an existing profile was changed after all: read again, with them.

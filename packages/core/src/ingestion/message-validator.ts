@@ -186,44 +186,62 @@ export function validateMessage(input: unknown, ctx: ValidationContext): Normali
   };
 }
 
-/** Person identifiers carried by a message, normalised, blocked values removed. */
+/** Adds a named identity to `out` (once per type and value), or warns or throws why it links nothing. */
+function addIdentity(
+  out: IdentityRef[], type: string, value: string, field: string, strict: boolean, ctx: ValidationContext, warnings: string[],
+): void {
+  const cfg = ctx.config.identity;
+  const normalized = normalizeIdentityValue(type, value, cfg);
+  if (normalized === null) {
+    if (strict) throw new ValidationError(at(ctx.path, field), type, `${JSON.stringify(value)} is not ${type === 'email' ? 'an email address' : `a valid ${type}`}`);
+    warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is not a valid ${type}; it was kept as a trait but links nothing`);
+    return;
+  }
+  if (isBlockedValue(normalized, cfg)) {
+    warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is a blocked value and links nothing`);
+    return;
+  }
+  if (out.length < LINEAR_DEDUPE) {
+    for (const id of out) if (id.type === type && id.value === normalized) return;
+  } else {
+    // Many external ids: a set of keys, so a hostile list costs linear time, not quadratic.
+    const keys = (dedupeKeys.get(out) ?? dedupeKeys.set(out, new Set(out.map((id) => `${id.type}\u0000${id.value}`))).get(out))!;
+    const key = `${type}\u0000${normalized}`;
+    if (keys.has(key)) return;
+    keys.add(key);
+  }
+  out.push({ type, value: normalized });
+}
+
+/** Up to this many identities, a message's are deduplicated by scanning them (most messages name one to three). */
+const LINEAR_DEDUPE = 8;
+const dedupeKeys = new WeakMap<IdentityRef[], Set<string>>();
+
+/** The email and phone a traits object carries, as identities (`prefix` names the object in errors). */
+function traitIdentities(out: IdentityRef[], traits: Record<string, unknown>, prefix: string, ctx: ValidationContext, warnings: string[]): void {
+  for (let k = 0; k < 2; k++) {
+    const key = k === 0 ? 'email' : 'phone';
+    const v = traits[key];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string') throw new ValidationError(at(ctx.path, `${prefix}.${key}`), 'string', `must be a string, got ${typeof v}`);
+    addIdentity(out, key, v, `${prefix}.${key}`, key === 'email', ctx, warnings);
+  }
+}
+
+/** Person identifiers carried by a message, normalised, blocked values removed, each once, in the order first named. */
 function extractIdentities(
   m: { type: MessageType; userId: string | null; anonymousId: string | null; traits: Record<string, unknown> | null; context: Record<string, unknown> },
   ctx: ValidationContext,
   warnings: string[],
 ): IdentityRef[] {
-  const cfg = ctx.config.identity;
-  const out = new Map<string, IdentityRef>();
-  const add = (type: string, value: string, field: string, strict: boolean) => {
-    const normalized = normalizeIdentityValue(type, value, cfg);
-    if (normalized === null) {
-      if (strict) throw new ValidationError(at(ctx.path, field), type, `${JSON.stringify(value)} is not ${type === 'email' ? 'an email address' : `a valid ${type}`}`);
-      warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is not a valid ${type}; it was kept as a trait but links nothing`);
-      return;
-    }
-    if (isBlockedValue(normalized, cfg)) {
-      warnings.push(`${at(ctx.path, field)}: ${JSON.stringify(value)} is a blocked value and links nothing`);
-      return;
-    }
-    out.set(`${type}\u0000${normalized}`, { type, value: normalized });
-  };
-  if (m.userId) add('user_id', m.userId, 'userId', false);
-  if (m.anonymousId) add('anonymous_id', m.anonymousId, 'anonymousId', false);
+  const out: IdentityRef[] = [];
+  if (m.userId) addIdentity(out, 'user_id', m.userId, 'userId', false, ctx, warnings);
+  if (m.anonymousId) addIdentity(out, 'anonymous_id', m.anonymousId, 'anonymousId', false, ctx, warnings);
 
   // The person's traits: identify carries them at the top; any message may carry them in context.traits.
-  const traitSources: Array<[Record<string, unknown> | null, string]> = [];
-  if (m.type === 'identify') traitSources.push([m.traits, 'traits']);
+  if (m.type === 'identify' && m.traits) traitIdentities(out, m.traits, 'traits', ctx, warnings);
   const ctxTraits = m.context.traits;
-  if (isObject(ctxTraits)) traitSources.push([ctxTraits, 'context.traits']);
-  for (const [traits, prefix] of traitSources) {
-    if (!traits) continue;
-    for (const key of ['email', 'phone'] as const) {
-      const v = traits[key];
-      if (v === undefined || v === null || v === '') continue;
-      if (typeof v !== 'string') throw new ValidationError(at(ctx.path, `${prefix}.${key}`), 'string', `must be a string, got ${typeof v}`);
-      add(key, v, `${prefix}.${key}`, key === 'email');
-    }
-  }
+  if (isObject(ctxTraits)) traitIdentities(out, ctxTraits, 'context.traits', ctx, warnings);
 
   const external = m.context.externalIds;
   if (external !== undefined) {
@@ -233,8 +251,8 @@ function extractIdentities(
       if (!isObject(e) || (typeof e.id !== 'string' && typeof e.id !== 'number') || typeof e.type !== 'string' || !e.type.trim()) {
         throw new ValidationError(at(ctx.path, field), 'externalId', 'must be an object with a string "id" and a string "type"');
       }
-      add(normalizeIdentityType(e.type), String(e.id), `${field}.id`, normalizeIdentityType(e.type) === 'email');
+      addIdentity(out, normalizeIdentityType(e.type), String(e.id), `${field}.id`, normalizeIdentityType(e.type) === 'email', ctx, warnings);
     });
   }
-  return [...out.values()];
+  return out;
 }
