@@ -205,7 +205,8 @@ function addIdentity(
     for (const id of out) if (id.type === type && id.value === normalized) return;
   } else {
     // Many external ids: a set of keys, so a hostile list costs linear time, not quadratic.
-    const keys = (dedupeKeys.get(out) ?? dedupeKeys.set(out, new Set(out.map((id) => `${id.type}\u0000${id.value}`))).get(out))!;
+    let keys = dedupeKeys.get(out);
+    if (!keys) dedupeKeys.set(out, (keys = new Set(out.map((id) => `${id.type}\u0000${id.value}`))));
     const key = `${type}\u0000${normalized}`;
     if (keys.has(key)) return;
     keys.add(key);
