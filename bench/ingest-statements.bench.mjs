@@ -15,6 +15,7 @@ import { machine } from './lib/machine.mjs';
 import { numberArg as arg } from './lib/args.mjs';
 import { chunks, makeEvents, pool } from './lib/ingest-events.mjs';
 import { jsonLines, plainArray, textArray } from '../packages/core/dist/database/sql-array.encoder.js';
+import { eventsInsertStatement } from '../packages/core/dist/ingestion/ingestion.service.js';
 
 const ROUNDS = arg('rounds', 40);
 const EVENTS = arg('events', 50_000);
@@ -47,16 +48,7 @@ try {
   };
 
   const unnestInsert = (table, rs) => db.query(
-    `WITH ins AS (
-       INSERT INTO ${table} (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits,
-                             context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id, group_id, category)
-       SELECT mid, p, COALESCE(o, p), ty, n, u, a, pr::jsonb, NULLIF(tr, '')::jsonb, c::jsonb, NULLIF(ig, '')::jsonb, ts, ots, sa, ra, $16::uuid, g, cat
-         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], string_to_array($8, E'\\n'),
-                     string_to_array($9, E'\\n'), string_to_array($10, E'\\n'), string_to_array($11, E'\\n'),
-                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $17::text[], $18::text[])
-           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra, g, cat)
-       RETURNING id, message_id)
-     SELECT json_agg(json_build_array(message_id, id::text)) AS ids FROM ins`,
+    eventsInsertStatement(table),
     [
       textArray(rs.map((r) => r.message_id)), plainArray(rs.map((r) => r.profile_id)), plainArray(rs.map(() => null)), textArray(rs.map((r) => r.type)),
       textArray(rs.map((r) => r.name)), textArray(rs.map((r) => r.user_id)), textArray(rs.map((r) => r.anonymous_id)), jsonLines(rs.map((r) => r.properties)),

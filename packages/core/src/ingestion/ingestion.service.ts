@@ -12,6 +12,26 @@ import type { IdentityRef, IngestResult, NormalizedMessage } from './segment-mes
 import { readBatchState, type NamedIdentity } from './batch-state.reader';
 import { jsonLines, plainArray, textArray } from '../database/sql-array.encoder';
 
+/**
+ * The statement that stores a batch's events into `table` (`rapport_event`; another table of its shape in
+ * `bench/ingest-statements.bench.mjs`, which prices it): 18 parameters, the columns as array text
+ * (`sql-array.encoder`), the JSON ones a document a line; answers the new ids as one JSON document.
+ */
+export function eventsInsertStatement(table: string): string {
+  return `WITH ins AS (
+       INSERT INTO ${table} (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits,
+                             context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id, group_id, category)
+       SELECT mid, p, COALESCE(o, p), ty, n, u, a, pr::jsonb, NULLIF(tr, '')::jsonb, c::jsonb, NULLIF(ig, '')::jsonb, ts, ots, sa, ra, $16::uuid, g, cat
+         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], string_to_array($8, E'\\n'),
+                     string_to_array($9, E'\\n'), string_to_array($10, E'\\n'), string_to_array($11, E'\\n'),
+                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $17::text[], $18::text[])
+           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra, g, cat)
+       RETURNING id, message_id)
+     SELECT json_agg(json_build_array(message_id, id::text)) AS ids FROM ins`;
+}
+
+const EVENTS_INSERT = eventsInsertStatement('rapport_event');
+
 /** What a committed batch changed; handed to plugin hooks after commit. */
 export interface IngestOutcome {
   results: IngestResult[];
@@ -274,16 +294,7 @@ export class IngestionService {
     const col = <T>(f: (s: (typeof stored)[number]) => T) => stored.map(f);
     const live = col((s) => graph.find(s.profile.id).id);
     const [{ ids }] = await tx.query<{ ids: Array<[string, string]> }>(
-      `WITH ins AS (
-       INSERT INTO rapport_event (message_id, profile_id, origin_profile_id, type, name, user_id, anonymous_id, properties, traits,
-                                  context, integrations, timestamp, original_timestamp, sent_at, received_at, source_key_id, group_id, category)
-       SELECT mid, p, COALESCE(o, p), ty, n, u, a, pr::jsonb, NULLIF(tr, '')::jsonb, c::jsonb, NULLIF(ig, '')::jsonb, ts, ots, sa, ra, $16::uuid, g, cat
-         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], string_to_array($8, E'\\n'),
-                     string_to_array($9, E'\\n'), string_to_array($10, E'\\n'), string_to_array($11, E'\\n'),
-                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $17::text[], $18::text[])
-           AS x(mid, p, o, ty, n, u, a, pr, tr, c, ig, ts, ots, sa, ra, g, cat)
-       RETURNING id, message_id)
-       SELECT json_agg(json_build_array(message_id, id::text)) AS ids FROM ins`,
+      EVENTS_INSERT,
       [
         textArray(col((s) => s.message.messageId)), plainArray(live), plainArray(stored.map((s, i) => (s.origin === live[i] ? null : s.origin))),
         textArray(col((s) => s.message.type)), textArray(col((s) => s.message.name)), textArray(col((s) => s.message.userId)),
