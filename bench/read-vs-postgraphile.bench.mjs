@@ -240,6 +240,7 @@ try {
       }));
     };
     const node0 = together.map(([, s]) => processCpuSeconds(s.pid));
+    const audit0 = await auditCounts();
     await sample();
     const atStart = new Set(together.flatMap((_, k) => [...first[k].keys()]));
     let sampling = true;
@@ -264,7 +265,16 @@ try {
         backends: last[k].size,
       };
     });
+    // Rows of the audit log's `read` entries per commit (one call of rapport_audit_reads stamps its rows with one
+    // `at`, its transaction's start): how well concurrent reads share the audit write. Every guarded server's.
+    const audit1 = await auditCounts();
+    round.auditRowsPerCommit = +((audit1.rows - audit0.rows) / Math.max(1, audit1.commits - audit0.commits)).toFixed(2);
     return round;
+  };
+  /** The audit log's `read` rows and their distinct commits (`at`) so far. */
+  const auditCounts = async () => {
+    const { rows: [r] } = await admin.query(`SELECT count(*)::int AS rows, count(DISTINCT at)::int AS commits FROM rapport_audit_log WHERE action = 'read'`);
+    return r;
   };
   /** Server and PostgreSQL CPU per request of one run, in ms. */
   const cpuOf = (f) => f.serverCpuMsPerRequest + (f.postgresCpuMsPerRequest ?? 0);

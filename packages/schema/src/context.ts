@@ -1,8 +1,8 @@
 import type { Logger } from '@rapport/core';
 import type { ApiKeyRecord, RapportCore, RapportServices } from '@rapport/core/internal';
 import { ForbiddenError, isGranted } from '@rapport/core/internal';
-import type { Loaders } from './loaders/loaders';
-import type { RequestGuard } from './guard/field-guard';
+import { ConsentLoader, type Loaders } from './loaders/loaders';
+import { RequestGuard } from './guard/field-guard';
 import { guardedTraitSql, loadProfileRoots } from './guard/request-reads';
 import type { Profile } from './types/profile.type';
 
@@ -111,7 +111,10 @@ export function createContext(args: {
   purpose: string | null;
   loaders: (ctx: Omit<RapportContext, 'loaders' | 'consentOf' | 'profilesById' | 'traitSql'>) => Loaders;
   logger: Logger;
-  guard?: (loadConsents: (profileId: string) => Promise<import('@rapport/core/internal').ConsentRecord[]>) => Promise<RequestGuard>;
+  guard?: (
+    loadConsents: (profileId: string) => Promise<import('@rapport/core/internal').ConsentRecord[]>,
+    peekConsents: (profileId: string) => import('@rapport/core/internal').ConsentRecord[] | undefined,
+  ) => RequestGuard | Promise<RequestGuard>;
 }): Promise<RapportContext> | RapportContext {
   const { core, key } = args;
   const caller: Caller = { keyId: key.id, name: key.name, roles: key.roles, purposes: key.purposes };
@@ -149,8 +152,12 @@ export function createContext(args: {
     return { allows: (purpose: string) => isGranted(consents.find((c) => c.purpose === purpose)) };
   };
   if (!args.guard) return ctx;
-  return args.guard((id) => ctx.loaders.consents.load(id)).then((guard) => {
+  const consents = ctx.loaders.consents;
+  const peek = consents instanceof ConsentLoader ? (id: string) => consents.peek(id) : () => undefined;
+  const attach = (guard: RequestGuard) => {
     guard.decider.configure({ unclassifiedEventKeys: core.config.consent.unclassifiedEventKeys });
     return Object.assign(ctx, { guard });
-  });
+  };
+  const guard = args.guard((id) => consents.load(id), peek);
+  return guard instanceof RequestGuard ? attach(guard) : guard.then(attach);
 }

@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.close());
 
-const AUDIT = `query($id: ID!) { auditLog(profileId: $id, first: 50) { action fields requestId } }`;
+const AUDIT = `query($id: ID!) { auditLog(profileId: $id, first: 50) { action actor fields requestId } }`;
 
 describe('audit of personal data reads', () => {
   it('field names with quotes, backslashes, commas, braces, spaces and the word NULL are logged as read', async () => {
@@ -44,5 +44,22 @@ describe('audit of personal data reads', () => {
       }
     }
     expect(requestIds.size).toBe(30);
+  });
+
+  it('a key name and request ids with quotes, backslashes, commas, braces, spaces and the word NULL are logged as given', async () => {
+    const name = `reader ${ODD}`;
+    const key = (await env.graphql(`mutation($n: String!) { createApiKey(input: { name: $n, roles: ["admin"] }) { key } }`, { n: name })).body.data.createApiKey.key;
+    const id = (await env.post('/v1/identify', { userId: 'audit-odd-actor', traits: { email: 'actor@example.com' } }, { key: env.keys.admin })).body.profileId;
+    const requests = [`req ${ODD}`, 'NULL', ''];
+    for (const requestId of requests) {
+      const read = await env.graphql(`query($id: ID!) { profile(id: $id) { traits } }`, { id }, { key, headers: { 'x-request-id': requestId } });
+      expect(read.body.data.profile.traits.email).toBe('actor@example.com');
+    }
+    const log = (await env.graphql(AUDIT, { id })).body.data.auditLog;
+    expect(log).toHaveLength(3);
+    for (const e of log) expect(e).toMatchObject({ action: 'read', actor: name, fields: ['Profile.traits.email'] });
+    // An empty x-request-id is not an id: the server gives the request its own.
+    expect(log.map((e: { requestId: string }) => e.requestId).filter((r: string) => r !== requests[0] && r !== 'NULL')).toHaveLength(1);
+    expect(log.map((e: { requestId: string }) => e.requestId)).toEqual(expect.arrayContaining([requests[0], 'NULL']));
   });
 });

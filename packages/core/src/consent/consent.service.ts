@@ -32,6 +32,11 @@ export class ConsentService {
     return rows.map((r) => ({ name: r.name as string, description: r.description as string, legalBasis: r.legal_basis as string, createdAt: r.created_at as Date }));
   }
 
+  /** The cached purposes while fresh, else undefined (then {@link purposesCached} reloads them). */
+  purposesFresh(): PurposeRecord[] | undefined {
+    return this.purposeList && this.purposeList.until > Date.now() ? this.purposeList.list : undefined;
+  }
+
   /** Every purpose, cached for 5 s (a definition on this node clears it at once). */
   async purposesCached(): Promise<PurposeRecord[]> {
     if (this.purposeList && this.purposeList.until > Date.now()) return this.purposeList.list;

@@ -57,7 +57,16 @@ export class ReadAuditWriter {
       .then(() =>
         this.db.query(
           'SELECT rapport_audit_reads($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])',
-          [all.map((e) => e.keyId), all.map((e) => e.actor), all.map((e) => e.profileId), all.map((e) => textArray(e.fields)), all.map((e) => e.purpose), all.map((e) => e.requestId)],
+          // Each array as its literal, every element quoted and escaped (ids too, so a malformed one still fails
+          // its cast): `pg`'s generic conversion of array parameters escapes element by element with regular expressions.
+          [
+            textArray(all.map((e) => e.keyId)),
+            textArray(all.map((e) => e.actor)),
+            textArray(all.map((e) => e.profileId)),
+            textArray(all.map((e) => textArray(e.fields))),
+            textArray(all.map((e) => e.purpose)),
+            textArray(all.map((e) => e.requestId)),
+          ],
           // Written alongside nearly every guarded read of personal data: parsed once per connection.
           { prepare: true },
         ),

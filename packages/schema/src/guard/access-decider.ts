@@ -75,6 +75,8 @@ export class AccessDecider {
   private readonly admin: boolean;
   private readonly prepared = new DatumMap<Prepared>(MAX_PREPARED);
   private readonly nestedPaths = new DatumMap<string[]>(MAX_PREPARED);
+  /** Per event name and payload section: the verdict all its keys share, or null when keys may differ. */
+  private readonly sections = new Map<string, { properties?: Prepared | null; context?: Prepared | null }>();
   private unclassified: 'allow' | 'deny' | undefined;
 
   constructor(private readonly input: DeciderInput) {
@@ -98,6 +100,7 @@ export class AccessDecider {
     if (this.unclassified !== undefined || defaults.unclassifiedEventKeys === undefined) return;
     this.unclassified = defaults.unclassifiedEventKeys;
     this.prepared.clear();
+    this.sections.clear();
   }
 
   /** The caller is an admin. */
@@ -155,7 +158,34 @@ export class AccessDecider {
 
   /** Decides one datum for a profile in these consent states. */
   decideDatum(d: Datum, consents: ConsentStates = {}): AccessDecision {
-    const p = this.prepare(d);
+    return this.decision(this.prepare(d), consents);
+  }
+
+  /**
+   * The decision every key of an event's payload section gets, key by key as {@link decideDatum}
+   * would make it, when no policy tells the section's keys apart: every policy on that event (or on
+   * `*`) and section covers the whole section (`event:<name or *>.<section>.*`), or none exists. Then
+   * no key is named on its own and no path below a key is (nothing {@link nested} would find).
+   * Undefined when some policy names a key or a path of the section: decide key by key. The verdict
+   * is the same for every key; only a denial's reason names the key, so a caller that reports denials
+   * still decides key by key.
+   */
+  payloadSection(event: string, section: 'properties' | 'context', consents: ConsentStates = {}): AccessDecision | undefined {
+    let known = this.sections.get(event);
+    if (!known) {
+      if (this.sections.size >= MAX_PREPARED) this.sections.clear();
+      this.sections.set(event, (known = {}));
+    }
+    let p = known[section];
+    if (p === undefined) {
+      const uniform = this.elementPolicies.every(({ element: e }) => e.kind !== 'event' || e.section !== section || (e.event !== '*' && e.event !== event) || e.path === '*');
+      // A key of the section stands for them all (the policies that govern it govern each of them).
+      p = known[section] = uniform ? this.build({ kind: 'eventKey', event, section, path: '*' }) : null;
+    }
+    return p ? this.decision(p, consents) : undefined;
+  }
+
+  private decision(p: Prepared, consents: ConsentStates): AccessDecision {
     const v = p.verdict;
     // The decision depends only on the verdict and, when it needs consent, the state of its one purpose.
     const state = v.kind === 'consent' ? (consents[v.purpose] ?? 'none') : '';
@@ -226,6 +256,12 @@ export class AccessDecider {
   private prepare(d: Datum): Prepared {
     const cached = this.prepared.get(d);
     if (cached) return cached;
+    const prepared = this.build(d);
+    this.prepared.set(d, prepared);
+    return prepared;
+  }
+
+  private build(d: Datum): Prepared {
     // A decider lives as long as its policy snapshot (shared by the requests of a caller's roles and
     // purpose); data names (payload keys) are the caller's to choose, so the cache is bounded.
     const governing = this.elementPolicies.filter((e) => governs(e.element, d));
@@ -239,15 +275,13 @@ export class AccessDecider {
     }
     // The mask of the most specific policy naming the datum itself.
     const exact = specific.find((e) => formatElement(e.element) === formatElement(d)) ?? specific[0];
-    const prepared: Prepared = {
+    return {
       question: this.question(governing.map((e) => this.rule(e.policy)), byDefault),
       verdict: staticAccess(this.question(governing.map((e) => this.rule(e.policy)), byDefault)),
       mask: exact?.policy.mask ?? 'null',
       pii: governing.some((e) => e.policy.pii) || (traitKey !== null && isPiiKey(this.pii, traitKey)),
       decisions: new Map(),
     };
-    this.prepared.set(d, prepared);
-    return prepared;
   }
 }
 

@@ -1,7 +1,7 @@
 import { defaultFieldResolver, getNullableType, GraphQLError, isNonNullType, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import {
-  consentStatesOf, deniedForPurpose, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
-  type ConsentRecord, type Datum, type EventDataField, type EventRecord, type FieldPolicy, type RapportConfig, type RapportPlugin, type RapportServices,
+  consentStatesOf, deniedForPurpose, eventElementName, redactEventField, redactExplanation, redactMergeReason, redactTraits, redactTraitValue, ValidationError,
+  type ConsentRecord, type Datum, type PurposeRecord, type EventDataField, type EventRecord, type FieldPolicy, type RapportConfig, type RapportPlugin, type RapportServices,
 } from '@rapport/core/internal';
 import { AccessDecider, maskValue, type AccessDecision, type ConsentStates, type DeclaredPolicy } from './access-decider';
 import { fieldDeclarationsOf, type DeclaredField } from './field-declarations';
@@ -18,6 +18,8 @@ export class RequestGuard {
   constructor(
     readonly decider: AccessDecider,
     private readonly loadConsents: (profileId: string) => Promise<ConsentRecord[]>,
+    /** The profile's consents if the request already read them (with the profile), without a promise. */
+    private readonly peekConsents?: (profileId: string) => ConsentRecord[] | undefined,
   ) {}
 
   /**
@@ -39,9 +41,18 @@ export class RequestGuard {
     return states;
   }
 
-  /** The profile's consent states if this request already has them (see {@link consentsOf}). */
+  /**
+   * The profile's consent states if this request already has them (see {@link consentsOf}): read
+   * with the profile (its statement brings them), they are at hand before any field asks.
+   */
   loadedConsents(profileId: string): ConsentStates | undefined {
-    return this.loaded.get(profileId);
+    const known = this.loaded.get(profileId);
+    if (known || !this.peekConsents) return known;
+    const records = this.peekConsents(profileId);
+    if (!records) return undefined;
+    const s = consentStatesOf(records);
+    this.loaded.set(profileId, s);
+    return s;
   }
 
   /**
@@ -314,8 +325,22 @@ function decided(
 
   const value = spec.original(parent, args, ctx, info);
   if (spec.redaction === 'none') return value;
+  if (spec.key === 'Event.properties' && wholePayload(guard, parent as EventRecord, 'properties', consents)) return (parent as EventRecord).properties ?? {};
   const keep = guard.keeper(info, profileId, consents);
   return then(value, (v) => redacted(spec, guard, parent, ctx, v, keep));
+}
+
+/**
+ * True when every key of the event's payload section may be read as it is, decided once for the
+ * section ({@link AccessDecider.payloadSection}): no policy names a key of it on its own, and the
+ * decision the keys share allows them without an audit entry. Otherwise they are decided key by key
+ * (a denial names each key, a read of personal data audits each). An alias's `previousId` is an
+ * identity, not a payload key, so an alias is always decided key by key.
+ */
+function wholePayload(guard: RequestGuard, e: EventRecord, section: 'properties' | 'context', consents: ConsentStates): boolean {
+  if (e.type === 'alias') return false;
+  const d = guard.decider.payloadSection(eventElementName(e), section, consents);
+  return d !== undefined && d.allowed && !d.pii;
 }
 
 /** The allowed value of a data field, with each datum the request may not read taken out. */
@@ -335,29 +360,58 @@ function redacted(spec: FieldSpec, guard: RequestGuard, parent: unknown, ctx: Gu
   }
 }
 
-/** Builds a request's guard from the current policies, the caller and its purpose. */
-export async function createRequestGuard(
+/**
+ * Builds a request's guard from the current policies, the caller and its purpose: at once (no
+ * promise) while the policy and purpose snapshots are fresh, which is nearly every request.
+ */
+export function createRequestGuard(
   services: RapportServices,
   caller: { roles: string[] },
   purpose: string | null,
   piiTraits: string[],
   loadConsents: (profileId: string) => Promise<ConsentRecord[]>,
-): Promise<RequestGuard> {
-  const [policies, purposes] = await Promise.all([services.policies.all(), services.consent.purposesCached()]);
-  // A decider depends only on the policy and purpose snapshots (new arrays when they reload), the
-  // caller's roles, the purpose and the config: requests alike share one, and its prepared verdicts.
-  let byPurposes = deciders.get(policies);
-  if (!byPurposes) deciders.set(policies, (byPurposes = new WeakMap()));
-  let byCaller = byPurposes.get(purposes);
-  if (!byCaller) byPurposes.set(purposes, (byCaller = new Map()));
-  const key = JSON.stringify([caller.roles, purpose, piiTraits]);
-  let decider = byCaller.get(key);
-  if (!decider) {
-    if (byCaller.size >= 1000) byCaller.clear();
-    decider = new AccessDecider({ policies, roles: caller.roles, purpose, piiTraits, legalBasis: new Map(purposes.map((p) => [p.name, p.legalBasis])) });
-    byCaller.set(key, decider);
-  }
-  return new RequestGuard(decider, loadConsents);
+  peekConsents?: (profileId: string) => ConsentRecord[] | undefined,
+): RequestGuard | Promise<RequestGuard> {
+  const policies = services.policies.fresh();
+  const purposes = services.consent.purposesFresh();
+  if (policies && purposes) return new RequestGuard(deciderFor(policies, purposes, caller.roles, purpose, piiTraits), loadConsents, peekConsents);
+  return Promise.all([services.policies.all(), services.consent.purposesCached()]).then(
+    ([p, u]) => new RequestGuard(deciderFor(p, u, caller.roles, purpose, piiTraits), loadConsents, peekConsents),
+  );
 }
 
-const deciders = new WeakMap<FieldPolicy[], WeakMap<object, Map<string, AccessDecider>>>();
+/**
+ * The decider of a policy and purpose snapshot (new arrays when they reload), the caller's roles,
+ * the purpose and the config's PII traits: requests alike share one, and its prepared verdicts.
+ * A key's roles are one array for as long as its record is cached, so the usual lookup is by that
+ * array's identity; other callers with the same roles find the same decider by their value.
+ */
+function deciderFor(policies: FieldPolicy[], purposes: PurposeRecord[], roles: string[], purpose: string | null, piiTraits: string[]): AccessDecider {
+  let byPurposes = deciders.get(policies);
+  if (!byPurposes) deciders.set(policies, (byPurposes = new WeakMap()));
+  let snapshot = byPurposes.get(purposes);
+  if (!snapshot) byPurposes.set(purposes, (snapshot = { byValue: new Map(), byRoles: new WeakMap() }));
+  let byPurpose = snapshot.byRoles.get(roles);
+  if (!byPurpose) snapshot.byRoles.set(roles, (byPurpose = new Map()));
+  const known = byPurpose.get(purpose);
+  if (known && known.piiTraits === piiTraits) return known.decider;
+  const key = JSON.stringify([roles, purpose, piiTraits]);
+  let decider = snapshot.byValue.get(key);
+  if (!decider) {
+    if (snapshot.byValue.size >= 1000) snapshot.byValue.clear();
+    decider = new AccessDecider({ policies, roles, purpose, piiTraits, legalBasis: new Map(purposes.map((p) => [p.name, p.legalBasis])) });
+    snapshot.byValue.set(key, decider);
+  }
+  if (byPurpose.size >= 100) byPurpose.clear();
+  byPurpose.set(purpose, { piiTraits, decider });
+  return decider;
+}
+
+interface SnapshotDeciders {
+  /** By roles, purpose and PII traits, as JSON (bounded). */
+  byValue: Map<string, AccessDecider>;
+  /** By a roles array's identity, then purpose. */
+  byRoles: WeakMap<string[], Map<string | null, { piiTraits: string[]; decider: AccessDecider }>>;
+}
+
+const deciders = new WeakMap<FieldPolicy[], WeakMap<PurposeRecord[], SnapshotDeciders>>();

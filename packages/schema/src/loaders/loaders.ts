@@ -19,11 +19,49 @@ export interface Loaders {
 const argsKey = pageShapeOf;
 
 /**
+ * The consents loader. It also answers at once, without a promise, for a profile whose consents
+ * came with the profile's own statement (primed before any load of them): the field guard then
+ * decides that profile's fields synchronously from the first one.
+ */
+export class ConsentLoader extends DataLoader<string, ConsentRecord[]> {
+  private readonly primed = new Map<string, ConsentRecord[]>();
+  /** Keys loaded before being primed: the loader keeps the loaded value, so they are never peeked. */
+  private readonly loadedFirst = new Set<string>();
+
+  override load(key: string): Promise<ConsentRecord[]> {
+    if (!this.primed.has(key)) this.loadedFirst.add(key);
+    return super.load(key);
+  }
+
+  override prime(key: string, value: ConsentRecord[] | PromiseLike<ConsentRecord[]> | Error): this {
+    if (Array.isArray(value) && !this.loadedFirst.has(key) && !this.primed.has(key)) this.primed.set(key, value);
+    return super.prime(key, value);
+  }
+
+  override clear(key: string): this {
+    this.primed.delete(key);
+    this.loadedFirst.delete(key);
+    return super.clear(key);
+  }
+
+  override clearAll(): this {
+    this.primed.clear();
+    this.loadedFirst.clear();
+    return super.clearAll();
+  }
+
+  /** The consents primed for `key` (the value `load(key)` resolves to), if any. */
+  peek(key: string): ConsentRecord[] | undefined {
+    return this.primed.get(key);
+  }
+}
+
+/**
  * Creates the core loaders for one request. Each batches every read of one kind made while
  * resolving one level of a query into a single SQL statement.
  */
 export function createCoreLoaders(services: RapportServices): Omit<Loaders, 'plugins'> {
-  const consents = new DataLoader((ids: readonly string[]) => services.consent.consentsOf(ids));
+  const consents = new ConsentLoader((ids: readonly string[]) => services.consent.consentsOf(ids));
   return {
     // A profile comes with its consents (one statement), which primes `consents`.
     profile: new DataLoader(async (ids) => {

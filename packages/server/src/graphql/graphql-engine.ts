@@ -105,7 +105,7 @@ export async function createGraphQLEngine(
         purpose,
         logger,
         loaders: () => createLoaders(core),
-        guard: fieldGuard ? (loadConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents) : undefined,
+        guard: fieldGuard ? (loadConsents, peekConsents) => createRequestGuard(core.services, key, purpose, core.config.consent.piiTraits, loadConsents, peekConsents) : undefined,
       });
     },
   };
