@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
 import { group } from '../service/profile.service';
+import { SnapshotCache } from '../service/snapshot.cache';
 import type { ConsentDecision, ConsentRecord, PurposeRecord } from './consent.types';
 import { LEGAL_BASES, PARTIAL_GRANT_SOURCE } from './legal-basis';
 
@@ -19,10 +20,11 @@ function toConsent(r: Record<string, unknown>): ConsentRecord {
  * keep the latest decision (by event time) and append every decision to the history.
  */
 export class ConsentService {
-  private purposeCache: { names: Set<string>; until: number } | null = null;
-  private purposeList: { list: PurposeRecord[]; until: number } | null = null;
-  /** Bumped on every definition on this node, so a read that started before it never caches what it read. */
-  private version = 0;
+  /** Every purpose and their names, reloaded at most every 5 s, and at once after a definition on this node. */
+  private readonly purposeSnapshot = new SnapshotCache(async () => {
+    const list = await this.purposes();
+    return { list, names: new Set(list.map((p) => p.name)) };
+  }, 5000);
 
   constructor(private readonly db: Database) {}
 
@@ -34,25 +36,17 @@ export class ConsentService {
 
   /** The cached purposes while fresh, else undefined (then {@link purposesCached} reloads them). */
   purposesFresh(): PurposeRecord[] | undefined {
-    return this.purposeList && this.purposeList.until > Date.now() ? this.purposeList.list : undefined;
+    return this.purposeSnapshot.fresh()?.list;
   }
 
   /** Every purpose, cached for 5 s (a definition on this node clears it at once). */
   async purposesCached(): Promise<PurposeRecord[]> {
-    if (this.purposeList && this.purposeList.until > Date.now()) return this.purposeList.list;
-    const version = this.version;
-    const list = await this.purposes();
-    if (version === this.version) this.purposeList = { list, until: Date.now() + 5000 };
-    return list;
+    return (await this.purposeSnapshot.get()).list;
   }
 
   /** Purpose names, cached for 5 s (a definition on this node clears it at once). */
   async purposeNames(): Promise<Set<string>> {
-    if (this.purposeCache && this.purposeCache.until > Date.now()) return this.purposeCache.names;
-    const version = this.version;
-    const names = new Set((await this.db.query<{ name: string }>('SELECT name FROM rapport_purpose')).map((r) => r.name));
-    if (version === this.version) this.purposeCache = { names, until: Date.now() + 5000 };
-    return names;
+    return (await this.purposeSnapshot.get()).names;
   }
 
   /** Creates a purpose, or updates its description and legal basis. */
@@ -67,9 +61,7 @@ export class ConsentService {
        ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, legal_basis = EXCLUDED.legal_basis RETURNING *`,
       [input.name, input.description, input.legalBasis],
     );
-    this.purposeCache = null;
-    this.purposeList = null;
-    this.version++;
+    this.purposeSnapshot.invalidate();
     return { name: r.name as string, description: r.description as string, legalBasis: r.legal_basis as string, createdAt: r.created_at as Date };
   }
 

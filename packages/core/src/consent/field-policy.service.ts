@@ -1,5 +1,6 @@
 import type { Database } from '../database/database';
 import { NotFoundError, ValidationError } from '../errors/rapport-error';
+import { SnapshotCache } from '../service/snapshot.cache';
 import type { ConsentService } from './consent.service';
 import { elementOfPolicy, formatElement, parseElement, policyKeyOf, type DataElement } from './data-element';
 
@@ -61,9 +62,8 @@ function maskFits(e: DataElement | null): boolean {
  * 5 s otherwise.
  */
 export class FieldPolicyService {
-  private snapshot: { policies: FieldPolicy[]; until: number } | null = null;
-  /** Bumped on every change on this node, so a read that started before a change never caches what it read. */
-  private version = 0;
+  /** The policies, reloaded at most every 5 s, and at once after a change on this node (one reload for every caller). */
+  private readonly snapshot = new SnapshotCache(async () => (await this.db.query('SELECT * FROM rapport_field_policy ORDER BY type, field')).map(toPolicy), 5000);
 
   constructor(
     private readonly db: Database,
@@ -76,16 +76,12 @@ export class FieldPolicyService {
    * request build its guard without waiting on a promise when nothing needs reading.
    */
   fresh(): FieldPolicy[] | undefined {
-    return this.snapshot && this.snapshot.until > Date.now() ? this.snapshot.policies : undefined;
+    return this.snapshot.fresh();
   }
 
   /** Every policy (cached snapshot). */
-  async all(): Promise<FieldPolicy[]> {
-    if (this.snapshot && this.snapshot.until > Date.now()) return this.snapshot.policies;
-    const version = this.version;
-    const policies = (await this.db.query('SELECT * FROM rapport_field_policy ORDER BY type, field')).map(toPolicy);
-    if (version === this.version) this.snapshot = { policies, until: Date.now() + 5000 };
-    return policies;
+  all(): Promise<FieldPolicy[]> {
+    return this.snapshot.get();
   }
 
   /**
@@ -130,8 +126,7 @@ export class FieldPolicyService {
        RETURNING *`,
       [type, field, input.purposes, input.roles, input.mask, input.pii],
     );
-    this.snapshot = null;
-    this.version++;
+    this.snapshot.invalidate();
     return toPolicy(row);
   }
 
@@ -139,8 +134,7 @@ export class FieldPolicyService {
   async remove(id: string): Promise<FieldPolicy> {
     const rows = await this.db.query('DELETE FROM rapport_field_policy WHERE id::text = $1 RETURNING *', [id]);
     if (!rows[0]) throw new NotFoundError('field policy', id);
-    this.snapshot = null;
-    this.version++;
+    this.snapshot.invalidate();
     return toPolicy(rows[0]);
   }
 }
