@@ -91,7 +91,7 @@ export async function createRapport(input: RapportConfigInput = {}, options: Cre
     url = embedded.url;
   }
   const db = new Database({
-    url, poolSize: config.database.poolSize, logger,
+    url, poolSize: config.database.poolSize, poolMin: config.database.poolMin, idleTimeoutMs: config.database.idleTimeoutMs, logger,
     acquireTimeoutMs: config.database.acquireTimeoutMs,
     statementTimeoutMs: config.database.statementTimeoutMs,
     lockTimeoutMs: config.database.lockTimeoutMs,

@@ -14,6 +14,8 @@ export function builtInDefaults(): RapportConfig {
       url: undefined,
       embedded: { dataDir: path.resolve('.rapport/pgdata'), port: 54329 },
       poolSize: 10,
+      poolMin: undefined,
+      idleTimeoutMs: 10_000,
       acquireTimeoutMs: 5_000,
       statementTimeoutMs: 10_000,
       lockTimeoutMs: 0,

@@ -47,6 +47,14 @@ const database = z.strictObject({
     { description: 'The embedded PostgreSQL, used when `url` is absent.' },
   ),
   poolSize: key(count(), { description: 'Most connections in the pool, per process.', env: 'RAPPORT_PG_POOL' }),
+  poolMin: key(count(0), {
+    description: 'Connections the pool keeps open once it has opened them, per process (a value above `poolSize` keeps every connection). Connections above it are closed after `idleTimeoutMs` idle. Lower it to give connections back to PostgreSQL after a burst; each one opened again costs a backend start, authentication and warming its caches.',
+    env: 'RAPPORT_PG_POOL_MIN', docDefault: '`poolSize` (a fixed pool)',
+  }),
+  idleTimeoutMs: key(ms(), {
+    description: 'How long a connection above `poolMin` may sit idle before the pool closes it, in ms (0: never).',
+    env: 'RAPPORT_PG_IDLE_TIMEOUT_MS',
+  }),
   acquireTimeoutMs: key(ms(), {
     description: 'Longest wait for a connection (a free one from the pool, or a new one), in ms; past it the request answers 503 with `Retry-After`.',
     env: 'RAPPORT_PG_ACQUIRE_TIMEOUT_MS',

@@ -7,6 +7,16 @@ export interface DatabaseConfig {
   /** Most connections in the pool (`RAPPORT_PG_POOL`, default 10). */
   poolSize: number;
   /**
+   * Connections the pool keeps open once it has opened them (`RAPPORT_PG_POOL_MIN`; default: `poolSize`, a fixed
+   * pool). Connections above it are closed after `idleTimeoutMs` idle; values above `poolSize` keep every connection.
+   */
+  poolMin?: number;
+  /**
+   * How long a connection above `poolMin` may sit idle before it is closed (ms; `RAPPORT_PG_IDLE_TIMEOUT_MS`,
+   * default 10000; 0: never).
+   */
+  idleTimeoutMs: number;
+  /**
    * Longest wait for a connection: a free one from the pool, or a new one to connect (ms;
    * `RAPPORT_PG_ACQUIRE_TIMEOUT_MS`, default 5000). Past it the request answers 503 with `Retry-After`.
    */
