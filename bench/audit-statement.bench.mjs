@@ -1,9 +1,9 @@
 // PostgreSQL's side of the read audit: the backend CPU of one call of rapport_audit_reads writing 14 rows (as many
-// requests as share a commit in the guard's bench at 400 requests/s), with the audit log's indexes as migrated, without
-// its `(at DESC, id DESC)` index, and with its primary key alone; beside it a function that writes nothing (parameters,
-// the call, the commit) and a bare `SELECT 1`. One connection, one call at a time, over 300,000 rows already logged.
-// The tables and functions are created here, as migrations 1763800000003 and 1763800000021 create them, in a database
-// of the bench's own. The backend's CPU is read from /proc: the database must run on this machine.
+// requests as share a commit in the guard's bench at 400 requests/s), with the audit log's indexes before migration
+// 1763800000025 and after it, with other layouts, and with its primary key alone; beside it a function that writes
+// nothing (parameters, the call, the commit) and a bare `SELECT 1`. One connection, one call at a time, over 300,000
+// rows already logged. The audit log and its function come from core's migrations, applied to a database of the
+// bench's own. The backend's CPU is read from /proc: the database must run on this machine.
 // Usage: npm run build && node bench/audit-statement.bench.mjs [--calls 4000] [--rows 14]   (DATABASE_URL, else an embedded PostgreSQL)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { numberArg as arg } from './lib/args.mjs';
 import { processCpuSeconds } from './lib/process-cpu.mjs';
 
 const require = createRequire(import.meta.url);
-const { startEmbeddedPostgres } = require('../packages/core/dist/internal');
+const { Database, startEmbeddedPostgres } = require('../packages/core/dist/internal');
 
 const CALLS = arg('calls', 4000);
 const ROWS = arg('rows', 14);
@@ -32,6 +32,10 @@ target.pathname = `/${scratch}`;
 const c = new pg.Client({ connectionString: target.toString() });
 const results = {};
 try {
+  // Core's migrations, as a server applies them.
+  const migrator = new Database({ url: target.toString(), poolSize: 1 });
+  await migrator.connect();
+  await migrator.close(500);
   await c.connect();
   const [{ pid }] = (await c.query('SELECT pg_backend_pid() AS pid')).rows;
   const { rows: [{ server_version: version }] } = await c.query('SHOW server_version');
@@ -45,26 +49,23 @@ try {
     const ps = Array.from({ length: ROWS }, () => profiles[next++ % profiles.length]);
     return [arr(ps.map(() => key)), arr(ps.map(() => 'bench-reader')), arr(ps), arr(ps.map(() => arr(['Profile.traits.email']))), arr(ps.map(() => 'personalization')), arr(ps.map(() => randomUUID()))];
   };
+  // The audit log and rapport_audit_reads as core's migrations make them; each variant then sets the log's indexes
+  // (the primary key aside) and starts from the same 300,000 rows.
   const setup = async (indexes) => {
-    await c.query('DROP TABLE IF EXISTS rapport_audit_log');
-    await c.query(`CREATE TABLE rapport_audit_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), key_id uuid NULL,
-      actor text NOT NULL, action text NOT NULL, profile_id uuid NULL, fields text[] NOT NULL DEFAULT '{}', purpose text NULL, request_id text NULL)`);
+    await c.query('TRUNCATE rapport_audit_log RESTART IDENTITY');
+    const { rows: existing } = await c.query(
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'rapport_audit_log' AND indexname <> 'rapport_audit_log_pkey'`,
+    );
+    for (const { indexname } of existing) await c.query(`DROP INDEX ${indexname}`);
     for (const i of indexes) await c.query(i);
-    await c.query(`CREATE OR REPLACE FUNCTION rapport_audit_reads(key_ids uuid[], actors text[], profile_ids uuid[], fields text[], purposes text[], request_ids text[])
-      RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-      BEGIN
-        PERFORM set_config('synchronous_commit', 'off', true);
-        INSERT INTO rapport_audit_log (key_id, actor, action, profile_id, fields, purpose, request_id)
-        SELECT x.k, x.a, 'read', x.p, x.f::text[], x.pu, x.r
-          FROM unnest(key_ids, actors, profile_ids, fields, purposes, request_ids) AS x(k, a, p, f, pu, r);
-      END $$`);
-    await c.query(`CREATE OR REPLACE FUNCTION audit_bench_nothing(key_ids uuid[], actors text[], profile_ids uuid[], fields text[], purposes text[], request_ids text[])
-      RETURNS void LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM set_config('synchronous_commit', 'off', true); END $$`);
     await c.query(`INSERT INTO rapport_audit_log (key_id, actor, action, profile_id, fields, purpose, request_id)
       SELECT $1, 'bench-reader', 'read', ($2::uuid[])[1 + g % 1000], '{Profile.traits.email}', 'personalization', g::text
         FROM generate_series(1, 300000) g`, [key, profiles.slice(0, 1000)]);
     await c.query('VACUUM ANALYZE rapport_audit_log');
   };
+  // The call's fixed part: the same parameters, the call, the commit, and no write.
+  await c.query(`CREATE FUNCTION audit_bench_nothing(key_ids uuid[], actors text[], profile_ids uuid[], fields text[], purposes text[], request_ids text[])
+    RETURNS void LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM set_config('synchronous_commit', 'off', true); END $$`);
   /** Backend CPU and wall time per call (µs), after a warm-up. */
   const measure = async (text) => {
     const once = () => c.query({ name: text.slice(7, 40), text, values: params() });
@@ -76,8 +77,8 @@ try {
   };
   const call = (fn) => `SELECT ${fn}($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])`;
   const variants = {
-    'indexes as migrated': ['CREATE INDEX ON rapport_audit_log (profile_id, at DESC)', 'CREATE INDEX ON rapport_audit_log (at DESC, id DESC)'],
-    'ascending (at, id), read backwards for the same order': ['CREATE INDEX ON rapport_audit_log (profile_id, at DESC)', 'CREATE INDEX ON rapport_audit_log (at, id)'],
+    'before migration 1763800000025: (profile_id, at DESC), (at DESC, id DESC)': ['CREATE INDEX ON rapport_audit_log (profile_id, at DESC)', 'CREATE INDEX ON rapport_audit_log (at DESC, id DESC)'],
+    'as migrated: (profile_id, at DESC), (at, id) read backwards': ['CREATE INDEX ON rapport_audit_log (profile_id, at DESC)', 'CREATE INDEX ON rapport_audit_log (at, id)'],
     'both ascending: (profile_id, at) and (at, id)': ['CREATE INDEX ON rapport_audit_log (profile_id, at)', 'CREATE INDEX ON rapport_audit_log (at, id)'],
     'without (at DESC, id DESC)': ['CREATE INDEX ON rapport_audit_log (profile_id, at DESC)'],
     'primary key alone': [],
